@@ -1,0 +1,12 @@
+DROP TABLE throttle_events;
+DROP TABLE recovery_codes;
+DROP TABLE outbox;
+DROP TABLE api_tokens;
+DROP TABLE audit_events;
+DROP TABLE identity_links;
+DROP TABLE login_flows;
+DROP TABLE sessions;
+DROP TABLE domains;
+DROP TABLE memberships;
+DROP TABLE users;
+DROP TABLE accounts;

@@ -1,0 +1,10 @@
+//! Local authentication building blocks: password hashing, TOTP, recovery codes, CSRF tokens,
+//! throttling and server-side sessions. Decides nothing about accounts or SSO policy.
+
+pub mod csrf;
+pub mod password;
+pub mod recovery;
+pub mod session;
+pub mod session_store;
+pub mod throttle;
+pub mod totp;

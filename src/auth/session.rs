@@ -1,0 +1,120 @@
+//! The typed view of a browser session (SPEC §3.7): who is signed in, how, and since when;
+//! the pending second step of a password sign-in. Idle timeout and absolute lifetime are
+//! checked here against an explicit `now` (actix-session has no absolute lifetime).
+
+use actix_session::Session;
+use chrono::{DateTime, Duration, Utc};
+
+use super::session_store::{AUTH_ENTRY, EXPIRED_MARKER};
+
+const PENDING_ENTRY: &str = "pending_second_factor";
+/// The OTP page must be completed within this time after the password step.
+pub const SECOND_FACTOR_WINDOW: Duration = Duration::minutes(5);
+/// `last_seen_at` is rewritten at most this often (one session write a minute, not per request).
+const TOUCH_EVERY: Duration = Duration::seconds(60);
+
+/// A completed sign-in, stored in the session.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SignedIn {
+    pub user_id: String,
+    /// The active account (switchable among memberships).
+    pub account_id: String,
+    /// `password`, `password+totp` or `sso`.
+    pub auth_method: String,
+    /// `entra`, `saml` or none.
+    pub idp: Option<String>,
+    pub amr: Vec<String>,
+    /// `yes`, `no` or `unknown` (SPEC §6.4).
+    pub mfa: String,
+    pub authenticated_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// A password step that still needs its TOTP or recovery code.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PendingSecondFactor {
+    pub user_id: String,
+    pub started_at: i64,
+    pub return_to: Option<String>,
+}
+
+/// Session limits (SPEC §3.7; configurable).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    pub idle_timeout: Duration,
+    pub lifetime: Duration,
+}
+
+/// What the current request's session amounts to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionView {
+    Anonymous,
+    /// There was a sign-in, but it expired or was revoked: show SPEC's expiry message.
+    Expired,
+    SignedIn(SignedIn),
+}
+
+impl SessionPolicy {
+    /// Reads the session at `now`. Does not modify it.
+    pub fn view(&self, session: &Session, now: DateTime<Utc>) -> SessionView {
+        if session.contains_key(EXPIRED_MARKER) {
+            return SessionView::Expired;
+        }
+        let Ok(Some(auth)) = session.get::<SignedIn>(AUTH_ENTRY) else {
+            return SessionView::Anonymous;
+        };
+        let now = now.timestamp();
+        let too_old = now - auth.authenticated_at >= self.lifetime.num_seconds();
+        let idle = now - auth.last_seen_at >= self.idle_timeout.num_seconds();
+        if too_old || idle {
+            SessionView::Expired
+        } else {
+            SessionView::SignedIn(auth)
+        }
+    }
+}
+
+/// Records a completed sign-in under a fresh session id (session fixation defence).
+pub fn sign_in(
+    session: &Session,
+    signed_in: &SignedIn,
+) -> Result<(), actix_session::SessionInsertError> {
+    session.renew();
+    session.remove(PENDING_ENTRY);
+    session.remove(EXPIRED_MARKER);
+    session.insert(AUTH_ENTRY, signed_in)
+}
+
+/// Moves the session to "password accepted, second factor pending" under a fresh id.
+pub fn begin_second_factor(
+    session: &Session,
+    pending: &PendingSecondFactor,
+) -> Result<(), actix_session::SessionInsertError> {
+    session.renew();
+    session.remove(AUTH_ENTRY);
+    session.remove(EXPIRED_MARKER);
+    session.insert(PENDING_ENTRY, pending)
+}
+
+/// The pending second step, if it is still within its window at `now`.
+pub fn pending_second_factor(session: &Session, now: DateTime<Utc>) -> Option<PendingSecondFactor> {
+    let pending = session
+        .get::<PendingSecondFactor>(PENDING_ENTRY)
+        .ok()
+        .flatten()?;
+    (now.timestamp() - pending.started_at < SECOND_FACTOR_WINDOW.num_seconds()).then_some(pending)
+}
+
+/// True when the session holds an expired pending step (to show the expiry message).
+pub fn has_pending_second_factor(session: &Session) -> bool {
+    session.contains_key(PENDING_ENTRY)
+}
+
+/// Notes activity at `now` (idle timeout), writing at most once a minute.
+pub fn touch(session: &Session, signed_in: &SignedIn, now: DateTime<Utc>) {
+    if now.timestamp() - signed_in.last_seen_at >= TOUCH_EVERY.num_seconds() {
+        let mut updated = signed_in.clone();
+        updated.last_seen_at = now.timestamp();
+        let _ = session.insert(AUTH_ENTRY, updated);
+    }
+}

@@ -1,0 +1,56 @@
+//! Throttling of failed sign-in steps per user and per client IP (OWASP: slow online guessing
+//! without locking accounts forever). Failures live in the database, so every instance agrees.
+
+use chrono::{Duration, NaiveDateTime};
+
+use crate::db::throttle_event::ThrottleEvent;
+use crate::db::{DbConnection, DbError};
+
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottlePolicy {
+    pub max_failures: i64,
+    pub window: Duration,
+}
+
+/// Five wrong passwords or codes for one user within 15 minutes.
+pub const PER_USER: ThrottlePolicy = ThrottlePolicy {
+    max_failures: 5,
+    window: Duration::minutes(15),
+};
+
+/// Thirty failures from one address within 15 minutes (offices share addresses behind NAT).
+pub const PER_IP: ThrottlePolicy = ThrottlePolicy {
+    max_failures: 30,
+    window: Duration::minutes(15),
+};
+
+pub fn user_bucket(user_key: &str) -> String {
+    format!("user:{user_key}")
+}
+
+pub fn ip_bucket(ip: &str) -> String {
+    format!("ip:{ip}")
+}
+
+/// True when `bucket` has reached the policy's failure limit within its window.
+pub fn is_throttled(
+    conn: &mut DbConnection,
+    bucket: &str,
+    policy: ThrottlePolicy,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    Ok(ThrottleEvent::count_since(conn, bucket, now - policy.window)? >= policy.max_failures)
+}
+
+pub fn record_failure(
+    conn: &mut DbConnection,
+    bucket: &str,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    ThrottleEvent::record(conn, bucket, now)
+}
+
+/// Forgets a user's failures after a full sign-in.
+pub fn clear(conn: &mut DbConnection, bucket: &str) -> Result<(), DbError> {
+    ThrottleEvent::clear(conn, bucket)
+}

@@ -1,0 +1,207 @@
+//! The command line (SPEC §6.1). Parses arguments and calls the library; prints results.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::clock::SystemClock;
+use crate::config::Settings;
+use crate::services::accounts::{self, NewAccount, NewUser};
+use crate::services::{api_tokens, demo, RequestMeta};
+use crate::{AppState, Application};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sso-broker",
+    version,
+    about = "Sign-in broker: Entra ID, SAML 2.0, password + TOTP"
+)]
+pub struct Cli {
+    /// A TOML file with configuration keys (same as SSO_BROKER_CONFIG_FILE).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the server (runs migrations first).
+    Serve,
+    /// Start the server with seeded demo accounts (loopback only).
+    Demo,
+    /// Run database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage operator API tokens.
+    #[command(name = "api-token", subcommand)]
+    ApiToken(ApiTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        parent: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user in an account.
+    Create(UserCreate),
+}
+
+#[derive(Debug, Args)]
+pub struct UserCreate {
+    #[arg(long)]
+    account: String,
+    #[arg(long)]
+    email: String,
+    #[arg(long)]
+    username: Option<String>,
+    #[arg(long, default_value = "user")]
+    role: String,
+    /// Read the password from standard input (one line).
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Create a token; it is printed alone on the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// Loads settings from the environment and the optional `--config` file.
+pub fn load_settings(config: Option<&PathBuf>) -> Result<Settings, crate::config::ConfigError> {
+    let mut env: HashMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("SSO_BROKER_"))
+        .collect();
+    if let Some(path) = config {
+        env.insert(
+            "SSO_BROKER_CONFIG_FILE".into(),
+            path.to_string_lossy().into_owned(),
+        );
+    }
+    Settings::from_sources(&env)
+}
+
+/// Runs the command; the error text is printed by `main`.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = load_settings(cli.config.as_ref())?;
+    let clock = Arc::new(SystemClock);
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(settings, clock).await?;
+            log::info!(
+                "sso-broker listening on {} (public URL {})",
+                app.state().settings.bind,
+                app.state().settings.public_url
+            );
+            app.run_until_stopped().await?;
+        }
+        Command::Demo => {
+            if !settings.is_loopback() {
+                anyhow::bail!("SSO_BROKER_PUBLIC_URL: demo runs only on a loopback address (127.0.0.1 or localhost)");
+            }
+            let state = AppState::build(settings, clock).await?;
+            let info = demo::seed(&state).await?;
+            let app = Application::with_state(state)?;
+            let base = app
+                .state()
+                .settings
+                .public_url
+                .as_str()
+                .trim_end_matches('/')
+                .to_string();
+            println!("\nsso-broker demo is running: open {base}/login\n");
+            println!("  Account 'demo' (password + TOTP)");
+            println!("    admin: demo-admin / {}", demo::DEMO_PASSWORD);
+            println!("    user:  demo-user  / {}   (turn on two-step verification at {base}/account/security)", demo::DEMO_PASSWORD);
+            println!("  Log in with SSO page: {base}/login/sso");
+            println!(
+                "  Operator API token (shown once):\n    {}",
+                info.api_token.expose_secret()
+            );
+            println!("  Audit log: curl -H 'Authorization: Bearer {}' {base}/api/v1/accounts/demo/audit\n", info.api_token.expose_secret());
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            AppState::build(settings, clock).await?;
+            println!("migrations applied");
+        }
+        Command::Account(AccountCommand::Create {
+            name,
+            parent,
+            display_name,
+        }) => {
+            let state = AppState::build(settings, clock).await?;
+            let created = accounts::create_account(
+                &state,
+                NewAccount {
+                    name,
+                    display_name,
+                    parent,
+                },
+                "cli".into(),
+                RequestMeta::cli(),
+            )
+            .await?;
+            println!("created account {} ({})", created.name, created.id);
+        }
+        Command::User(UserCommand::Create(args)) => {
+            let password = if args.password_stdin {
+                let mut line = String::new();
+                std::io::stdin().take(4096).read_to_string(&mut line)?;
+                Some(SecretString::from(
+                    line.trim_end_matches(['\r', '\n']).to_string(),
+                ))
+            } else {
+                None
+            };
+            let state = AppState::build(settings, clock).await?;
+            let created = accounts::create_user(
+                &state,
+                NewUser {
+                    account: args.account,
+                    email: args.email,
+                    username: args.username,
+                    role: args.role,
+                    password,
+                },
+                "cli".into(),
+                RequestMeta::cli(),
+            )
+            .await?;
+            println!("created user {} ({})", created.username, created.id);
+        }
+        Command::ApiToken(ApiTokenCommand::Create { name }) => {
+            let state = AppState::build(settings, clock).await?;
+            let token = api_tokens::create(&state, &name, RequestMeta::cli()).await?;
+            println!(
+                "created API token '{}'; it is shown once, store it now:",
+                name.trim()
+            );
+            println!("{}", token.expose_secret());
+        }
+    }
+    Ok(())
+}

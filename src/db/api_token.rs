@@ -1,0 +1,47 @@
+//! `api_tokens`: operator API tokens, stored as SHA-256 hashes only.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::api_tokens;
+use super::{DbConnection, DbError};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_tokens)]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+impl ApiToken {
+    pub fn insert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        diesel::insert_into(api_tokens::table)
+            .values(self)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// The live token with this hash.
+    pub fn find_active_by_hash(
+        conn: &mut DbConnection,
+        hash: &str,
+    ) -> Result<Option<Self>, DbError> {
+        Ok(api_tokens::table
+            .filter(api_tokens::token_hash.eq(hash))
+            .filter(api_tokens::revoked_at.is_null())
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    pub fn mark_used(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<(), DbError> {
+        diesel::update(api_tokens::table.find(id))
+            .set(api_tokens::last_used_at.eq(now))
+            .execute(conn)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,32 @@
+//! Errors of the database layer. The cause goes to the log only.
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("DB0001 database unavailable")]
+    Pool(#[source] diesel::r2d2::PoolError),
+    #[error("DB0002 query failed")]
+    Query(#[source] diesel::result::Error),
+    #[error("DB0003 migration failed: {0}")]
+    Migration(String),
+    #[error("DB0004 blocking task failed")]
+    Blocking,
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Query(e)
+    }
+}
+
+impl DbError {
+    /// True when the error is a unique-constraint violation (a concurrent duplicate insert).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            Self::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}

@@ -1,0 +1,177 @@
+//! Database access: one `DbConnection` over SQLite and PostgreSQL, the pool, migrations, and
+//! one model file per table (plain methods first, database methods second).
+//! This layer owns SQL; it never decides who may sign in.
+
+pub mod account;
+pub mod api_token;
+pub mod audit_event;
+pub mod domain;
+pub mod error;
+pub mod membership;
+pub mod outbox;
+pub mod recovery_code;
+pub mod schema;
+pub mod session;
+pub mod throttle_event;
+pub mod user;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub use error::DbError;
+
+use crate::config::DatabaseUrl;
+
+/// A connection to either backend. Queries written once against diesel's DSL run on both;
+/// where a backend needs its own SQL, match on the variant.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Lock id held while migrating, so instances starting together do not migrate twice.
+const MIGRATION_LOCK_ID: i64 = 0x5550_4252_4f4b;
+
+/// Opens connections of the configured backend (SQLite with WAL, busy timeout, foreign keys).
+#[derive(Debug, Clone)]
+pub struct ConnectionFactory {
+    url: DatabaseUrl,
+}
+
+impl ConnectionFactory {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+
+    pub fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => Ok(DbConnection::Postgres(
+                diesel::PgConnection::establish(url)?,
+            )),
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        diesel::ConnectionError::BadConnection(format!(
+                            "cannot create {}: {e}",
+                            dir.display()
+                        ))
+                    })?;
+                }
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl ManageConnection for ConnectionFactory {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        ConnectionFactory::connect(self).map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+pub type DbPool = Pool<ConnectionFactory>;
+pub type PooledDbConnection = PooledConnection<ConnectionFactory>;
+
+/// The pool, and a way to run blocking diesel work off the async executor.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: DbPool,
+}
+
+impl Db {
+    /// Builds the pool; fails fast when the database cannot be reached.
+    pub fn connect(url: DatabaseUrl) -> Result<Self, DbError> {
+        let size = match url {
+            DatabaseUrl::Sqlite(_) => 8,
+            DatabaseUrl::Postgres(_) => 10,
+        };
+        let pool = Pool::builder()
+            .max_size(size)
+            .connection_timeout(Duration::from_secs(10))
+            .build(ConnectionFactory::new(url))
+            .map_err(DbError::Pool)?;
+        Ok(Self { pool })
+    }
+
+    pub fn get(&self) -> Result<PooledDbConnection, DbError> {
+        self.pool.get().map_err(DbError::Pool)
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(DbError::Pool)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|_| E::from(DbError::Blocking))?
+    }
+
+    /// True when a connection answers a ping (`/readyz`).
+    pub async fn ping(&self) -> bool {
+        self.run(|conn| conn.ping().map_err(DbError::Query))
+            .await
+            .is_ok()
+    }
+
+    /// Applies pending migrations of the backend in use.
+    pub fn migrate(&self) -> Result<(), DbError> {
+        let mut conn = self.get()?;
+        run_migrations(&mut conn)
+    }
+}
+
+/// Applies the pending migrations of the connection's backend.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
+    let migrate_err =
+        |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
+    match conn {
+        DbConnection::Sqlite(c) => {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(migrate_err)?;
+        }
+        DbConnection::Postgres(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))
+                .map_err(DbError::Query)?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|_| ())
+                .map_err(migrate_err);
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"))
+                .map_err(DbError::Query)?;
+            result?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,164 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        name -> Text,
+        display_name -> Text,
+        parent_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> Timestamp,
+        request_id -> Nullable<Text>,
+        actor -> Text,
+        account_id -> Nullable<Text>,
+        action -> Text,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    domains (id) {
+        id -> Text,
+        account_id -> Text,
+        domain -> Text,
+        verified -> Bool,
+        verification_token -> Text,
+        verified_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    identity_links (id) {
+        id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        issuer -> Text,
+        subject -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_flows (id) {
+        id -> Text,
+        kind -> Text,
+        account_id -> Nullable<Text>,
+        payload -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    memberships (user_id, account_id) {
+        user_id -> Text,
+        account_id -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        to_address -> Text,
+        subject -> Text,
+        body_text -> Text,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Text,
+        user_id -> Text,
+        code_hash -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> Nullable<Text>,
+        state -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    throttle_events (id) {
+        id -> Text,
+        bucket -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        home_account_id -> Text,
+        username -> Text,
+        email -> Text,
+        password_hash -> Nullable<Text>,
+        totp_secret_enc -> Nullable<Text>,
+        totp_enabled -> Bool,
+        totp_last_step -> Nullable<BigInt>,
+        status -> Text,
+        must_change_password -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(domains -> accounts (account_id));
+diesel::joinable!(identity_links -> users (user_id));
+diesel::joinable!(login_flows -> accounts (account_id));
+diesel::joinable!(memberships -> accounts (account_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(users -> accounts (home_account_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    api_tokens,
+    audit_events,
+    domains,
+    identity_links,
+    login_flows,
+    memberships,
+    outbox,
+    recovery_codes,
+    sessions,
+    throttle_events,
+    users,
+);

@@ -1,0 +1,22 @@
+//! Every user-facing sign-in message of SPEC §3, in one place. Tests compare page text to these.
+
+pub const PASSWORD_LOGIN_DISABLED: &str =
+    "Password login is disabled for this account. Log in with SSO.";
+pub const SSO_NOT_CONFIGURED: &str = "This account is not configured for SSO.";
+pub const EMAIL_NOT_CONFIGURED: &str = "This email is not configured for SSO.";
+pub const MULTIPLE_USERNAMES: &str = "It seems that multiple user names are associated with this email ID. Please contact your admin or support.";
+pub const SSO_INCORRECT_CREDENTIALS: &str = "Login failed due to incorrect credentials.";
+pub const IDP_UNREACHABLE: &str =
+    "Unable to connect to your identity provider. Please try again later.";
+pub const SESSION_EXPIRED: &str = "Your session has expired. Please log in again.";
+pub const IDP_MFA_MISSING: &str =
+    "Your organization's sign-in did not use multi-factor authentication.";
+pub const RESET_PASSWORD_SSO: &str = "Reset password is not supported as SSO is active.";
+
+/// Password form: wrong password, unknown user and ambiguous email all read the same, so the
+/// form does not tell an attacker which usernames exist.
+pub const INVALID_CREDENTIALS: &str = "Incorrect username or password.";
+pub const INVALID_OTP: &str = "That code is not valid. Enter the current 6-digit code from your authenticator app, or a recovery code.";
+pub const THROTTLED: &str = "Too many sign-in attempts. Wait a few minutes and try again.";
+pub const FORM_EXPIRED: &str = "This form has expired. Reload the page and try again.";
+pub const OTP_STEP_EXPIRED: &str = "Your session has expired. Please log in again.";

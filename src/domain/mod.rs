@@ -1,0 +1,15 @@
+//! Pure domain types and rules: validated names, roles, the user-facing messages of SPEC §3.
+//! No I/O, no actix, no diesel here.
+
+pub mod account;
+pub mod error;
+pub mod ids;
+pub mod messages;
+pub mod return_url;
+pub mod user;
+
+pub use account::{AccountName, DomainName};
+pub use error::DomainError;
+pub use ids::{AccountId, UserId};
+pub use return_url::safe_return_url;
+pub use user::{Email, Password, Role, UserStatus, Username};

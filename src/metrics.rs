@@ -1,0 +1,48 @@
+//! Process-local counters exposed at `/metrics` in the Prometheus text format.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    counters: Mutex<BTreeMap<(String, String), u64>>,
+}
+
+impl Metrics {
+    /// Adds one to counter `name` with the given label set (`key="value",…`, already escaped).
+    pub fn incr(&self, name: &str, labels: &str) {
+        let mut counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *counters
+            .entry((name.to_string(), labels.to_string()))
+            .or_insert(0) += 1;
+    }
+
+    pub fn sign_in(&self, method: &str, outcome: &str) {
+        self.incr(
+            "sso_broker_sign_in_attempts_total",
+            &format!("method=\"{method}\",outcome=\"{outcome}\""),
+        );
+    }
+
+    /// Renders every counter as Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut out = String::new();
+        let mut last_name = "";
+        for ((name, labels), value) in counters.iter() {
+            if name != last_name {
+                out.push_str(&format!("# TYPE {name} counter\n"));
+                last_name = name;
+            }
+            out.push_str(&format!("{name}{{{labels}}} {value}\n"));
+        }
+        out.push_str("# TYPE sso_broker_up gauge\nsso_broker_up 1\n");
+        out
+    }
+}

@@ -1,0 +1,115 @@
+//! Operator API for accounts, users, domains, sessions and the audit log (SPEC §6.3).
+
+use actix_web::{web, HttpResponse};
+use secrecy::SecretString;
+
+use crate::routes::errors::ApiError;
+use crate::routes::extract::{Meta, Operator};
+use crate::services::accounts::{self, NewAccount, NewUser};
+use crate::services::security;
+use crate::AppState;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountBody {
+    name: String,
+    display_name: Option<String>,
+    parent: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserBody {
+    email: String,
+    username: Option<String>,
+    role: String,
+    password: Option<SecretString>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainBody {
+    domain: String,
+    #[serde(default)]
+    verified: bool,
+}
+
+#[derive(serde::Deserialize)]
+pub struct AuditQuery {
+    limit: Option<i64>,
+}
+
+pub async fn create_account(
+    state: web::Data<AppState>,
+    op: Operator,
+    meta: Meta,
+    body: web::Json<AccountBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let input = NewAccount {
+        name: body.name,
+        display_name: body.display_name,
+        parent: body.parent,
+    };
+    let created = accounts::create_account(&state, input, op.actor, meta.0).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+pub async fn create_user(
+    state: web::Data<AppState>,
+    op: Operator,
+    meta: Meta,
+    path: web::Path<String>,
+    body: web::Json<UserBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let input = NewUser {
+        account: path.into_inner(),
+        email: body.email,
+        username: body.username,
+        role: body.role,
+        password: body.password,
+    };
+    let created = accounts::create_user(&state, input, op.actor, meta.0).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+pub async fn add_domain(
+    state: web::Data<AppState>,
+    op: Operator,
+    meta: Meta,
+    path: web::Path<String>,
+    body: web::Json<DomainBody>,
+) -> Result<HttpResponse, ApiError> {
+    let view = accounts::add_domain(
+        &state,
+        path.into_inner(),
+        &body.domain,
+        body.verified,
+        op.actor,
+        meta.0,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+pub async fn audit(
+    state: web::Data<AppState>,
+    _op: Operator,
+    path: web::Path<String>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let events = accounts::list_audit(&state, path.into_inner(), query.limit.unwrap_or(50)).await?;
+    Ok(HttpResponse::Ok().json(events))
+}
+
+pub async fn revoke_sessions(
+    state: web::Data<AppState>,
+    op: Operator,
+    meta: Meta,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (account, username) = path.into_inner();
+    let revoked = security::revoke_sessions(&state, account, username, op.actor, meta.0).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "revoked": revoked })))
+}

@@ -1,0 +1,25 @@
+//! `GET /api/v1/me` (SPEC §6.4): the signed-in identity as JSON; `401` JSON without a session.
+
+use actix_web::{web, HttpResponse};
+
+use crate::routes::errors::ApiError;
+use crate::routes::extract::ApiUser;
+use crate::services::profile;
+use crate::AppState;
+
+pub async fn show(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
+    let s = user.0;
+    let p = profile::load(&state, &s).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "user": p.user_id,
+        "username": p.username,
+        "email": p.email,
+        "account": p.account,
+        "role": p.role,
+        "auth_method": s.auth_method,
+        "idp": s.idp,
+        "amr": s.amr,
+        "mfa": s.mfa,
+        "accounts": p.memberships.iter().map(|(account, role)| serde_json::json!({"account": account, "role": role})).collect::<Vec<_>>(),
+    })))
+}

@@ -1,0 +1,94 @@
+//! Per-request plumbing: request id (header, log, task-local), the CSRF cookie, security
+//! headers and request counters.
+
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{web, Error, HttpMessage};
+
+use crate::auth::csrf;
+use crate::crypto::tokens::random_token;
+use crate::request_id;
+use crate::AppState;
+
+/// The id of this request (also in the `X-Request-Id` response header).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The browser's CSRF cookie value (made for this response when the browser had none).
+#[derive(Debug, Clone)]
+pub struct CsrfCookie(pub String);
+
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                   object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = request_id::generate();
+    let secure = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.settings.is_https())
+        .unwrap_or(false);
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
+    let existing = req
+        .cookie(csrf::COOKIE_NAME)
+        .map(|c| c.value().to_string())
+        .filter(|v| (16..=128).contains(&v.len()));
+    let (csrf_value, fresh) = match existing {
+        Some(v) => (v, false),
+        None => (random_token(24), true),
+    };
+    req.extensions_mut().insert(RequestId(id.clone()));
+    req.extensions_mut().insert(CsrfCookie(csrf_value.clone()));
+
+    let mut res = request_id::scope(id.clone(), next.call(req)).await?;
+
+    if fresh {
+        let cookie = Cookie::build(csrf::COOKIE_NAME, csrf_value)
+            .path("/")
+            .http_only(true)
+            .secure(secure)
+            .same_site(SameSite::Lax)
+            .finish();
+        let _ = res.response_mut().add_cookie(&cookie);
+    }
+    let headers = res.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        headers.insert(HeaderName::from_static("x-request-id"), value);
+    }
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if secure {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    if let Some(metrics) = metrics {
+        metrics.incr(
+            "sso_broker_http_responses_total",
+            &format!("status=\"{}\"", res.status().as_u16()),
+        );
+    }
+    Ok(res)
+}

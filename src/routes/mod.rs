@@ -1,0 +1,65 @@
+//! HTTP: the whole URL map in `configure`, thin handlers that extract, call a service and render.
+
+pub mod api;
+pub mod errors;
+pub mod extract;
+pub mod middleware;
+pub mod ops;
+pub mod pages;
+
+use actix_web::web;
+
+/// Every route of the broker.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(pages::home::show))
+        .route("/static/app.css", web::get().to(ops::stylesheet))
+        .route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz))
+        .route("/metrics", web::get().to(ops::metrics))
+        .route("/login", web::get().to(pages::login::show))
+        .route("/login", web::post().to(pages::login::submit))
+        .route("/login/otp", web::get().to(pages::otp::show))
+        .route("/login/otp", web::post().to(pages::otp::submit))
+        .route("/login/sso", web::get().to(pages::sso::show))
+        .route("/login/sso", web::post().to(pages::sso::submit))
+        .route("/logout", web::get().to(pages::logout::show))
+        .route("/logout", web::post().to(pages::logout::submit))
+        .route("/account/security", web::get().to(pages::security::show))
+        .route(
+            "/account/security",
+            web::post().to(pages::security::confirm_totp),
+        )
+        .route(
+            "/account/security/totp",
+            web::post().to(pages::security::confirm_totp),
+        )
+        .route(
+            "/account/security/recovery-codes",
+            web::post().to(pages::security::regenerate_codes),
+        )
+        .route(
+            "/account/security/password",
+            web::post().to(pages::security::change_password),
+        )
+        .service(
+            web::scope("/api/v1")
+                .route("/me", web::get().to(api::me::show))
+                .route("/accounts", web::post().to(api::accounts::create_account))
+                .route(
+                    "/accounts/{name}/users",
+                    web::post().to(api::accounts::create_user),
+                )
+                .route(
+                    "/accounts/{name}/users/{username}/sessions",
+                    web::delete().to(api::accounts::revoke_sessions),
+                )
+                .route(
+                    "/accounts/{name}/domains",
+                    web::post().to(api::accounts::add_domain),
+                )
+                .route(
+                    "/accounts/{name}/audit",
+                    web::get().to(api::accounts::audit),
+                ),
+        );
+}

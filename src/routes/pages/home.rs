@@ -1,0 +1,34 @@
+//! `/`: the signed-in landing page (until the portal takes over, SPEC §7).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use super::render;
+use crate::routes::errors::PageError;
+use crate::routes::extract::CurrentUser;
+use crate::services::profile::{self, Profile};
+use crate::AppState;
+
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    pub profile: Profile,
+    pub auth_method: String,
+    pub mfa: String,
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, PageError> {
+    let profile = profile::load(&state, &user.signed_in).await?;
+    render(
+        StatusCode::OK,
+        &HomePage {
+            profile,
+            auth_method: user.signed_in.auth_method.clone(),
+            mfa: user.signed_in.mfa.clone(),
+        },
+    )
+}

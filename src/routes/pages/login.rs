@@ -1,0 +1,140 @@
+//! `/login`: username-or-email + password (SPEC §3.1, §6.4 fields `username`, `password`).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use secrecy::SecretString;
+
+use super::render;
+use crate::auth::session::{self, PendingSecondFactor, SessionView};
+use crate::domain::{messages, safe_return_url};
+use crate::routes::errors::{see_other, PageError};
+use crate::routes::extract::{verify_csrf, CsrfToken, MaybeUser, Meta};
+use crate::services::login::{self, PasswordOutcome};
+use crate::services::ServiceError;
+use crate::AppState;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub csrf_token: String,
+    pub username: String,
+    pub return_to: String,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct LoginQuery {
+    expired: Option<String>,
+    signed_out: Option<String>,
+    return_to: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    csrf_token: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    return_to: Option<String>,
+}
+
+/// Largest password we will hash when verifying (Argon2 input stays small).
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+pub async fn show(
+    query: web::Query<LoginQuery>,
+    csrf: CsrfToken,
+    user: MaybeUser,
+) -> Result<HttpResponse, PageError> {
+    if matches!(user.view, SessionView::SignedIn(_)) {
+        return Ok(see_other("/"));
+    }
+    let notice = if query.expired.is_some() || user.view == SessionView::Expired {
+        Some(messages::SESSION_EXPIRED.to_string())
+    } else if query.signed_out.is_some() {
+        Some("You are signed out.".to_string())
+    } else {
+        None
+    };
+    render(
+        StatusCode::OK,
+        &LoginPage {
+            csrf_token: csrf.0,
+            username: String::new(),
+            return_to: query.return_to.clone().unwrap_or_default(),
+            error: None,
+            notice,
+        },
+    )
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+    csrf: CsrfToken,
+    meta: Meta,
+    user: MaybeUser,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    let username = form.username.unwrap_or_default().trim().to_string();
+    let return_to = form
+        .return_to
+        .as_deref()
+        .and_then(|r| safe_return_url(r, state.settings.portal_url.as_ref()));
+    let page = |status: StatusCode, error: &str| {
+        render(
+            status,
+            &LoginPage {
+                csrf_token: csrf.0.clone(),
+                username: username.chars().take(254).collect(),
+                return_to: return_to.clone().unwrap_or_default(),
+                error: Some(error.to_string()),
+                notice: None,
+            },
+        )
+    };
+    if verify_csrf(&req, &state, form.csrf_token.as_deref()).is_err() {
+        return page(StatusCode::FORBIDDEN, messages::FORM_EXPIRED);
+    }
+    let password = form.password.unwrap_or_default();
+    if username.is_empty() || password.is_empty() {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Enter your username or email and your password.",
+        );
+    }
+    if username.len() > 254 || password.len() > MAX_PASSWORD_BYTES {
+        return page(StatusCode::UNAUTHORIZED, messages::INVALID_CREDENTIALS);
+    }
+    match login::password_step(
+        &state,
+        username.clone(),
+        SecretString::from(password),
+        meta.0,
+    )
+    .await
+    {
+        Ok(PasswordOutcome::SignedIn(signed_in)) => {
+            session::sign_in(&user.session, &signed_in)
+                .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
+            Ok(see_other(return_to.as_deref().unwrap_or("/")))
+        }
+        Ok(PasswordOutcome::SecondFactorRequired { user_id }) => {
+            let pending = PendingSecondFactor {
+                user_id,
+                started_at: state.clock.now().timestamp(),
+                return_to,
+            };
+            session::begin_second_factor(&user.session, &pending)
+                .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
+            Ok(see_other("/login/otp"))
+        }
+        Err(e @ (ServiceError::InvalidCredentials | ServiceError::Throttled)) => page(
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED),
+            &e.to_string(),
+        ),
+        Err(e) => Err(PageError(e)),
+    }
+}

@@ -1,0 +1,91 @@
+//! Operator API tokens (SPEC §6.3): made by the CLI, shown once, stored as SHA-256 hashes.
+
+use diesel::Connection;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::audit::{self, Audit, Outcome, RequestMeta};
+use super::ServiceError;
+use crate::crypto::tokens::{random_token, sha256_hex};
+use crate::db::api_token::ApiToken;
+use crate::AppState;
+
+const TOKEN_PREFIX: &str = "ssob_";
+
+/// Creates a token named `name`; returns the token text (shown once, never stored).
+pub async fn create(
+    state: &AppState,
+    name: &str,
+    meta: RequestMeta,
+) -> Result<SecretString, ServiceError> {
+    let name = name.trim().to_string();
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        return Err(ServiceError::Conflict {
+            code: "invalid_token_name",
+            message: "Token names are 1 to 100 printable characters.",
+        });
+    }
+    let token = format!("{TOKEN_PREFIX}{}", random_token(32));
+    let row = ApiToken {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.clone(),
+        token_hash: sha256_hex(&token),
+        created_at: state.clock.now_naive(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    let now = row.created_at;
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                row.insert(conn).map_err(|e| {
+                    if e.is_unique_violation() {
+                        ServiceError::Conflict {
+                            code: "token_name_taken",
+                            message: "A token with this name exists already.",
+                        }
+                    } else {
+                        e.into()
+                    }
+                })?;
+                audit::record(
+                    conn,
+                    &meta,
+                    now,
+                    Audit {
+                        actor: "cli".into(),
+                        account_id: None,
+                        action: "api_token.create",
+                        outcome: Outcome::Success,
+                        reason: Some(&name),
+                    },
+                )?;
+                Ok::<_, ServiceError>(())
+            })
+        })
+        .await?;
+    Ok(SecretString::from(token))
+}
+
+/// The token's name when `presented` is a live token; records the use.
+pub async fn authenticate(
+    state: &AppState,
+    presented: &SecretString,
+) -> Result<Option<String>, ServiceError> {
+    let text = presented.expose_secret();
+    if !text.starts_with(TOKEN_PREFIX) || text.len() > 200 {
+        return Ok(None);
+    }
+    let hash = sha256_hex(text);
+    let now = state.clock.now_naive();
+    Ok(state
+        .db
+        .run(move |conn| {
+            let token = ApiToken::find_active_by_hash(conn, &hash)?;
+            if let Some(t) = &token {
+                ApiToken::mark_used(conn, &t.id, now)?;
+            }
+            Ok::<_, ServiceError>(token.map(|t| t.name))
+        })
+        .await?)
+}

@@ -1,0 +1,93 @@
+//! The services' error enum. `Display` is what a user may read; causes go to the log only.
+
+use crate::db::DbError;
+use crate::domain::{messages, DomainError};
+
+/// The text shown for any failure on our side; the request id lets support find the cause.
+pub const INTERNAL_MESSAGE: &str =
+    "Something went wrong on our side. Please try again; if it keeps happening, contact support and quote the request id.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    #[error("{message}")]
+    NotFound {
+        code: &'static str,
+        message: &'static str,
+    },
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: &'static str,
+    },
+    #[error("{}", messages::INVALID_CREDENTIALS)]
+    InvalidCredentials,
+    #[error("{}", messages::INVALID_OTP)]
+    InvalidOtp,
+    #[error("The current password is not correct.")]
+    WrongCurrentPassword,
+    #[error("{}", messages::THROTTLED)]
+    Throttled,
+    #[error("{}", messages::SESSION_EXPIRED)]
+    SessionExpired,
+    #[error("Please sign in to continue.")]
+    SignInRequired,
+    #[error("You do not have permission to do this.")]
+    Forbidden,
+    #[error("{}", messages::FORM_EXPIRED)]
+    Csrf,
+    #[error("{INTERNAL_MESSAGE}")]
+    Db(#[from] DbError),
+    #[error("{INTERNAL_MESSAGE}")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ServiceError {
+    /// Stable machine-readable code (API `error` field, logs).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(e) => e.code(),
+            Self::NotFound { code, .. } | Self::Conflict { code, .. } => code,
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidOtp => "invalid_code",
+            Self::WrongCurrentPassword => "wrong_current_password",
+            Self::Throttled => "too_many_attempts",
+            Self::SessionExpired => "session_expired",
+            Self::SignInRequired => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::Csrf => "csrf_failed",
+            Self::Db(_) | Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The HTTP status that fits.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Invalid(_) => 422,
+            Self::NotFound { .. } => 404,
+            Self::Conflict { .. } => 409,
+            Self::InvalidCredentials
+            | Self::InvalidOtp
+            | Self::SessionExpired
+            | Self::SignInRequired => 401,
+            Self::WrongCurrentPassword => 422,
+            Self::Throttled => 429,
+            Self::Forbidden | Self::Csrf => 403,
+            Self::Db(_) | Self::Internal(_) => 500,
+        }
+    }
+
+    pub fn account_not_found() -> Self {
+        Self::NotFound {
+            code: "account_not_found",
+            message: "No account has this name.",
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ServiceError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(DbError::Query(e))
+    }
+}

@@ -1,0 +1,16 @@
+//! Use cases: who may sign in, what an operator may change, what is audited. Handlers call
+//! these; they take the state, an explicit request context and read time from the `Clock`.
+
+pub mod accounts;
+pub mod api_tokens;
+pub mod audit;
+pub mod demo;
+pub mod error;
+pub mod login;
+pub mod mail;
+pub mod profile;
+pub mod security;
+pub mod sso_discovery;
+
+pub use audit::RequestMeta;
+pub use error::ServiceError;

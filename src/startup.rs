@@ -1,0 +1,185 @@
+//! Builds the application: state (database, keys, session store, mailer) and the HTTP server.
+//! Tests call `Application::build` with port 0 and their own clock.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy};
+use actix_session::SessionMiddleware;
+use actix_web::cookie::SameSite;
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Logger};
+use actix_web::{web, App, HttpServer};
+
+use crate::auth::session::SessionPolicy;
+use crate::auth::session_store::BrokerSessionStore;
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::crypto::{InstallationKey, Keys};
+use crate::db::Db;
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::services::mail::Mailer;
+
+pub const SESSION_COOKIE: &str = "sso_broker_session";
+
+/// Everything a request or command needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub clock: SharedClock,
+    pub keys: Arc<Keys>,
+    pub mailer: Mailer,
+    pub metrics: Arc<Metrics>,
+    pub session_store: BrokerSessionStore,
+    pub session_policy: SessionPolicy,
+}
+
+impl AppState {
+    /// Connects to the database (running migrations), loads keys, opens the session store.
+    pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        let db = Db::connect(settings.database.clone())?;
+        {
+            let db = db.clone();
+            tokio::task::spawn_blocking(move || db.migrate()).await??;
+        }
+        let key = match &settings.secret_key {
+            Some(secret) => InstallationKey::from_secret(secret),
+            None => InstallationKey::load_or_generate(&settings.data_dir)?,
+        };
+        let session_store = match &settings.redis_url {
+            Some(url) => BrokerSessionStore::redis(url, &settings.redis_prefix, clock.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("SSO_BROKER_REDIS_URL: cannot connect: {e}"))?,
+            None => BrokerSessionStore::database(db.clone(), clock.clone()),
+        };
+        Ok(Self {
+            mailer: Mailer::new(&settings)?,
+            session_policy: SessionPolicy {
+                idle_timeout: settings.session_idle_timeout,
+                lifetime: settings.session_lifetime,
+            },
+            settings: Arc::new(settings),
+            db,
+            clock,
+            keys: Arc::new(key.keys()),
+            metrics: Arc::new(Metrics::default()),
+            session_store,
+        })
+    }
+}
+
+/// A bound, not yet running, HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        let state = AppState::build(settings, clock).await?;
+        Self::with_state(state)
+    }
+
+    pub fn with_state(state: AppState) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(state.settings.bind).map_err(|e| {
+            anyhow::anyhow!(
+                "SSO_BROKER_BIND: cannot listen on {}: {e}",
+                state.settings.bind
+            )
+        })?;
+        let port = listener.local_addr()?.port();
+        crate::auth::password::warm_up();
+        state
+            .mailer
+            .clone()
+            .spawn_worker(state.db.clone(), state.clock.clone());
+        spawn_purge(state.clone());
+        let server = run(listener, state.clone())?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Deletes long-expired sessions and old throttle events every ten minutes.
+fn spawn_purge(state: AppState) {
+    tokio::spawn(async move {
+        loop {
+            let now = state.clock.now_naive();
+            let result = state
+                .db
+                .run(move |conn| {
+                    crate::db::session::SessionRow::purge_before(
+                        conn,
+                        now - chrono::Duration::hours(1),
+                    )?;
+                    crate::db::throttle_event::ThrottleEvent::purge_before(
+                        conn,
+                        now - chrono::Duration::days(1),
+                    )
+                })
+                .await;
+            if let Err(e) = result {
+                log::warn!("purge failed: {e}");
+            }
+            tokio::time::sleep(Duration::from_secs(600)).await;
+        }
+    });
+}
+
+fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let secure = state.settings.is_https();
+    let lifetime =
+        actix_web::cookie::time::Duration::seconds(state.session_policy.lifetime.num_seconds());
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        let session =
+            SessionMiddleware::builder(data.session_store.clone(), data.keys.cookie.clone())
+                .cookie_name(SESSION_COOKIE.to_string())
+                .cookie_secure(secure)
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_content_security(CookieContentSecurity::Private)
+                .session_lifecycle(
+                    BrowserSession::default()
+                        .state_ttl(lifetime)
+                        .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+                )
+                .build();
+        // The request line is logged without its query: OIDC callbacks carry codes there.
+        let logger = Logger::new("%{x-request-id}o %a \"%{method}xi %U\" %s %b %Dms")
+            .custom_request_replace("method", |req| req.method().to_string());
+        App::new()
+            .app_data(data.clone())
+            .app_data(routes::errors::form_config())
+            .app_data(routes::errors::json_config())
+            .app_data(routes::errors::query_config())
+            .app_data(routes::errors::path_config())
+            .wrap(session)
+            .wrap(from_fn(routes::middleware::request_context))
+            .wrap(logger)
+            .configure(routes::configure)
+            .default_service(web::to(routes::errors::not_found))
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
