@@ -78,7 +78,7 @@ pub async fn authenticate(
     }
     let hash = sha256_hex(text);
     let now = state.clock.now_naive();
-    Ok(state
+    state
         .db
         .run(move |conn| {
             let token = ApiToken::find_active_by_hash(conn, &hash)?;
@@ -87,5 +87,5 @@ pub async fn authenticate(
             }
             Ok::<_, ServiceError>(token.map(|t| t.name))
         })
-        .await?)
+        .await
 }

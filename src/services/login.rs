@@ -69,9 +69,8 @@ fn fail(
     typed: &str,
     action: &'static str,
     reason: &str,
-    user_bucket: &str,
 ) -> Result<(), DbError> {
-    throttle::record_failure(conn, user_bucket, now)?;
+    throttle::record_failure(conn, &user_bucket(user, typed), now)?;
     if let Some(ip) = &meta.ip {
         throttle::record_failure(conn, &throttle::ip_bucket(ip), now)?;
     }
@@ -188,7 +187,6 @@ pub async fn password_step(
                     &typed,
                     ACTION,
                     reason,
-                    &bucket,
                 )?;
                 return Err(ServiceError::InvalidCredentials);
             }
@@ -269,7 +267,6 @@ pub async fn second_factor_step(
                     "",
                     ACTION,
                     "throttled",
-                    &bucket,
                 )?;
                 return Err(ServiceError::Throttled);
             }
@@ -308,7 +305,7 @@ pub async fn second_factor_step(
                     (false, vec![], "wrong_code")
                 };
             if !accepted {
-                fail(conn, &meta, naive, Some(&user), "", ACTION, reason, &bucket)?;
+                fail(conn, &meta, naive, Some(&user), "", ACTION, reason)?;
                 return Err(ServiceError::InvalidOtp);
             }
             throttle::clear(conn, &bucket)?;

@@ -1,1 +1,16 @@
+//! The one integration-test binary. Every test gets its own database and port
+//! (`helpers::spawn_app`). Backend: SQLite by default; PostgreSQL when
+//! `SSO_BROKER_TEST_DATABASE_URL` is set; Redis sessions when `SSO_BROKER_TEST_REDIS_URL` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bad_input;
+mod cli;
+mod csrf;
+mod helpers;
+mod mail;
+mod migrations;
+mod operations;
+mod operator_api;
+mod password_login;
+mod sessions;
+mod totp;

@@ -1,0 +1,70 @@
+# sso-broker developer tasks. Run `make help` for the list.
+#
+# Every target that builds first runs `deps`, which installs missing Debian/Ubuntu packages
+# (scripts/install-deps.sh) and checks that cargo is installed.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Defaults for the integration-test databases; set the variables in the environment (or on the
+# make command line) to use other servers.
+PG_TEST_URL_DEFAULT := postgres://postgres@127.0.0.1:5432/postgres
+REDIS_TEST_URL_DEFAULT := redis://127.0.0.1:6379
+
+# cargo-nextest when it is installed, cargo test otherwise.
+TEST_CMD := if cargo nextest --version >/dev/null 2>&1; then \
+		cargo nextest run --no-fail-fast; \
+	else \
+		cargo test --no-fail-fast; \
+	fi
+
+# Prints a database URL with its password hidden.
+SHOW_URL = sed -E 's|(://[^:/@]*:)[^@]*@|\1***@|'
+
+.PHONY: help deps demo serve test test-postgres test-redis lint ci
+
+help:
+	@echo "make demo           start the broker on SQLite with demo data (http://127.0.0.1:8080)"
+	@echo "make serve          start the broker (configuration from SSO_BROKER_* variables)"
+	@echo "make test           run the test suite on SQLite"
+	@echo "make test-postgres  run the test suite on PostgreSQL (started locally when needed)"
+	@echo "make test-redis     run the test suite on PostgreSQL + Redis (started locally when needed)"
+	@echo "make lint           cargo fmt --check and cargo clippy"
+	@echo "make ci             everything CI runs (.ci/run)"
+	@echo "make deps           install missing build packages (apt-get) and check for cargo"
+
+deps:
+	@bash scripts/install-deps.sh
+
+demo: deps
+	cargo run --release -- demo
+
+serve: deps
+	cargo run --release -- serve
+
+test: deps
+	unset SSO_BROKER_TEST_DATABASE_URL SSO_BROKER_TEST_REDIS_URL; \
+	$(TEST_CMD)
+
+test-postgres: deps
+	bash scripts/ensure-services.sh postgres
+	unset SSO_BROKER_TEST_REDIS_URL; \
+	export SSO_BROKER_TEST_DATABASE_URL="$${SSO_BROKER_TEST_DATABASE_URL:-$(PG_TEST_URL_DEFAULT)}"; \
+	echo "SSO_BROKER_TEST_DATABASE_URL=$$(printf '%s' "$$SSO_BROKER_TEST_DATABASE_URL" | $(SHOW_URL))"; \
+	$(TEST_CMD)
+
+test-redis: deps
+	bash scripts/ensure-services.sh postgres redis
+	export SSO_BROKER_TEST_DATABASE_URL="$${SSO_BROKER_TEST_DATABASE_URL:-$(PG_TEST_URL_DEFAULT)}"; \
+	export SSO_BROKER_TEST_REDIS_URL="$${SSO_BROKER_TEST_REDIS_URL:-$(REDIS_TEST_URL_DEFAULT)}"; \
+	echo "SSO_BROKER_TEST_DATABASE_URL=$$(printf '%s' "$$SSO_BROKER_TEST_DATABASE_URL" | $(SHOW_URL))"; \
+	echo "SSO_BROKER_TEST_REDIS_URL=$$(printf '%s' "$$SSO_BROKER_TEST_REDIS_URL" | $(SHOW_URL))"; \
+	$(TEST_CMD)
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+ci:
+	bash .ci/run

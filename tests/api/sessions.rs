@@ -1,0 +1,115 @@
+//! Sessions (SPEC §3.7): idle timeout, absolute lifetime, logout, revocation.
+
+use chrono::Duration;
+use reqwest::Method;
+use serde_json::Value;
+use sso_broker::domain::messages;
+
+use crate::helpers::{location, spawn_app, PASSWORD};
+
+#[tokio::test]
+async fn an_idle_session_expires_with_the_spec_message() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    app.sign_in("ada", PASSWORD).await;
+    app.clock.advance(Duration::minutes(29));
+    assert_eq!(app.me().await.status(), 200, "still within the idle timeout");
+    app.clock.advance(Duration::minutes(31));
+    let res = app.get("/account/security").await;
+    assert_eq!(location(&res), "/login?expired=1");
+    assert!(app.get_html("/login?expired=1").await.contains(messages::SESSION_EXPIRED));
+    assert_eq!(app.me().await.status(), 401);
+}
+
+#[tokio::test]
+async fn api_me_answers_401_json_with_the_expiry_message() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    app.sign_in("ada", PASSWORD).await;
+    app.clock.advance(Duration::minutes(45));
+    let res = app.me().await;
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "session_expired");
+    assert_eq!(body["message"], messages::SESSION_EXPIRED);
+}
+
+#[tokio::test]
+async fn an_active_session_still_ends_at_its_absolute_lifetime() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    app.sign_in("ada", PASSWORD).await;
+    for _ in 0..35 {
+        app.clock.advance(Duration::minutes(20));
+        assert_eq!(app.me().await.status(), 200);
+    }
+    app.clock.advance(Duration::minutes(20));
+    assert_eq!(app.me().await.status(), 401, "12 hours after sign-in");
+}
+
+#[tokio::test]
+async fn logout_shows_a_form_and_ends_the_session() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    app.sign_in("ada", PASSWORD).await;
+    let html = app.get_html("/logout").await;
+    assert!(html.contains("name=\"csrf_token\""));
+    let res = app.submit("/logout", "/logout", &[]).await;
+    assert_eq!(location(&res), "/login?signed_out=1");
+    assert_eq!(app.me().await.status(), 401);
+    assert!(app.audit("acme").await.iter().any(|e| e["action"] == "logout"));
+}
+
+#[tokio::test]
+async fn logout_without_csrf_token_is_refused() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    app.sign_in("ada", PASSWORD).await;
+    let res = app.post_form("/logout", &[]).await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(app.me().await.status(), 200, "still signed in");
+}
+
+#[tokio::test]
+async fn revoking_a_users_sessions_signs_out_every_browser() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    app.sign_in("ada", PASSWORD).await;
+    let second = app.new_browser();
+    let html = second.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::helpers::csrf_from(&html);
+    second
+        .post(app.url("/login"))
+        .form(&[("csrf_token", csrf.as_str()), ("username", "ada"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.get(app.url("/api/v1/me")).send().await.unwrap().status(), 200);
+
+    let res = app.api(Method::DELETE, "/api/v1/accounts/acme/users/ada/sessions", None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["revoked"], 2);
+
+    let body: Value = app.me().await.json().await.unwrap();
+    assert_eq!(body["message"], messages::SESSION_EXPIRED);
+    assert_eq!(second.get(app.url("/api/v1/me")).send().await.unwrap().status(), 401);
+    // Signing in again works.
+    assert_eq!(app.sign_in("ada", PASSWORD).await.status(), 303);
+    assert_eq!(app.me().await.status(), 200);
+}
+
+#[tokio::test]
+async fn session_cookie_is_http_only_and_same_site_lax() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    let res = app.sign_in("ada", PASSWORD).await;
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("sso_broker_session="))
+        .unwrap();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+}
