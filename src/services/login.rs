@@ -179,15 +179,7 @@ pub async fn password_step(
         .run(move |conn| {
             let bucket = user_bucket(user.as_ref(), &typed);
             if let Some(reason) = reason {
-                fail(
-                    conn,
-                    &meta,
-                    naive,
-                    user.as_ref(),
-                    &typed,
-                    ACTION,
-                    reason,
-                )?;
+                fail(conn, &meta, naive, user.as_ref(), &typed, ACTION, reason)?;
                 return Err(ServiceError::InvalidCredentials);
             }
             let user = user.ok_or(ServiceError::InvalidCredentials)?;
@@ -259,15 +251,7 @@ pub async fn second_factor_step(
             let user = User::find(conn, &user_id)?.ok_or(ServiceError::SessionExpired)?;
             let bucket = throttle::user_bucket(&user.id);
             if is_throttled(conn, &meta, &bucket, naive)? {
-                fail(
-                    conn,
-                    &meta,
-                    naive,
-                    Some(&user),
-                    "",
-                    ACTION,
-                    "throttled",
-                )?;
+                fail(conn, &meta, naive, Some(&user), "", ACTION, "throttled")?;
                 return Err(ServiceError::Throttled);
             }
             let secret = match (&user.totp_secret_enc, user.totp_enabled) {

@@ -24,7 +24,10 @@ async fn malformed_json_is_a_400_with_a_code() {
 #[tokio::test]
 async fn unknown_fields_and_wrong_types_are_refused() {
     let app = spawn_app().await;
-    for body in [serde_json::json!({"name": "acme", "colour": "red"}), serde_json::json!({"name": 42})] {
+    for body in [
+        serde_json::json!({"name": "acme", "colour": "red"}),
+        serde_json::json!({"name": 42}),
+    ] {
         let res = app.api(Method::POST, "/api/v1/accounts", Some(body)).await;
         assert_eq!(res.status(), 400);
     }
@@ -33,7 +36,14 @@ async fn unknown_fields_and_wrong_types_are_refused() {
 #[tokio::test]
 async fn json_with_the_wrong_content_type_is_415() {
     let app = spawn_app().await;
-    let res = app.client.post(app.url("/api/v1/accounts")).bearer_auth(&app.api_token).body("{\"name\":\"acme\"}").send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/api/v1/accounts"))
+        .bearer_auth(&app.api_token)
+        .body("{\"name\":\"acme\"}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 415);
 }
 
@@ -41,11 +51,27 @@ async fn json_with_the_wrong_content_type_is_415() {
 async fn oversized_bodies_are_413() {
     let app = spawn_app().await;
     let big = format!("{{\"name\": \"{}\"}}", "a".repeat(100 * 1024));
-    let res = app.client.post(app.url("/api/v1/accounts")).bearer_auth(&app.api_token).header("content-type", "application/json").body(big).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/api/v1/accounts"))
+        .bearer_auth(&app.api_token)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 413);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"], "payload_too_large");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "payload_too_large"
+    );
     let form_big = "a".repeat(20 * 1024);
-    let res = app.post_form("/login", &[("username", form_big.as_str()), ("password", "x")]).await;
+    let res = app
+        .post_form(
+            "/login",
+            &[("username", form_big.as_str()), ("password", "x")],
+        )
+        .await;
     assert_eq!(res.status(), 413);
     assert!(res.text().await.unwrap().contains("too large"));
 }
@@ -53,9 +79,20 @@ async fn oversized_bodies_are_413() {
 #[tokio::test]
 async fn a_form_posted_as_json_is_a_clear_415() {
     let app = spawn_app().await;
-    let res = app.client.post(app.url("/login")).header("content-type", "application/json").body("{}").send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 415);
-    assert!(res.text().await.unwrap().contains("application/x-www-form-urlencoded"));
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("application/x-www-form-urlencoded"));
 }
 
 #[tokio::test]
@@ -71,9 +108,21 @@ async fn a_huge_password_is_refused_without_hashing_it() {
 #[tokio::test]
 async fn html_in_input_is_escaped_on_the_page() {
     let app = spawn_app().await;
-    let res = app.submit("/login", "/login", &[("username", "<script>alert(1)</script>"), ("password", "whatever1234")]).await;
+    let res = app
+        .submit(
+            "/login",
+            "/login",
+            &[
+                ("username", "<script>alert(1)</script>"),
+                ("password", "whatever1234"),
+            ],
+        )
+        .await;
     let html = res.text().await.unwrap();
     assert!(!html.contains("<script>alert(1)</script>"));
     // The typed name comes back escaped (askama writes `<` as `&#60;`).
-    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{html}");
+    assert!(
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{html}"
+    );
 }

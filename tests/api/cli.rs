@@ -8,7 +8,12 @@ use serde_json::json;
 
 use crate::helpers::{spawn_app, TestApp};
 
-async fn run_cli(app: &TestApp, args: &[&str], stdin: Option<&str>, extra_env: &[(&str, &str)]) -> Output {
+async fn run_cli(
+    app: &TestApp,
+    args: &[&str],
+    stdin: Option<&str>,
+    extra_env: &[(&str, &str)],
+) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sso-broker"));
     cmd.args(args)
         .env_clear()
@@ -26,7 +31,12 @@ async fn run_cli(app: &TestApp, args: &[&str], stdin: Option<&str>, extra_env: &
     tokio::task::spawn_blocking(move || {
         let mut child = cmd.spawn().unwrap();
         if let Some(input) = input {
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
         drop(child.stdin.take());
         child.wait_with_output().unwrap()
@@ -39,28 +49,73 @@ async fn run_cli(app: &TestApp, args: &[&str], stdin: Option<&str>, extra_env: &
 async fn api_token_create_prints_a_working_token_alone_on_the_last_line() {
     let app = spawn_app().await;
     let out = run_cli(&app, &["api-token", "create", "--name", "ops"], None, &[]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let token = stdout.lines().last().unwrap();
-    assert!(token.starts_with("ssob_") && !token.contains(' '), "{stdout}");
-    let res = app.client.post(app.url("/api/v1/accounts")).bearer_auth(token).json(&json!({"name": "made-by-ops"})).send().await.unwrap();
+    assert!(
+        token.starts_with("ssob_") && !token.contains(' '),
+        "{stdout}"
+    );
+    let res = app
+        .client
+        .post(app.url("/api/v1/accounts"))
+        .bearer_auth(token)
+        .json(&json!({"name": "made-by-ops"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201);
 }
 
 #[tokio::test]
 async fn account_and_user_create_with_password_from_stdin() {
     let app = spawn_app().await;
-    let out = run_cli(&app, &["account", "create", "--name", "cli-acct"], None, &[]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let args = ["user", "create", "--account", "cli-acct", "--email", "u@cli.example.com", "--role", "admin", "--password-stdin"];
+    let out = run_cli(
+        &app,
+        &["account", "create", "--name", "cli-acct"],
+        None,
+        &[],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let args = [
+        "user",
+        "create",
+        "--account",
+        "cli-acct",
+        "--email",
+        "u@cli.example.com",
+        "--role",
+        "admin",
+        "--password-stdin",
+    ];
     let out = run_cli(&app, &args, Some("a long cli password\n"), &[]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(app.sign_in("u@cli.example.com", "a long cli password").await.status(), 303);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        app.sign_in("u@cli.example.com", "a long cli password")
+            .await
+            .status(),
+        303
+    );
     let me: serde_json::Value = app.me().await.json().await.unwrap();
     assert_eq!(me["account"], "cli-acct");
     assert_eq!(me["role"], "admin");
     let events = app.audit("cli-acct").await;
-    assert!(events.iter().any(|e| e["action"] == "user.create" && e["actor"] == "cli"));
+    assert!(events
+        .iter()
+        .any(|e| e["action"] == "user.create" && e["actor"] == "cli"));
 }
 
 #[tokio::test]
@@ -69,11 +124,23 @@ async fn cli_errors_are_clear_and_exit_non_zero() {
     app.create_account("acme").await;
     let out = run_cli(&app, &["account", "create", "--name", "acme"], None, &[]).await;
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("An account with this name exists already."));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("An account with this name exists already.")
+    );
     let out = run_cli(&app, &["migrate"], None, &[("SSO_BROKER_BIND", "nonsense")]).await;
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("SSO_BROKER_BIND"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SSO_BROKER_BIND"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The failed commands changed nothing: the account list is as before.
-    let res = app.api(Method::POST, "/api/v1/accounts", Some(json!({"name": "acme"}))).await;
+    let res = app
+        .api(
+            Method::POST,
+            "/api/v1/accounts",
+            Some(json!({"name": "acme"})),
+        )
+        .await;
     assert_eq!(res.status(), 409);
 }

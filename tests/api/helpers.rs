@@ -32,7 +32,8 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = &self.postgres {
             if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
-                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+                let _ =
+                    conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
             }
         }
         let _ = std::fs::remove_dir_all(&self.data_dir);
@@ -44,13 +45,18 @@ fn test_database(data_dir: &std::path::Path) -> (String, Option<(String, String)
     match std::env::var("SSO_BROKER_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("ssob_test_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = diesel::PgConnection::establish(&admin_url).expect("PostgreSQL reachable at SSO_BROKER_TEST_DATABASE_URL");
-            conn.batch_execute(&format!("CREATE DATABASE \"{name}\"")).unwrap();
+            let mut conn = diesel::PgConnection::establish(&admin_url)
+                .expect("PostgreSQL reachable at SSO_BROKER_TEST_DATABASE_URL");
+            conn.batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                .unwrap();
             let mut url = url::Url::parse(&admin_url).unwrap();
             url.set_path(&format!("/{name}"));
             (url.to_string(), Some((admin_url, name)))
         }
-        _ => (format!("sqlite://{}", data_dir.join("test.db").display()), None),
+        _ => (
+            format!("sqlite://{}", data_dir.join("test.db").display()),
+            None,
+        ),
     }
 }
 
@@ -60,11 +66,15 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like `spawn_app`, with extra configuration.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
-    let data_dir = std::env::temp_dir().join(format!("sso-broker-test-{}", uuid::Uuid::new_v4().simple()));
+    let data_dir =
+        std::env::temp_dir().join(format!("sso-broker-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&data_dir).unwrap();
     let (database_url, postgres) = test_database(&data_dir);
     let mut env: HashMap<String, String> = [
-        ("SSO_BROKER_DATA_DIR", data_dir.to_string_lossy().to_string()),
+        (
+            "SSO_BROKER_DATA_DIR",
+            data_dir.to_string_lossy().to_string(),
+        ),
         ("SSO_BROKER_DATABASE_URL", database_url.clone()),
         ("SSO_BROKER_BIND", "127.0.0.1:0".to_string()),
         ("SSO_BROKER_PUBLIC_URL", "http://127.0.0.1:8080".to_string()),
@@ -75,14 +85,21 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     if let Ok(redis) = std::env::var("SSO_BROKER_TEST_REDIS_URL") {
         if !redis.is_empty() {
             env.insert("SSO_BROKER_REDIS_URL".into(), redis);
-            env.insert("SSO_BROKER_REDIS_PREFIX".into(), format!("ssob-test-{}", uuid::Uuid::new_v4().simple()));
+            env.insert(
+                "SSO_BROKER_REDIS_PREFIX".into(),
+                format!("ssob-test-{}", uuid::Uuid::new_v4().simple()),
+            );
         }
     }
     customize(&mut env);
     let settings = Settings::from_sources(&env).unwrap();
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap());
-    let state = AppState::build(settings, Arc::new(clock.clone())).await.unwrap();
-    let api_token = api_tokens::create(&state, "tests", RequestMeta::cli()).await.unwrap();
+    let state = AppState::build(settings, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let api_token = api_tokens::create(&state, "tests", RequestMeta::cli())
+        .await
+        .unwrap();
     let app = Application::with_state(state.clone()).unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
@@ -112,7 +129,10 @@ pub fn csrf_from(html: &str) -> String {
 }
 
 pub fn location(res: &reqwest::Response) -> String {
-    res.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+    res.headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
 }
 
 impl TestApp {
@@ -129,19 +149,37 @@ impl TestApp {
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.client.post(self.url(path)).form(form).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Fetches `page` for its CSRF token, then posts `form` (with the token) to `action`.
-    pub async fn submit(&self, page: &str, action: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn submit(
+        &self,
+        page: &str,
+        action: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         let csrf = csrf_from(&self.get_html(page).await);
         let mut fields: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
         fields.extend_from_slice(form);
         self.post_form(action, &fields).await
     }
 
-    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
-        let mut req = self.client.request(method, self.url(path)).bearer_auth(&self.api_token);
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.api_token);
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -149,15 +187,28 @@ impl TestApp {
     }
 
     pub async fn create_account(&self, name: &str) -> Value {
-        let res = self.api(reqwest::Method::POST, "/api/v1/accounts", Some(json!({ "name": name }))).await;
+        let res = self
+            .api(
+                reqwest::Method::POST,
+                "/api/v1/accounts",
+                Some(json!({ "name": name })),
+            )
+            .await;
         assert_eq!(res.status(), 201, "create account {name}");
         res.json().await.unwrap()
     }
 
     /// Creates `username` (role `user`) with `PASSWORD` in `account`.
     pub async fn create_user(&self, account: &str, username: &str, email: &str) -> Value {
-        let body = json!({ "email": email, "username": username, "role": "user", "password": PASSWORD });
-        let res = self.api(reqwest::Method::POST, &format!("/api/v1/accounts/{account}/users"), Some(body)).await;
+        let body =
+            json!({ "email": email, "username": username, "role": "user", "password": PASSWORD });
+        let res = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/api/v1/accounts/{account}/users"),
+                Some(body),
+            )
+            .await;
         assert_eq!(res.status(), 201, "create user {username}");
         res.json().await.unwrap()
     }
@@ -165,11 +216,17 @@ impl TestApp {
     /// An account `acme` with user `ada` (password `PASSWORD`).
     pub async fn with_user(&self) {
         self.create_account("acme").await;
-        self.create_user("acme", "ada", "ada@acme.example.com").await;
+        self.create_user("acme", "ada", "ada@acme.example.com")
+            .await;
     }
 
     pub async fn sign_in(&self, username: &str, password: &str) -> reqwest::Response {
-        self.submit("/login", "/login", &[("username", username), ("password", password)]).await
+        self.submit(
+            "/login",
+            "/login",
+            &[("username", username), ("password", password)],
+        )
+        .await
     }
 
     pub async fn me(&self) -> reqwest::Response {
@@ -180,12 +237,32 @@ impl TestApp {
     pub async fn enroll_totp(&self) -> (TotpSecret, Vec<String>) {
         let html = self.get_html("/account/security").await;
         let start = html.find("otpauth://").expect("otpauth URI on the page");
-        let uri = html[start..].split('<').next().unwrap().replace("&amp;", "&").replace("&#x3D;", "=");
+        let uri = html[start..]
+            .split('<')
+            .next()
+            .unwrap()
+            .replace("&amp;", "&")
+            .replace("&#x3D;", "=");
         let parsed = url::Url::parse(&uri).unwrap();
-        let secret = parsed.query_pairs().find(|(k, _)| k == "secret").unwrap().1.to_string();
-        let secret = TotpSecret::from_bytes(data_encoding::BASE32_NOPAD.decode(secret.as_bytes()).unwrap());
+        let secret = parsed
+            .query_pairs()
+            .find(|(k, _)| k == "secret")
+            .unwrap()
+            .1
+            .to_string();
+        let secret = TotpSecret::from_bytes(
+            data_encoding::BASE32_NOPAD
+                .decode(secret.as_bytes())
+                .unwrap(),
+        );
         let code = self.current_code(&secret);
-        let res = self.submit("/account/security", "/account/security/totp", &[("code", &code)]).await;
+        let res = self
+            .submit(
+                "/account/security",
+                "/account/security/totp",
+                &[("code", &code)],
+            )
+            .await;
         assert_eq!(res.status(), 200);
         let html = res.text().await.unwrap();
         let codes = recovery_codes_in(&html);
@@ -194,11 +271,19 @@ impl TestApp {
     }
 
     pub fn current_code(&self, secret: &TotpSecret) -> String {
-        secret.code_at_step(totp::step_at(sso_broker::clock::Clock::now(&self.clock).timestamp()))
+        secret.code_at_step(totp::step_at(
+            sso_broker::clock::Clock::now(&self.clock).timestamp(),
+        ))
     }
 
     pub async fn audit(&self, account: &str) -> Vec<Value> {
-        let res = self.api(reqwest::Method::GET, &format!("/api/v1/accounts/{account}/audit?limit=500"), None).await;
+        let res = self
+            .api(
+                reqwest::Method::GET,
+                &format!("/api/v1/accounts/{account}/audit?limit=500"),
+                None,
+            )
+            .await;
         assert_eq!(res.status(), 200);
         res.json().await.unwrap()
     }

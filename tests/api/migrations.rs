@@ -27,9 +27,13 @@ fn tables_in_sql(sql: &str) -> Tables {
         }
         if let Some(table) = &current {
             let first = line.split_whitespace().next().unwrap_or_default();
-            let constraint = ["PRIMARY", "UNIQUE", "FOREIGN", "CONSTRAINT", "CHECK", ""].contains(&first);
+            let constraint =
+                ["PRIMARY", "UNIQUE", "FOREIGN", "CONSTRAINT", "CHECK", ""].contains(&first);
             if !constraint {
-                tables.entry(table.clone()).or_default().push(first.to_string());
+                tables
+                    .entry(table.clone())
+                    .or_default()
+                    .push(first.to_string());
             }
         }
     }
@@ -37,7 +41,9 @@ fn tables_in_sql(sql: &str) -> Tables {
 }
 
 fn migrations_of(backend: &str) -> BTreeMap<String, Tables> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -54,7 +60,10 @@ fn sqlite_and_postgres_migrations_have_the_same_names_tables_and_columns() {
     let sqlite = migrations_of("sqlite");
     let postgres = migrations_of("postgres");
     assert!(!sqlite.is_empty());
-    assert_eq!(sqlite.keys().collect::<Vec<_>>(), postgres.keys().collect::<Vec<_>>());
+    assert_eq!(
+        sqlite.keys().collect::<Vec<_>>(),
+        postgres.keys().collect::<Vec<_>>()
+    );
     for (name, tables) in &sqlite {
         assert!(!tables.is_empty(), "{name} creates tables");
         assert_eq!(tables, &postgres[name], "migration {name}");
@@ -63,7 +72,9 @@ fn sqlite_and_postgres_migrations_have_the_same_names_tables_and_columns() {
 
 /// Tables and columns declared in `src/db/schema.rs`.
 fn tables_in_schema_rs() -> Tables {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/db/schema.rs")).unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/db/schema.rs"))
+            .unwrap();
     let mut tables = Tables::new();
     let mut current: Option<String> = None;
     for line in text.lines().map(str::trim) {
@@ -72,7 +83,10 @@ fn tables_in_schema_rs() -> Tables {
         } else if line == "}" {
             current = None;
         } else if let (Some(table), Some((column, _))) = (&current, line.split_once(" -> ")) {
-            tables.entry(table.clone()).or_default().push(column.to_string());
+            tables
+                .entry(table.clone())
+                .or_default()
+                .push(column.to_string());
         }
     }
     tables

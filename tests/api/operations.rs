@@ -17,8 +17,16 @@ async fn metrics_count_responses_and_sign_ins() {
     app.with_user().await;
     app.sign_in("ada", "wrong password").await;
     let text = app.get("/metrics").await.text().await.unwrap();
-    assert!(text.contains("sso_broker_http_responses_total{status=\"200\"}"), "{text}");
-    assert!(text.contains("sso_broker_sign_in_attempts_total{method=\"password\",outcome=\"failure\"} 1"), "{text}");
+    assert!(
+        text.contains("sso_broker_http_responses_total{status=\"200\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "sso_broker_sign_in_attempts_total{method=\"password\",outcome=\"failure\"} 1"
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -27,12 +35,18 @@ async fn pages_carry_security_headers_and_a_request_id() {
     let res = app.get("/login").await;
     let h = res.headers();
     let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert_eq!(h.get("x-frame-options").unwrap(), "DENY");
     assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
     assert_eq!(h.get("cache-control").unwrap(), "no-store");
     assert_eq!(h.get("x-request-id").unwrap().len(), 32);
-    assert!(h.get("strict-transport-security").is_none(), "no HSTS on plain http");
+    assert!(
+        h.get("strict-transport-security").is_none(),
+        "no HSTS on plain http"
+    );
 }
 
 #[tokio::test]
@@ -40,11 +54,20 @@ async fn error_pages_show_the_request_id() {
     let app = spawn_app().await;
     let res = app.get("/no-such-page").await;
     assert_eq!(res.status(), 404);
-    let id = res.headers().get("x-request-id").unwrap().to_str().unwrap().to_string();
+    let id = res
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(res.text().await.unwrap().contains(&id));
     let api = app.get("/api/v1/no-such-endpoint").await;
     assert_eq!(api.status(), 404);
-    assert_eq!(api.json::<serde_json::Value>().await.unwrap()["error"], "not_found");
+    assert_eq!(
+        api.json::<serde_json::Value>().await.unwrap()["error"],
+        "not_found"
+    );
 }
 
 #[tokio::test]
@@ -52,7 +75,13 @@ async fn stylesheet_is_served_locally() {
     let app = spawn_app().await;
     let res = app.get("/static/app.css").await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/css"));
+    assert!(res
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
     assert!(!app.get_html("/login").await.contains("https://"), "no CDN");
 }
 
@@ -61,9 +90,18 @@ async fn log_in_with_sso_refuses_an_account_without_a_connection() {
     let app = spawn_app().await;
     app.create_account("acme").await;
     for account in ["no-such-account", "acme"] {
-        let res = app.submit("/login/sso", "/login/sso", &[("account", account), ("email", "ada@acme.example.com")]).await;
+        let res = app
+            .submit(
+                "/login/sso",
+                "/login/sso",
+                &[("account", account), ("email", "ada@acme.example.com")],
+            )
+            .await;
         let html = res.text().await.unwrap();
-        assert!(html.contains(sso_broker::domain::messages::SSO_NOT_CONFIGURED), "{account}");
+        assert!(
+            html.contains(sso_broker::domain::messages::SSO_NOT_CONFIGURED),
+            "{account}"
+        );
     }
     // The account name is remembered for next time.
     assert!(app.get_html("/login/sso").await.contains("value=\"acme\""));

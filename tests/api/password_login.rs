@@ -10,7 +10,11 @@ use crate::helpers::{location, spawn_app, PASSWORD};
 async fn login_page_has_the_stable_field_names() {
     let app = spawn_app().await;
     let html = app.get_html("/login").await;
-    for field in ["name=\"username\"", "name=\"password\"", "name=\"csrf_token\""] {
+    for field in [
+        "name=\"username\"",
+        "name=\"password\"",
+        "name=\"csrf_token\"",
+    ] {
         assert!(html.contains(field), "{field}");
     }
 }
@@ -56,19 +60,28 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
     assert!(unknown.contains(messages::INVALID_CREDENTIALS));
     assert_eq!(app.me().await.status(), 401);
     let audit = app.audit("acme").await;
-    assert!(audit.iter().any(|e| e["action"] == "login.password" && e["outcome"] == "failure" && e["reason"] == "wrong_password"));
+    assert!(audit.iter().any(|e| e["action"] == "login.password"
+        && e["outcome"] == "failure"
+        && e["reason"] == "wrong_password"));
 }
 
 #[tokio::test]
 async fn an_email_signs_in_only_when_it_names_exactly_one_user() {
     let app = spawn_app().await;
     app.create_account("acme").await;
-    app.create_user("acme", "solo", "solo@acme.example.com").await;
-    app.create_user("acme", "twin-a", "twins@acme.example.com").await;
-    app.create_user("acme", "twin-b", "twins@acme.example.com").await;
+    app.create_user("acme", "solo", "solo@acme.example.com")
+        .await;
+    app.create_user("acme", "twin-a", "twins@acme.example.com")
+        .await;
+    app.create_user("acme", "twin-b", "twins@acme.example.com")
+        .await;
     let ambiguous = app.sign_in("twins@acme.example.com", PASSWORD).await;
     assert_eq!(ambiguous.status(), 401);
-    assert!(ambiguous.text().await.unwrap().contains(messages::INVALID_CREDENTIALS));
+    assert!(ambiguous
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::INVALID_CREDENTIALS));
     let unique = app.sign_in("Solo@Acme.example.com", PASSWORD).await;
     assert_eq!(unique.status(), 303);
     let me: Value = app.me().await.json().await.unwrap();
@@ -96,7 +109,9 @@ async fn a_user_without_a_password_cannot_sign_in() {
     let app = spawn_app().await;
     app.create_account("acme").await;
     let body = json!({ "email": "inv@acme.example.com", "role": "user" });
-    let res = app.api(Method::POST, "/api/v1/accounts/acme/users", Some(body)).await;
+    let res = app
+        .api(Method::POST, "/api/v1/accounts/acme/users", Some(body))
+        .await;
     assert_eq!(res.status(), 201);
     let res = app.sign_in("inv@acme.example.com", "").await;
     assert_eq!(res.status(), 422);
@@ -108,15 +123,37 @@ async fn a_user_without_a_password_cannot_sign_in() {
 async fn return_url_is_honoured_only_when_relative() {
     let app = spawn_app().await;
     app.with_user().await;
-    let res = app.submit("/login", "/login", &[("username", "ada"), ("password", PASSWORD), ("return_to", "//evil.example/x")]).await;
+    let res = app
+        .submit(
+            "/login",
+            "/login",
+            &[
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("return_to", "//evil.example/x"),
+            ],
+        )
+        .await;
     assert_eq!(location(&res), "/");
     app.post_form("/logout", &[]).await;
     let browser = app.new_browser();
-    let html = browser.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let html = browser
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = crate::helpers::csrf_from(&html);
     let res = browser
         .post(app.url("/login"))
-        .form(&[("csrf_token", csrf.as_str()), ("username", "ada"), ("password", PASSWORD), ("return_to", "/account/security")])
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "ada"),
+            ("password", PASSWORD),
+            ("return_to", "/account/security"),
+        ])
         .send()
         .await
         .unwrap();

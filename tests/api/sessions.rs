@@ -13,11 +13,18 @@ async fn an_idle_session_expires_with_the_spec_message() {
     app.with_user().await;
     app.sign_in("ada", PASSWORD).await;
     app.clock.advance(Duration::minutes(29));
-    assert_eq!(app.me().await.status(), 200, "still within the idle timeout");
+    assert_eq!(
+        app.me().await.status(),
+        200,
+        "still within the idle timeout"
+    );
     app.clock.advance(Duration::minutes(31));
     let res = app.get("/account/security").await;
     assert_eq!(location(&res), "/login?expired=1");
-    assert!(app.get_html("/login?expired=1").await.contains(messages::SESSION_EXPIRED));
+    assert!(app
+        .get_html("/login?expired=1")
+        .await
+        .contains(messages::SESSION_EXPIRED));
     assert_eq!(app.me().await.status(), 401);
 }
 
@@ -57,7 +64,11 @@ async fn logout_shows_a_form_and_ends_the_session() {
     let res = app.submit("/logout", "/logout", &[]).await;
     assert_eq!(location(&res), "/login?signed_out=1");
     assert_eq!(app.me().await.status(), 401);
-    assert!(app.audit("acme").await.iter().any(|e| e["action"] == "logout"));
+    assert!(app
+        .audit("acme")
+        .await
+        .iter()
+        .any(|e| e["action"] == "logout"));
 }
 
 #[tokio::test]
@@ -76,23 +87,56 @@ async fn revoking_a_users_sessions_signs_out_every_browser() {
     app.with_user().await;
     app.sign_in("ada", PASSWORD).await;
     let second = app.new_browser();
-    let html = second.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let html = second
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = crate::helpers::csrf_from(&html);
     second
         .post(app.url("/login"))
-        .form(&[("csrf_token", csrf.as_str()), ("username", "ada"), ("password", PASSWORD)])
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "ada"),
+            ("password", PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
-    assert_eq!(second.get(app.url("/api/v1/me")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        second
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
-    let res = app.api(Method::DELETE, "/api/v1/accounts/acme/users/ada/sessions", None).await;
+    let res = app
+        .api(
+            Method::DELETE,
+            "/api/v1/accounts/acme/users/ada/sessions",
+            None,
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["revoked"], 2);
 
     let body: Value = app.me().await.json().await.unwrap();
     assert_eq!(body["message"], messages::SESSION_EXPIRED);
-    assert_eq!(second.get(app.url("/api/v1/me")).send().await.unwrap().status(), 401);
+    assert_eq!(
+        second
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
     // Signing in again works.
     assert_eq!(app.sign_in("ada", PASSWORD).await.status(), 303);
     assert_eq!(app.me().await.status(), 200);
