@@ -41,6 +41,8 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub public_url: Url,
     pub portal_url: Option<Url>,
+    /// Proxies whose `X-Forwarded-For` is believed (load balancers in front of the broker).
+    pub trusted_proxies: Vec<crate::domain::client_address::ProxyNet>,
     pub redis_url: Option<String>,
     /// Prefix of every Redis key (several installations may share one Redis).
     pub redis_prefix: String,
@@ -67,6 +69,7 @@ const KEYS: &[&str] = &[
     "BIND",
     "PUBLIC_URL",
     "PORTAL_URL",
+    "TRUSTED_PROXIES",
     "REDIS_URL",
     "REDIS_PREFIX",
     "SECRET_KEY",
@@ -126,6 +129,20 @@ impl Settings {
         let portal_url = get("PORTAL_URL")
             .map(|u| parse_base_url("SSO_BROKER_PORTAL_URL", u))
             .transpose()?;
+        let trusted_proxies = get("TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                crate::domain::client_address::ProxyNet::parse(n).ok_or_else(|| {
+                    ConfigError::new(
+                        "SSO_BROKER_TRUSTED_PROXIES",
+                        format!("'{n}' is not an IP address or CIDR network"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let redis_url = get("REDIS_URL").map(|u| {
             if u.starts_with("redis://") || u.starts_with("rediss://") {
                 Ok(u.to_string())
@@ -235,6 +252,7 @@ impl Settings {
             bind,
             public_url,
             portal_url,
+            trusted_proxies,
             redis_url,
             redis_prefix: get("REDIS_PREFIX").unwrap_or("sso-broker").to_string(),
             secret_key,
@@ -424,6 +442,7 @@ mod tests {
             ("SSO_BROKER_SMTP_URL", "mail.example.com"),
             ("SSO_BROKER_ENTRA_ALLOW_INSECURE_HTTP", "yes"),
             ("SSO_BROKER_SESSION_IDLE_MINUTES", "0"),
+            ("SSO_BROKER_TRUSTED_PROXIES", "10.0.0.0/99"),
         ];
         for (var, value) in cases {
             let err = settings(&[(var, value)]).unwrap_err();

@@ -2,6 +2,7 @@
 //! No I/O, no actix, no diesel here.
 
 pub mod account;
+pub mod client_address;
 pub mod error;
 pub mod ids;
 pub mod messages;

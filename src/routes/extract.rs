@@ -13,6 +13,7 @@ use super::errors::{ApiError, PageError};
 use super::middleware::{CsrfCookie, RequestId};
 use crate::auth::csrf;
 use crate::auth::session::{self, SessionView, SignedIn};
+use crate::domain::client_address::client_address;
 use crate::services::{api_tokens, RequestMeta, ServiceError};
 use crate::AppState;
 
@@ -35,9 +36,16 @@ impl FromRequest for Meta {
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_else(crate::request_id::generate);
-        // The peer address only: X-Forwarded-For is client-controlled unless a trusted proxy
-        // rewrites it.
-        let ip = req.peer_addr().map(|a| a.ip().to_string());
+        let forwarded_for = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        let trusted = app_state(req)
+            .map(|s| s.settings.trusted_proxies.clone())
+            .unwrap_or_default();
+        let ip = req
+            .peer_addr()
+            .map(|a| client_address(a.ip(), forwarded_for, &trusted).to_string());
         ready(Ok(Meta(RequestMeta { request_id, ip })))
     }
 }

@@ -41,14 +41,7 @@ async fn a_token_from_another_browser_is_refused() {
     let app = spawn_app().await;
     app.with_user().await;
     let attacker = app.new_browser();
-    let html = attacker
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_html_from(&attacker, "/login").await;
     let attackers_token = csrf_from(&html);
     app.get("/login").await;
     let res = app

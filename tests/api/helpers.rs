@@ -288,6 +288,41 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    pub async fn get_html_from(&self, browser: &reqwest::Client, path: &str) -> String {
+        browser
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Signs `username` in from `browser` (another browser than `self.client`).
+    pub async fn sign_in_from(
+        &self,
+        browser: &reqwest::Client,
+        username: &str,
+        password: &str,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let html = self.get_html_from(browser, "/login").await;
+        let csrf = csrf_from(&html);
+        let mut form = vec![
+            ("csrf_token", csrf.as_str()),
+            ("username", username),
+            ("password", password),
+        ];
+        form.extend_from_slice(extra);
+        browser
+            .post(self.url("/login"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A second browser against the same server.
     pub fn new_browser(&self) -> reqwest::Client {
         reqwest::Client::builder()

@@ -106,3 +106,41 @@ async fn log_in_with_sso_refuses_an_account_without_a_connection() {
     // The account name is remembered for next time.
     assert!(app.get_html("/login/sso").await.contains("value=\"acme\""));
 }
+
+async fn audited_ip_of_a_failed_sign_in(app: &crate::helpers::TestApp) -> serde_json::Value {
+    app.with_user().await;
+    let html = app.get_html("/login").await;
+    let csrf = crate::helpers::csrf_from(&html);
+    app.client
+        .post(app.url("/login"))
+        .header("X-Forwarded-For", "198.51.100.23")
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "ada"),
+            ("password", "wrong password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let events = app.audit("acme").await;
+    events
+        .iter()
+        .find(|e| e["action"] == "login.password")
+        .unwrap()["ip"]
+        .clone()
+}
+
+#[tokio::test]
+async fn forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
+    let app = spawn_app().await;
+    assert_eq!(audited_ip_of_a_failed_sign_in(&app).await, "127.0.0.1");
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_passes_on_the_client_address() {
+    let app = crate::helpers::spawn_app_with(|env| {
+        env.insert("SSO_BROKER_TRUSTED_PROXIES".into(), "127.0.0.1/32".into());
+    })
+    .await;
+    assert_eq!(audited_ip_of_a_failed_sign_in(&app).await, "198.51.100.23");
+}

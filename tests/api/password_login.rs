@@ -135,27 +135,14 @@ async fn return_url_is_honoured_only_when_relative() {
         )
         .await;
     assert_eq!(location(&res), "/");
-    app.post_form("/logout", &[]).await;
     let browser = app.new_browser();
-    let html = browser
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = crate::helpers::csrf_from(&html);
-    let res = browser
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("username", "ada"),
-            ("password", PASSWORD),
-            ("return_to", "/account/security"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .sign_in_from(
+            &browser,
+            "ada",
+            PASSWORD,
+            &[("return_to", "/account/security")],
+        )
+        .await;
     assert_eq!(location(&res), "/account/security");
 }

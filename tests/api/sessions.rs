@@ -87,25 +87,7 @@ async fn revoking_a_users_sessions_signs_out_every_browser() {
     app.with_user().await;
     app.sign_in("ada", PASSWORD).await;
     let second = app.new_browser();
-    let html = second
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = crate::helpers::csrf_from(&html);
-    second
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("username", "ada"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    app.sign_in_from(&second, "ada", PASSWORD, &[]).await;
     assert_eq!(
         second
             .get(app.url("/api/v1/me"))

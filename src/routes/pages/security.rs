@@ -102,6 +102,28 @@ async fn page_or_error(
     }
 }
 
+/// Renders the page after an action: its outcome, or the error it ran into.
+async fn respond(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: CsrfToken,
+    result: Result<Outcome, ServiceError>,
+) -> Result<HttpResponse, PageError> {
+    match result {
+        Ok(outcome) => page(state, user, csrf, StatusCode::OK, outcome).await,
+        Err(e) => page_or_error(state, user, csrf, e).await,
+    }
+}
+
+/// Fresh recovery codes to show once, with a notice.
+fn codes_shown(codes: Vec<String>, notice: &str) -> Outcome {
+    Outcome {
+        recovery_codes: codes,
+        notice: Some(notice.into()),
+        error: None,
+    }
+}
+
 pub async fn show(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -128,24 +150,10 @@ pub async fn confirm_totp(
         .chars()
         .take(64)
         .collect();
-    match security::confirm_totp(&state, user.signed_in.user_id.clone(), code, meta.0).await {
-        Ok(codes) => {
-            let notice = "Two-step verification is on. Save these recovery codes now: each works once, and they are not shown again.";
-            page(
-                &state,
-                &user,
-                csrf,
-                StatusCode::OK,
-                Outcome {
-                    recovery_codes: codes,
-                    notice: Some(notice.into()),
-                    error: None,
-                },
-            )
-            .await
-        }
-        Err(e) => page_or_error(&state, &user, csrf, e).await,
-    }
+    let result = security::confirm_totp(&state, user.signed_in.user_id.clone(), code, meta.0)
+        .await
+        .map(|codes| codes_shown(codes, "Two-step verification is on. Save these recovery codes now: each works once, and they are not shown again."));
+    respond(&state, &user, csrf, result).await
 }
 
 pub async fn regenerate_codes(
@@ -159,25 +167,16 @@ pub async fn regenerate_codes(
     if verify_csrf(&req, &state, form.csrf_token.as_deref()).is_err() {
         return page_or_error(&state, &user, csrf, ServiceError::Csrf).await;
     }
-    match security::regenerate_recovery_codes(&state, user.signed_in.user_id.clone(), meta.0).await
-    {
-        Ok(codes) => {
-            let notice = "New recovery codes: the old ones no longer work. Save these now.";
-            page(
-                &state,
-                &user,
-                csrf,
-                StatusCode::OK,
-                Outcome {
-                    recovery_codes: codes,
-                    notice: Some(notice.into()),
-                    error: None,
-                },
-            )
+    let result =
+        security::regenerate_recovery_codes(&state, user.signed_in.user_id.clone(), meta.0)
             .await
-        }
-        Err(e) => page_or_error(&state, &user, csrf, e).await,
-    }
+            .map(|codes| {
+                codes_shown(
+                    codes,
+                    "New recovery codes: the old ones no longer work. Save these now.",
+                )
+            });
+    respond(&state, &user, csrf, result).await
 }
 
 pub async fn change_password(
@@ -208,7 +207,7 @@ pub async fn change_password(
         .await;
     }
     let current = SecretString::from(form.current_password.unwrap_or_default());
-    match security::change_password(
+    let result = security::change_password(
         &state,
         user.signed_in.user_id.clone(),
         current,
@@ -216,20 +215,9 @@ pub async fn change_password(
         meta.0,
     )
     .await
-    {
-        Ok(()) => {
-            page(
-                &state,
-                &user,
-                csrf,
-                StatusCode::OK,
-                Outcome {
-                    notice: Some("Your password was changed.".into()),
-                    ..Outcome::default()
-                },
-            )
-            .await
-        }
-        Err(e) => page_or_error(&state, &user, csrf, e).await,
-    }
+    .map(|()| Outcome {
+        notice: Some("Your password was changed.".into()),
+        ..Outcome::default()
+    });
+    respond(&state, &user, csrf, result).await
 }
