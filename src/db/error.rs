@@ -10,6 +10,8 @@ pub enum DbError {
     Migration(String),
     #[error("DB0004 blocking task failed")]
     Blocking,
+    #[error("DB0005 cannot open the database")]
+    Connect(#[source] diesel::ConnectionError),
 }
 
 impl From<diesel::result::Error> for DbError {

@@ -66,8 +66,9 @@ impl ConnectionFactory {
                     })?;
                 }
                 let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
+                // busy_timeout first: the journal-mode switch itself may wait for a lock.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
@@ -97,6 +98,16 @@ impl ManageConnection for ConnectionFactory {
 pub type DbPool = Pool<ConnectionFactory>;
 pub type PooledDbConnection = PooledConnection<ConnectionFactory>;
 
+/// Initialises OpenSSL without its at-exit cleanup. Call before the first PostgreSQL connection.
+///
+/// libpq speaks TLS through OpenSSL. If libpq initialises OpenSSL first, OpenSSL 3 registers an
+/// `atexit` cleanup that frees its global state while pool threads may still be reconnecting,
+/// which crashes the process on exit (seen as a rare SIGSEGV after a test had passed). The first
+/// initialisation decides, so doing it here with `OPENSSL_INIT_NO_ATEXIT` avoids that.
+pub fn prepare_tls() {
+    openssl::init();
+}
+
 /// The pool, and a way to run blocking diesel work off the async executor.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -106,14 +117,22 @@ pub struct Db {
 impl Db {
     /// Builds the pool; fails fast when the database cannot be reached.
     pub fn connect(url: DatabaseUrl) -> Result<Self, DbError> {
+        prepare_tls();
         let size = match url {
             DatabaseUrl::Sqlite(_) => 8,
             DatabaseUrl::Postgres(_) => 10,
         };
+        let factory = ConnectionFactory::new(url);
+        if matches!(factory.url, DatabaseUrl::Sqlite(_)) {
+            // Switch a new file to WAL once, before the pool opens its connections together.
+            factory.connect().map_err(DbError::Connect)?;
+        }
         let pool = Pool::builder()
             .max_size(size)
+            // Open connections on demand; do not keep the whole pool idle per instance.
+            .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
-            .build(ConnectionFactory::new(url))
+            .build(factory)
             .map_err(DbError::Pool)?;
         Ok(Self { pool })
     }

@@ -44,6 +44,7 @@ impl Drop for TestApp {
 fn test_database(data_dir: &std::path::Path) -> (String, Option<(String, String)>) {
     match std::env::var("SSO_BROKER_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
+            sso_broker::db::prepare_tls();
             let name = format!("ssob_test_{}", uuid::Uuid::new_v4().simple());
             let mut conn = diesel::PgConnection::establish(&admin_url)
                 .expect("PostgreSQL reachable at SSO_BROKER_TEST_DATABASE_URL");
