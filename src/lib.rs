@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod request_id;
 pub mod routes;
 pub mod services;
+pub mod sso;
 pub mod startup;
 
 pub use startup::{AppState, Application};

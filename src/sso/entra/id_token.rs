@@ -1,0 +1,258 @@
+//! Validation of Entra v2.0 ID and access tokens, exactly as SPEC §4 states. Shared by the
+//! login callback (with a nonce) and `POST /api/v1/entra/validate` (without).
+//!
+//! Order matters: the unverified payload is read only to learn which tenant's keys to use, and
+//! only after that tenant is known to be approved; every claim is read again from the verified
+//! token.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use data_encoding::BASE64URL_NOPAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+use url::Url;
+
+use super::jwks::KeyCache;
+use super::tenant::TenantId;
+use crate::sso::SsoError;
+
+/// Clock skew allowed on `exp`, `nbf` and `iat` (SPEC §4).
+pub const SKEW: Duration = Duration::minutes(2);
+
+/// What a token must satisfy, besides its tenant being approved.
+#[derive(Debug, Clone)]
+pub struct TokenRules<'a> {
+    /// `{authority}` of `{authority}/{tid}/v2.0`.
+    pub authority: &'a Url,
+    /// Accepted `aud` values: the client id (and `api://<client id>` for API tokens).
+    pub audiences: &'a [String],
+    /// The login flow's nonce; `None` for API tokens, which carry none.
+    pub nonce: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+/// A token that passed every check.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    pub tenant_id: TenantId,
+    /// The user key within the tenant (with `tenant_id`, the identity link).
+    pub oid: String,
+    pub sub: String,
+    /// The email, only when SPEC §4 lets us trust it (nOAuth): `xms_edov` true or a verified
+    /// domain of the tenant. Otherwise `None`, whatever the token says.
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub amr: Vec<String>,
+    pub acrs: Vec<String>,
+    pub claims: Value,
+}
+
+/// The approved tenant's verified domains (for the email rule), or `None` when the tenant is not
+/// approved (or revoked) for the account in question.
+pub type ApprovedTenantLookup<'a> = &'a (dyn Fn(&TenantId) -> Option<Vec<String>> + Sync);
+
+fn decode_segment(segment: &str) -> Result<Value, SsoError> {
+    let bytes = BASE64URL_NOPAD
+        .decode(segment.as_bytes())
+        .map_err(|_| SsoError::MalformedToken)?;
+    serde_json::from_slice(&bytes).map_err(|_| SsoError::MalformedToken)
+}
+
+/// The header's `kid`, after checking the algorithm is RS256 (refusing `none`, HS256 and every
+/// other: the algorithm-confusion attacks, CVE-2015-9235 and kin).
+fn check_header(token: &str) -> Result<String, SsoError> {
+    let header = decode_segment(token.split('.').next().unwrap_or_default())?;
+    match header.get("alg").and_then(Value::as_str) {
+        Some("RS256") => {}
+        other => {
+            return Err(SsoError::AlgorithmNotAllowed(
+                other.unwrap_or("").to_string(),
+            ))
+        }
+    }
+    header
+        .get("kid")
+        .and_then(Value::as_str)
+        .filter(|kid| !kid.is_empty())
+        .map(str::to_string)
+        .ok_or(SsoError::MissingKeyId)
+}
+
+/// The `tid` of an unverified token: only to choose whose keys verify it.
+fn peek_tenant(token: &str) -> Result<TenantId, SsoError> {
+    let mut parts = token.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(SsoError::MalformedToken);
+    };
+    let claims = decode_segment(payload)?;
+    let tid = claims
+        .get("tid")
+        .and_then(Value::as_str)
+        .ok_or(SsoError::MissingClaim("tid"))?;
+    TenantId::parse(tid)
+}
+
+/// Verifies the RS256 signature and returns the claims. Times and audience are checked by
+/// `check_claims` against an explicit `now`, not by the library's wall clock.
+fn verify_signature(token: &str, key: &DecodingKey) -> Result<Value, SsoError> {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims = HashSet::new();
+    jsonwebtoken::decode::<Value>(token, key, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => SsoError::BadSignature,
+            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => {
+                SsoError::AlgorithmNotAllowed("mismatch".into())
+            }
+            _ => SsoError::MalformedToken,
+        })
+}
+
+fn string_claim<'a>(claims: &'a Value, name: &'static str) -> Result<&'a str, SsoError> {
+    claims
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or(SsoError::MissingClaim(name))
+}
+
+fn time_claim(claims: &Value, name: &'static str) -> Result<Option<i64>, SsoError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .or_else(|| v.as_f64().map(|f| f as i64))
+            .map(Some)
+            .ok_or(SsoError::MalformedToken),
+    }
+}
+
+fn string_list(claims: &Value, name: &str) -> Vec<String> {
+    claims
+        .get(name)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every claim rule of SPEC §4, on claims whose signature verified.
+pub fn check_claims(
+    claims: &Value,
+    tenant: &TenantId,
+    verified_domains: &[String],
+    rules: &TokenRules<'_>,
+) -> Result<VerifiedToken, SsoError> {
+    if string_claim(claims, "tid")? != tenant.as_str() {
+        return Err(SsoError::WrongIssuer);
+    }
+    // Byte-equal to the issuer built from the tenant: `{tenantid}` templates and look-alike
+    // hosts are refused.
+    if string_claim(claims, "iss")? != tenant.issuer(rules.authority) {
+        return Err(SsoError::WrongIssuer);
+    }
+    let audience_ok = match claims.get("aud") {
+        Some(Value::String(aud)) => rules.audiences.iter().any(|a| a == aud),
+        Some(Value::Array(auds)) if auds.len() == 1 => auds[0]
+            .as_str()
+            .is_some_and(|aud| rules.audiences.iter().any(|a| a == aud)),
+        _ => false,
+    };
+    if !audience_ok {
+        return Err(SsoError::WrongAudience);
+    }
+    let now = rules.now.timestamp();
+    let skew = SKEW.num_seconds();
+    let exp = time_claim(claims, "exp")?.ok_or(SsoError::MissingClaim("exp"))?;
+    if now > exp + skew {
+        return Err(SsoError::Expired);
+    }
+    if time_claim(claims, "nbf")?.is_some_and(|nbf| now + skew < nbf) {
+        return Err(SsoError::NotYetValid);
+    }
+    let iat = time_claim(claims, "iat")?.ok_or(SsoError::MissingClaim("iat"))?;
+    if iat > now + skew {
+        return Err(SsoError::IssuedInFuture);
+    }
+    if let Some(expected) = rules.nonce {
+        let nonce = claims
+            .get("nonce")
+            .and_then(Value::as_str)
+            .ok_or(SsoError::WrongNonce)?;
+        if !bool::from(nonce.as_bytes().ct_eq(expected.as_bytes())) {
+            return Err(SsoError::WrongNonce);
+        }
+    }
+    if claims.get("ver").and_then(Value::as_str) != Some("2.0") {
+        return Err(SsoError::WrongVersion);
+    }
+    let oid = string_claim(claims, "oid")?.to_string();
+    let sub = string_claim(claims, "sub")?.to_string();
+    Ok(VerifiedToken {
+        tenant_id: tenant.clone(),
+        email: trusted_email(claims, verified_domains),
+        name: claims
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        amr: string_list(claims, "amr"),
+        acrs: string_list(claims, "acrs"),
+        oid,
+        sub,
+        claims: claims.clone(),
+    })
+}
+
+/// The `email` claim when it may be trusted (SPEC §4).
+///
+/// # Security
+/// nOAuth (Descope, 2023): any tenant admin can set a user's unverified `email` to someone
+/// else's address. It counts only when Entra says the domain is verified for the tenant
+/// (`xms_edov`), or the domain is one of the tenant's verified domains read from Graph.
+pub fn trusted_email(claims: &Value, verified_domains: &[String]) -> Option<String> {
+    let email = claims
+        .get("email")
+        .and_then(Value::as_str)?
+        .trim()
+        .to_lowercase();
+    let (_, domain) = email.rsplit_once('@')?;
+    let edov = matches!(claims.get("xms_edov"), Some(Value::Bool(true)))
+        || matches!(
+            claims.get("xms_edov").and_then(Value::as_str),
+            Some("true") | Some("1")
+        );
+    let verified = verified_domains
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(domain));
+    (edov || verified).then_some(email)
+}
+
+/// Validates a token from any approved tenant (SPEC §4).
+pub async fn validate_token(
+    token: &str,
+    rules: &TokenRules<'_>,
+    keys: &KeyCache,
+    approved: ApprovedTenantLookup<'_>,
+) -> Result<VerifiedToken, SsoError> {
+    if token.len() > 16 * 1024 {
+        return Err(SsoError::MalformedToken);
+    }
+    let kid = check_header(token)?;
+    let tenant = peek_tenant(token)?;
+    let verified_domains = approved(&tenant).ok_or(SsoError::TenantNotApproved)?;
+    let key = keys.key(&tenant, &kid, rules.now).await?;
+    let claims = verify_signature(token, &key)?;
+    check_claims(&claims, &tenant, &verified_domains, rules)
+}

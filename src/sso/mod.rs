@@ -1,0 +1,7 @@
+//! Protocol adapters for identity providers. Plain inputs in, verified identities or `SsoError`
+//! out; nothing here knows about actix, sessions or accounts.
+
+pub mod entra;
+pub mod error;
+
+pub use error::SsoError;
