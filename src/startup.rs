@@ -35,6 +35,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub session_store: BrokerSessionStore,
     pub session_policy: SessionPolicy,
+    /// Microsoft Entra ID, when the broker has its app credentials.
+    pub entra: Option<Arc<crate::services::entra::EntraRuntime>>,
 }
 
 impl AppState {
@@ -55,7 +57,9 @@ impl AppState {
                 .map_err(|e| anyhow::anyhow!("SSO_BROKER_REDIS_URL: cannot connect: {e}"))?,
             None => BrokerSessionStore::database(db.clone(), clock.clone()),
         };
+        let entra = crate::services::entra::EntraRuntime::from_settings(&settings)?;
         Ok(Self {
+            entra,
             mailer: Mailer::new(&settings)?,
             session_policy: SessionPolicy {
                 idle_timeout: settings.session_idle_timeout,
@@ -98,6 +102,7 @@ impl Application {
             .clone()
             .spawn_worker(state.db.clone(), state.clock.clone());
         spawn_purge(state.clone());
+        spawn_key_refresh(state.clone());
         let server = run(listener, state.clone())?;
         Ok(Self {
             port,
@@ -141,6 +146,19 @@ fn spawn_purge(state: AppState) {
                 log::warn!("purge failed: {e}");
             }
             tokio::time::sleep(Duration::from_secs(600)).await;
+        }
+    });
+}
+
+/// Refreshes every cached Entra signing-key set hourly (failures keep the last good keys).
+fn spawn_key_refresh(state: AppState) {
+    let Some(entra) = state.entra.clone() else {
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            entra.keys.refresh_all().await;
         }
     });
 }

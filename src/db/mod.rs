@@ -4,7 +4,9 @@
 
 pub mod account;
 pub mod api_token;
+pub mod approved_tenant;
 pub mod audit_event;
+pub mod connection;
 pub mod domain;
 pub mod error;
 pub mod membership;

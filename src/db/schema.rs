@@ -22,6 +22,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    approved_tenants (id) {
+        id -> Text,
+        account_id -> Text,
+        tenant_id -> Text,
+        display_name -> Text,
+        verified_domains -> Text,
+        status -> Text,
+        approved_at -> Timestamp,
+        last_checked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> Text,
         at -> Timestamp,
@@ -32,6 +45,16 @@ diesel::table! {
         outcome -> Text,
         reason -> Nullable<Text>,
         ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    connections (id) {
+        id -> Text,
+        account_id -> Text,
+        kind -> Text,
+        settings -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -140,6 +163,8 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(approved_tenants -> accounts (account_id));
+diesel::joinable!(connections -> accounts (account_id));
 diesel::joinable!(domains -> accounts (account_id));
 diesel::joinable!(identity_links -> users (user_id));
 diesel::joinable!(login_flows -> accounts (account_id));
@@ -151,7 +176,9 @@ diesel::joinable!(users -> accounts (home_account_id));
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     api_tokens,
+    approved_tenants,
     audit_events,
+    connections,
     domains,
     identity_links,
     login_flows,

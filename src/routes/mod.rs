@@ -1,6 +1,7 @@
 //! HTTP: the whole URL map in `configure`, thin handlers that extract, call a service and render.
 
 pub mod api;
+pub mod devidp;
 pub mod errors;
 pub mod extract;
 pub mod middleware;
@@ -60,6 +61,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/accounts/{name}/audit",
                     web::get().to(api::accounts::audit),
-                ),
+                )
+                .route(
+                    "/accounts/{name}/connections",
+                    web::post().to(api::entra::create_connection),
+                )
+                .route(
+                    "/accounts/{name}/entra/tenants",
+                    web::post().to(api::entra::approve_tenant),
+                )
+                .route(
+                    "/accounts/{name}/entra/tenants",
+                    web::get().to(api::entra::list_tenants),
+                )
+                .route(
+                    "/accounts/{name}/entra/tenants/{tenant_id}/check",
+                    web::post().to(api::entra::check_tenant),
+                )
+                .route("/entra/validate", web::post().to(api::entra::validate)),
         );
 }

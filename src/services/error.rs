@@ -21,6 +21,14 @@ pub enum ServiceError {
         code: &'static str,
         message: &'static str,
     },
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// An upstream identity provider failed or refused (HTTP 502).
+    #[error("{message}")]
+    BadGateway { code: &'static str, message: String },
+    /// A bearer token presented for validation is not valid; the message names the SS code.
+    #[error("{0}")]
+    InvalidToken(String),
     #[error("{}", messages::INVALID_CREDENTIALS)]
     InvalidCredentials,
     #[error("{}", messages::INVALID_OTP)]
@@ -49,6 +57,8 @@ impl ServiceError {
         match self {
             Self::Invalid(e) => e.code(),
             Self::NotFound { code, .. } | Self::Conflict { code, .. } => code,
+            Self::Unprocessable { code, .. } | Self::BadGateway { code, .. } => code,
+            Self::InvalidToken(_) => "invalid_token",
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidOtp => "invalid_code",
             Self::WrongCurrentPassword => "wrong_current_password",
@@ -67,6 +77,9 @@ impl ServiceError {
             Self::Invalid(_) => 422,
             Self::NotFound { .. } => 404,
             Self::Conflict { .. } => 409,
+            Self::Unprocessable { .. } => 422,
+            Self::BadGateway { .. } => 502,
+            Self::InvalidToken(_) => 401,
             Self::InvalidCredentials
             | Self::InvalidOtp
             | Self::SessionExpired

@@ -4,7 +4,9 @@
 pub mod accounts;
 pub mod api_tokens;
 pub mod audit;
+pub mod connections;
 pub mod demo;
+pub mod entra;
 pub mod error;
 pub mod login;
 pub mod mail;

@@ -343,3 +343,59 @@ pub fn recovery_codes_in(html: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+pub const ENTRA_CLIENT_ID: &str = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+pub const CONTOSO: &str = "11111111-2222-4333-8444-555555555555";
+pub const FABRIKAM: &str = "99999999-8888-4777-8666-555555555555";
+
+/// A broker whose Entra authority and Graph are a development IdP on its own loopback port,
+/// with tenant Contoso (consented, user ada) and Fabrikam (no consent).
+pub async fn spawn_entra_app() -> (TestApp, Arc<sso_broker::sso::devidp::DevIdp>) {
+    use sso_broker::sso::devidp::{DevIdp, DevTenant, DevUser};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let authority = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let idp = Arc::new(DevIdp::new(&authority, ENTRA_CLIENT_ID, "dev-client-secret").unwrap());
+    let user = |name: &str, domain: &str| DevUser {
+        oid: uuid::Uuid::new_v4().to_string(),
+        email: format!("{name}@{domain}"),
+        name: name.to_string(),
+        email_verified: true,
+    };
+    idp.add_tenant(
+        CONTOSO,
+        DevTenant {
+            display_name: "Contoso".into(),
+            verified_domains: vec!["contoso.example".into()],
+            consented: true,
+            users: vec![user("ada", "contoso.example")],
+            graph_id_override: None,
+        },
+    );
+    idp.add_tenant(
+        FABRIKAM,
+        DevTenant {
+            display_name: "Fabrikam".into(),
+            verified_domains: vec!["fabrikam.example".into()],
+            consented: false,
+            users: vec![user("eve", "fabrikam.example")],
+            graph_id_override: None,
+        },
+    );
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap(),
+    ));
+    tokio::spawn(sso_broker::routes::devidp::serve(idp.clone(), clock, listener).unwrap());
+    let app = spawn_app_with(|env| entra_env(env, &authority)).await;
+    (app, idp)
+}
+
+pub fn entra_env(env: &mut HashMap<String, String>, authority: &str) {
+    env.insert("SSO_BROKER_ENTRA_CLIENT_ID".into(), ENTRA_CLIENT_ID.into());
+    env.insert(
+        "SSO_BROKER_ENTRA_CLIENT_SECRET".into(),
+        "dev-client-secret".into(),
+    );
+    env.insert("SSO_BROKER_ENTRA_AUTHORITY".into(), authority.into());
+    env.insert("SSO_BROKER_GRAPH_URL".into(), authority.into());
+    env.insert("SSO_BROKER_ENTRA_ALLOW_INSECURE_HTTP".into(), "1".into());
+}

@@ -6,6 +6,7 @@
 mod bad_input;
 mod cli;
 mod csrf;
+mod entra;
 mod helpers;
 mod mail;
 mod migrations;

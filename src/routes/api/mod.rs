@@ -1,4 +1,5 @@
 //! JSON endpoints: the operator API (SPEC §6.3, bearer token) and `/api/v1/me` (session).
 
 pub mod accounts;
+pub mod entra;
 pub mod me;

@@ -80,8 +80,8 @@ fn check_header(token: &str) -> Result<String, SsoError> {
         .ok_or(SsoError::MissingKeyId)
 }
 
-/// The `tid` of an unverified token: only to choose whose keys verify it.
-fn peek_tenant(token: &str) -> Result<TenantId, SsoError> {
+/// The `tid` of an unverified token: only to choose whose keys (and which approvals) apply.
+pub fn peek_tenant(token: &str) -> Result<TenantId, SsoError> {
     let mut parts = token.split('.');
     let (Some(_), Some(payload), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

@@ -1,0 +1,2 @@
+DROP TABLE approved_tenants;
+DROP TABLE connections;

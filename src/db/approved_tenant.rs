@@ -1,0 +1,105 @@
+//! `approved_tenants`: Entra tenants approved for an account through admin consent, with what
+//! Microsoft Graph said about them.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::approved_tenants;
+use super::{DbConnection, DbError};
+
+pub const STATUS_APPROVED: &str = "approved";
+pub const STATUS_REVOKED: &str = "revoked";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = approved_tenants)]
+pub struct ApprovedTenant {
+    pub id: String,
+    pub account_id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+    /// JSON array of domain names.
+    pub verified_domains: String,
+    pub status: String,
+    pub approved_at: NaiveDateTime,
+    pub last_checked_at: NaiveDateTime,
+}
+
+impl ApprovedTenant {
+    pub fn domains(&self) -> Vec<String> {
+        serde_json::from_str(&self.verified_domains).unwrap_or_default()
+    }
+
+    pub fn is_approved(&self) -> bool {
+        self.status == STATUS_APPROVED
+    }
+
+    pub fn find(
+        conn: &mut DbConnection,
+        account_id: &str,
+        tenant_id: &str,
+    ) -> Result<Option<Self>, DbError> {
+        Ok(approved_tenants::table
+            .filter(approved_tenants::account_id.eq(account_id))
+            .filter(approved_tenants::tenant_id.eq(tenant_id))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    pub fn list_for_account(
+        conn: &mut DbConnection,
+        account_id: &str,
+    ) -> Result<Vec<Self>, DbError> {
+        Ok(approved_tenants::table
+            .filter(approved_tenants::account_id.eq(account_id))
+            .order(approved_tenants::display_name.asc())
+            .select(Self::as_select())
+            .load(conn)?)
+    }
+
+    /// Every account row of a tenant (one tenant may serve several accounts).
+    pub fn list_for_tenant(conn: &mut DbConnection, tenant_id: &str) -> Result<Vec<Self>, DbError> {
+        Ok(approved_tenants::table
+            .filter(approved_tenants::tenant_id.eq(tenant_id))
+            .select(Self::as_select())
+            .load(conn)?)
+    }
+
+    /// Inserts the tenant, or refreshes the stored row of the same account and tenant.
+    pub fn upsert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        // MultiConnection has no ON CONFLICT: update first, insert when nothing was there.
+        let updated = diesel::update(
+            approved_tenants::table
+                .filter(approved_tenants::account_id.eq(&self.account_id))
+                .filter(approved_tenants::tenant_id.eq(&self.tenant_id)),
+        )
+        .set((
+            approved_tenants::display_name.eq(&self.display_name),
+            approved_tenants::verified_domains.eq(&self.verified_domains),
+            approved_tenants::status.eq(&self.status),
+            approved_tenants::last_checked_at.eq(self.last_checked_at),
+        ))
+        .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(approved_tenants::table)
+                .values(self)
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+
+    pub fn set_status(
+        conn: &mut DbConnection,
+        id: &str,
+        status: &str,
+        checked_at: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        diesel::update(approved_tenants::table.find(id))
+            .set((
+                approved_tenants::status.eq(status),
+                approved_tenants::last_checked_at.eq(checked_at),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,391 @@
+//! Microsoft Entra ID use cases: approving a customer's tenant after admin consent (SPEC §3.3
+//! step 4), re-checking it, and validating Entra tokens for the operator API (SPEC §6.3).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::accounts::find_account;
+use super::audit::{self, Audit, Outcome, RequestMeta};
+use super::ServiceError;
+use crate::config::Settings;
+use crate::db::account::Account;
+use crate::db::approved_tenant::{ApprovedTenant, STATUS_APPROVED, STATUS_REVOKED};
+use crate::domain::messages;
+use crate::sso::entra::id_token::peek_tenant;
+use crate::sso::entra::{
+    validate_token, ConsentProof, EntraApp, HttpJwksSource, KeyCache, TenantId, TenantProfile,
+    TokenRules,
+};
+use crate::sso::SsoError;
+use crate::AppState;
+
+/// How long any call to Microsoft may take.
+pub const IDP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The Entra app and its signing-key cache; present when the broker has Entra credentials.
+pub struct EntraRuntime {
+    pub app: EntraApp,
+    pub keys: KeyCache,
+}
+
+impl EntraRuntime {
+    /// `None` when `SSO_BROKER_ENTRA_CLIENT_ID` is unset (Entra connections unavailable).
+    pub fn from_settings(settings: &Settings) -> Result<Option<Arc<Self>>, SsoError> {
+        let (Some(client_id), Some(secret)) =
+            (&settings.entra_client_id, &settings.entra_client_secret)
+        else {
+            return Ok(None);
+        };
+        let app = EntraApp::new(
+            client_id.clone(),
+            secret.clone(),
+            settings.entra_authority.clone(),
+            settings.graph_url.clone(),
+            IDP_TIMEOUT,
+        )?;
+        let source = HttpJwksSource::new(settings.entra_authority.clone(), IDP_TIMEOUT)?;
+        Ok(Some(Arc::new(Self {
+            app,
+            keys: KeyCache::new(Arc::new(source)),
+        })))
+    }
+}
+
+/// An approved tenant as the operator API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantView {
+    pub tenant_id: String,
+    pub display_name: String,
+    pub verified_domains: Vec<String>,
+    pub status: String,
+    pub last_checked_at: String,
+}
+
+impl From<&ApprovedTenant> for TenantView {
+    fn from(row: &ApprovedTenant) -> Self {
+        Self {
+            tenant_id: row.tenant_id.clone(),
+            display_name: row.display_name.clone(),
+            verified_domains: row.domains(),
+            status: row.status.clone(),
+            last_checked_at: row
+                .last_checked_at
+                .and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
+    }
+}
+
+/// A token that `POST /api/v1/entra/validate` accepted.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ValidatedToken {
+    pub accounts: Vec<String>,
+    pub tenant_id: String,
+    pub oid: String,
+    /// `null` when SPEC §4 does not trust the token's email.
+    pub email: Option<String>,
+    pub claims: Value,
+}
+
+pub fn runtime(state: &AppState) -> Result<Arc<EntraRuntime>, ServiceError> {
+    state.entra.clone().ok_or_else(|| ServiceError::Conflict {
+        code: "entra_not_configured",
+        message:
+            "Microsoft Entra ID is not configured on this broker (SSO_BROKER_ENTRA_CLIENT_ID).",
+    })
+}
+
+fn parse_tenant(input: &str) -> Result<TenantId, ServiceError> {
+    TenantId::parse(input.trim()).map_err(|e| ServiceError::Unprocessable {
+        code: "invalid_tenant_id",
+        message: match e {
+            SsoError::PersonalAccountTenant => {
+                "Personal Microsoft accounts cannot be connected; use the organization's tenant id."
+                    .into()
+            }
+            _ => "The tenant id must be a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47.".into(),
+        },
+    })
+}
+
+fn unreachable_error() -> ServiceError {
+    ServiceError::BadGateway {
+        code: "idp_unreachable",
+        message: messages::IDP_UNREACHABLE.to_string(),
+    }
+}
+
+fn record(
+    state: &AppState,
+    meta: &RequestMeta,
+    actor: &str,
+    account: &Account,
+    action: &'static str,
+    outcome: Outcome,
+    reason: String,
+) -> impl FnOnce(&mut crate::db::DbConnection) -> Result<(), ServiceError> + Send + 'static {
+    let (meta, actor, account_id, now) = (
+        meta.clone(),
+        actor.to_string(),
+        account.id.clone(),
+        state.clock.now_naive(),
+    );
+    move |conn| {
+        audit::record(
+            conn,
+            &meta,
+            now,
+            Audit {
+                actor,
+                account_id: Some(&account_id),
+                action,
+                outcome,
+                reason: Some(&reason),
+            },
+        )?;
+        Ok(())
+    }
+}
+
+/// Proves the consent and records the tenant as approved for `account` (SPEC §3.3 steps 4–5).
+/// Nothing is recorded unless Microsoft issued a token and Graph named the same tenant.
+pub async fn approve_tenant(
+    state: &AppState,
+    account: String,
+    tenant_id: &str,
+    actor: String,
+    meta: RequestMeta,
+) -> Result<TenantView, ServiceError> {
+    let rt = runtime(state)?;
+    let tenant = parse_tenant(tenant_id)?;
+    let account = state
+        .db
+        .run(move |conn| find_account(conn, &account))
+        .await?;
+    let proof = rt.app.prove_consent(&tenant).await;
+    let profile = match proof {
+        Ok(ConsentProof::Granted(profile)) => profile,
+        Ok(ConsentProof::Refused { reason }) => {
+            let reason = format!("tenant={tenant} {reason}");
+            state
+                .db
+                .run(record(
+                    state,
+                    &meta,
+                    &actor,
+                    &account,
+                    "entra.tenant.approve",
+                    Outcome::Failure,
+                    reason,
+                ))
+                .await?;
+            return Err(ServiceError::BadGateway {
+                code: "consent_not_proven",
+                message: "Microsoft did not confirm that this tenant consented to the app.".into(),
+            });
+        }
+        Err(e) => {
+            log::warn!(
+                "request_id={} consent proof for tenant {tenant} failed: {e}",
+                meta.request_id
+            );
+            let reason = format!("tenant={tenant} {}", e.code());
+            state
+                .db
+                .run(record(
+                    state,
+                    &meta,
+                    &actor,
+                    &account,
+                    "entra.tenant.approve",
+                    Outcome::Failure,
+                    reason,
+                ))
+                .await?;
+            return Err(unreachable_error());
+        }
+    };
+    let row = approved_row(state, &account, &profile);
+    let view = TenantView::from(&row);
+    let audit = record(
+        state,
+        &meta,
+        &actor,
+        &account,
+        "entra.tenant.approve",
+        Outcome::Success,
+        format!("tenant={tenant}"),
+    );
+    state
+        .db
+        .run(move |conn| {
+            diesel::Connection::transaction(conn, |conn| {
+                row.upsert(conn)?;
+                audit(conn)
+            })
+        })
+        .await?;
+    Ok(view)
+}
+
+fn approved_row(state: &AppState, account: &Account, profile: &TenantProfile) -> ApprovedTenant {
+    let now = state.clock.now_naive();
+    ApprovedTenant {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: account.id.clone(),
+        tenant_id: profile.tenant_id.to_string(),
+        display_name: profile.display_name.clone(),
+        verified_domains: serde_json::to_string(&profile.verified_domains)
+            .unwrap_or_else(|_| "[]".into()),
+        status: STATUS_APPROVED.into(),
+        approved_at: now,
+        last_checked_at: now,
+    }
+}
+
+pub async fn list_tenants(
+    state: &AppState,
+    account: String,
+) -> Result<Vec<TenantView>, ServiceError> {
+    state
+        .db
+        .run(move |conn| {
+            let account = find_account(conn, &account)?;
+            Ok(ApprovedTenant::list_for_account(conn, &account.id)?
+                .iter()
+                .map(TenantView::from)
+                .collect())
+        })
+        .await
+}
+
+/// Re-runs the proof now: a refusal marks the tenant revoked (its users are refused from then
+/// on); success marks it approved again with fresh Graph data; an outage changes nothing.
+pub async fn check_tenant(
+    state: &AppState,
+    account: String,
+    tenant_id: &str,
+    actor: String,
+    meta: RequestMeta,
+) -> Result<String, ServiceError> {
+    let rt = runtime(state)?;
+    let tenant = parse_tenant(tenant_id)?;
+    let tid = tenant.to_string();
+    let (account, row) = state
+        .db
+        .run(move |conn| {
+            let account = find_account(conn, &account)?;
+            let row =
+                ApprovedTenant::find(conn, &account.id, &tid)?.ok_or(ServiceError::NotFound {
+                    code: "tenant_not_found",
+                    message: "This tenant is not connected to the account.",
+                })?;
+            Ok::<_, ServiceError>((account, row))
+        })
+        .await?;
+    let now = state.clock.now_naive();
+    let (status, audit_outcome, reason) = match rt.app.prove_consent(&tenant).await {
+        Err(e) => {
+            log::warn!(
+                "request_id={} re-check of tenant {tenant} failed: {e}",
+                meta.request_id
+            );
+            return Err(unreachable_error());
+        }
+        Ok(ConsentProof::Refused { reason }) => (
+            STATUS_REVOKED,
+            Outcome::Failure,
+            format!("tenant={tenant} revoked {reason}"),
+        ),
+        Ok(ConsentProof::Granted(profile)) => {
+            let fresh = approved_row(state, &account, &profile);
+            state.db.run(move |conn| fresh.upsert(conn)).await?;
+            (
+                STATUS_APPROVED,
+                Outcome::Success,
+                format!("tenant={tenant} approved"),
+            )
+        }
+    };
+    let audit = record(
+        state,
+        &meta,
+        &actor,
+        &account,
+        "entra.tenant.check",
+        audit_outcome,
+        reason,
+    );
+    state
+        .db
+        .run(move |conn| {
+            ApprovedTenant::set_status(conn, &row.id, status, now)?;
+            audit(conn)
+        })
+        .await?;
+    Ok(status.to_string())
+}
+
+/// `POST /api/v1/entra/validate`: a v2.0 ID or access token for our app from a tenant approved
+/// for some account (narrowed to `account` when given). No nonce check.
+pub async fn validate_api_token(
+    state: &AppState,
+    token: String,
+    account: Option<String>,
+) -> Result<ValidatedToken, ServiceError> {
+    let rt = runtime(state)?;
+    let invalid =
+        |e: SsoError| ServiceError::InvalidToken(format!("The token is not valid ({e})."));
+    let tenant = peek_tenant(&token).map_err(invalid)?;
+    let tid = tenant.to_string();
+    let approvals: Vec<(String, Vec<String>)> = state
+        .db
+        .run(move |conn| {
+            let mut approvals = Vec::new();
+            for row in ApprovedTenant::list_for_tenant(conn, &tid)?
+                .into_iter()
+                .filter(ApprovedTenant::is_approved)
+            {
+                if let Some(account) = Account::find(conn, &row.account_id)? {
+                    approvals.push((account.name, row.domains()));
+                }
+            }
+            Ok::<_, ServiceError>(approvals)
+        })
+        .await?;
+    let approvals: Vec<_> = match account.as_deref().map(|a| a.trim().to_ascii_lowercase()) {
+        Some(wanted) => approvals
+            .into_iter()
+            .filter(|(name, _)| *name == wanted)
+            .collect(),
+        None => approvals,
+    };
+    let domains: Vec<String> = approvals.iter().flat_map(|(_, d)| d.clone()).collect();
+    let approved = !approvals.is_empty();
+    let lookup = move |_: &TenantId| approved.then(|| domains.clone());
+    let audiences = vec![
+        rt.app.client_id.clone(),
+        format!("api://{}", rt.app.client_id),
+    ];
+    let rules = TokenRules {
+        authority: rt.app.authority(),
+        audiences: &audiences,
+        nonce: None,
+        now: state.clock.now(),
+    };
+    let verified = validate_token(&token, &rules, &rt.keys, &lookup)
+        .await
+        .map_err(|e| match e {
+            SsoError::IdpUnreachable(_) => unreachable_error(),
+            other => invalid(other),
+        })?;
+    Ok(ValidatedToken {
+        accounts: approvals.into_iter().map(|(name, _)| name).collect(),
+        tenant_id: verified.tenant_id.to_string(),
+        oid: verified.oid,
+        email: verified.email,
+        claims: verified.claims,
+    })
+}

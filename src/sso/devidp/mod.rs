@@ -1,0 +1,229 @@
+//! The built-in development identity provider (SPEC §6.6), Entra half: per-tenant issuers
+//! sharing one RS256 key, client-credentials tokens only for tenants that consented, and Graph's
+//! `/v1.0/organization`. Runs only for `demo` and tests on loopback; it signs real tokens so the
+//! broker validates them exactly as it validates Microsoft's.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+use data_encoding::BASE64URL_NOPAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{json, Value};
+
+/// A user of a development tenant.
+#[derive(Debug, Clone)]
+pub struct DevUser {
+    pub oid: String,
+    pub email: String,
+    pub name: String,
+    /// Whether Entra would mark the email domain verified (`xms_edov`).
+    pub email_verified: bool,
+}
+
+/// A development tenant.
+#[derive(Debug, Clone)]
+pub struct DevTenant {
+    pub display_name: String,
+    pub verified_domains: Vec<String>,
+    /// Whether its admin consented to the broker's app (else no client-credentials token).
+    pub consented: bool,
+    pub users: Vec<DevUser>,
+    /// Test hook: Graph answers with this id instead of the tenant's own.
+    pub graph_id_override: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevIdpError {
+    #[error("DI0001 cannot create the signing key: {0}")]
+    Key(String),
+}
+
+/// One development IdP: its key, its registered app and its tenants.
+pub struct DevIdp {
+    /// Issuer base, e.g. `http://127.0.0.1:9000`.
+    authority: String,
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    jwk: Value,
+    pub client_id: String,
+    client_secret: String,
+    tenants: Mutex<HashMap<String, DevTenant>>,
+}
+
+impl std::fmt::Debug for DevIdp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevIdp")
+            .field("authority", &self.authority)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An OAuth error the token endpoint answers with (status, body).
+pub type OAuthError = (u16, Value);
+
+impl DevIdp {
+    pub fn new(authority: &str, client_id: &str, client_secret: &str) -> Result<Self, DevIdpError> {
+        let key = |e: openssl::error::ErrorStack| DevIdpError::Key(e.to_string());
+        let rsa = openssl::rsa::Rsa::generate(2048).map_err(key)?;
+        let private = rsa.private_key_to_pem().map_err(key)?;
+        let public = rsa.public_key_to_pem().map_err(key)?;
+        let kid = format!("dev-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let jwk = json!({
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+            "n": BASE64URL_NOPAD.encode(&rsa.n().to_vec()),
+            "e": BASE64URL_NOPAD.encode(&rsa.e().to_vec()),
+        });
+        Ok(Self {
+            authority: authority.trim_end_matches('/').to_string(),
+            encoding: EncodingKey::from_rsa_pem(&private)
+                .map_err(|e| DevIdpError::Key(e.to_string()))?,
+            decoding: DecodingKey::from_rsa_pem(&public)
+                .map_err(|e| DevIdpError::Key(e.to_string()))?,
+            kid,
+            jwk,
+            client_id: client_id.to_string(),
+            client_secret: client_secret.to_string(),
+            tenants: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn tenants(&self) -> std::sync::MutexGuard<'_, HashMap<String, DevTenant>> {
+        self.tenants
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn add_tenant(&self, tenant_id: &str, tenant: DevTenant) {
+        self.tenants().insert(tenant_id.to_string(), tenant);
+    }
+
+    /// Changes a tenant in place (consent given or removed, Graph override, …).
+    pub fn update_tenant(&self, tenant_id: &str, change: impl FnOnce(&mut DevTenant)) {
+        if let Some(tenant) = self.tenants().get_mut(tenant_id) {
+            change(tenant);
+        }
+    }
+
+    pub fn issuer(&self, tenant_id: &str) -> String {
+        format!("{}/{tenant_id}/v2.0", self.authority)
+    }
+
+    /// The key set every tenant shares (as in Entra).
+    pub fn jwks(&self) -> Value {
+        json!({ "keys": [self.jwk.clone()] })
+    }
+
+    fn sign(&self, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap_or_default()
+    }
+
+    /// `POST /{tid}/oauth2/v2.0/token` with `grant_type=client_credentials`.
+    pub fn client_credentials(
+        &self,
+        tenant_id: &str,
+        form: &HashMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, OAuthError> {
+        let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+        let error = |status: u16, error: &str, description: &str| {
+            (
+                status,
+                json!({ "error": error, "error_description": description }),
+            )
+        };
+        if field("grant_type") != "client_credentials" {
+            return Err(error(
+                400,
+                "unsupported_grant_type",
+                "AADSTS70003: The app requested an unsupported grant type.",
+            ));
+        }
+        if field("client_id") != self.client_id || field("client_secret") != self.client_secret {
+            return Err(error(
+                401,
+                "invalid_client",
+                "AADSTS7000215: Invalid client secret provided.",
+            ));
+        }
+        let tenants = self.tenants();
+        let Some(tenant) = tenants.get(tenant_id) else {
+            return Err(error(
+                400,
+                "invalid_request",
+                "AADSTS90002: Tenant not found.",
+            ));
+        };
+        if !tenant.consented {
+            return Err(error(
+                400,
+                "unauthorized_client",
+                "AADSTS7000229: The client application is missing service principal in the tenant.",
+            ));
+        }
+        let claims = json!({
+            "iss": self.issuer(tenant_id), "aud": "https://graph.microsoft.com", "tid": tenant_id,
+            "appid": self.client_id, "iat": now.timestamp(), "nbf": now.timestamp(),
+            "exp": (now + Duration::hours(1)).timestamp(), "ver": "2.0", "roles": ["Organization.Read.All"],
+        });
+        Ok(
+            json!({ "token_type": "Bearer", "expires_in": 3600, "access_token": self.sign(&claims) }),
+        )
+    }
+
+    /// `GET /v1.0/organization` with a token from `client_credentials`.
+    pub fn organization(&self, bearer: &str) -> Result<Value, u16> {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&["https://graph.microsoft.com"]);
+        validation.validate_exp = false;
+        let claims = jsonwebtoken::decode::<Value>(bearer, &self.decoding, &validation)
+            .map_err(|_| 401u16)?
+            .claims;
+        let tenant_id = claims["tid"].as_str().ok_or(401u16)?;
+        let tenants = self.tenants();
+        let tenant = tenants
+            .get(tenant_id)
+            .filter(|t| t.consented)
+            .ok_or(403u16)?;
+        let id = tenant
+            .graph_id_override
+            .clone()
+            .unwrap_or_else(|| tenant_id.to_string());
+        Ok(json!({ "value": [{
+            "id": id,
+            "displayName": tenant.display_name,
+            "verifiedDomains": tenant.verified_domains.iter().map(|d| json!({ "name": d, "isVerified": true })).collect::<Vec<_>>(),
+        }]}))
+    }
+
+    /// An ID token of `user` in `tenant_id` for the broker's app, as Entra v2.0 issues them
+    /// (no `amr`). `extra` claims are merged in last (tests use it to forge variants).
+    pub fn id_token(
+        &self,
+        tenant_id: &str,
+        user: &DevUser,
+        nonce: Option<&str>,
+        now: DateTime<Utc>,
+        extra: Value,
+    ) -> String {
+        let mut claims = json!({
+            "iss": self.issuer(tenant_id), "aud": self.client_id, "tid": tenant_id,
+            "oid": user.oid, "sub": format!("sub-{}", user.oid), "ver": "2.0",
+            "iat": now.timestamp(), "nbf": now.timestamp(), "exp": (now + Duration::hours(1)).timestamp(),
+            "name": user.name, "email": user.email, "preferred_username": user.email,
+            "xms_edov": user.email_verified,
+        });
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
+        if let (Some(target), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
+            for (k, v) in extra {
+                target.insert(k.clone(), v.clone());
+            }
+        }
+        self.sign(&claims)
+    }
+}

@@ -1,0 +1,309 @@
+//! Entra tenants approved by admin consent, with the Graph proof (SPEC §3.3), re-check and
+//! revocation, and `POST /api/v1/entra/validate` (SPEC §6.3), against the development IdP.
+
+use chrono::Duration;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sso_broker::clock::Clock;
+use sso_broker::domain::messages;
+
+use crate::helpers::{
+    entra_env, spawn_app, spawn_app_with, spawn_entra_app, TestApp, CONTOSO, ENTRA_CLIENT_ID,
+    FABRIKAM,
+};
+
+async fn approve(app: &TestApp, account: &str, tenant: &str) -> reqwest::Response {
+    app.api(
+        Method::POST,
+        &format!("/api/v1/accounts/{account}/entra/tenants"),
+        Some(json!({ "tenant_id": tenant })),
+    )
+    .await
+}
+
+async fn tenants(app: &TestApp, account: &str) -> Vec<Value> {
+    let res = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/accounts/{account}/entra/tenants"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn validate(app: &TestApp, body: Value) -> reqwest::Response {
+    app.api(Method::POST, "/api/v1/entra/validate", Some(body))
+        .await
+}
+
+#[tokio::test]
+async fn approving_a_consented_tenant_stores_what_graph_says() {
+    let (app, _idp) = spawn_entra_app().await;
+    app.create_account("acme").await;
+    let res = approve(&app, "acme", CONTOSO).await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["tenant_id"], CONTOSO);
+    assert_eq!(body["display_name"], "Contoso");
+    assert_eq!(body["verified_domains"], json!(["contoso.example"]));
+    assert_eq!(body["status"], "approved");
+    let listed = tenants(&app, "acme").await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["last_checked_at"], "2026-11-22T10:00:00Z");
+    let audit = app.audit("acme").await;
+    assert!(audit
+        .iter()
+        .any(|e| e["action"] == "entra.tenant.approve" && e["outcome"] == "success"));
+}
+
+#[tokio::test]
+async fn a_tenant_that_did_not_consent_is_refused_and_nothing_is_recorded() {
+    let (app, _idp) = spawn_entra_app().await;
+    app.create_account("acme").await;
+    let res = approve(&app, "acme", FABRIKAM).await;
+    assert_eq!(res.status(), 502);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "consent_not_proven"
+    );
+    assert!(tenants(&app, "acme").await.is_empty());
+    let audit = app.audit("acme").await;
+    let failure = audit
+        .iter()
+        .find(|e| e["action"] == "entra.tenant.approve")
+        .unwrap();
+    assert_eq!(failure["outcome"], "failure");
+    assert!(
+        failure["reason"]
+            .as_str()
+            .unwrap()
+            .contains("AADSTS7000229"),
+        "{failure}"
+    );
+}
+
+#[tokio::test]
+async fn graph_naming_another_tenant_is_refused() {
+    let (app, idp) = spawn_entra_app().await;
+    app.create_account("acme").await;
+    idp.update_tenant(CONTOSO, |t| t.graph_id_override = Some(FABRIKAM.into()));
+    let res = approve(&app, "acme", CONTOSO).await;
+    assert_eq!(res.status(), 502);
+    assert!(tenants(&app, "acme").await.is_empty());
+    let audit = app.audit("acme").await;
+    assert!(audit.iter().any(|e| e["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("graph_tenant_mismatch")));
+}
+
+#[tokio::test]
+async fn tenant_ids_must_be_organization_guids() {
+    let (app, _idp) = spawn_entra_app().await;
+    app.create_account("acme").await;
+    for bad in [
+        "common",
+        "organizations",
+        "9188040d-6c67-4c5b-b112-36a304b66dad",
+        "11111111-2222-4333-8444-55555555555",
+    ] {
+        let res = approve(&app, "acme", bad).await;
+        assert_eq!(res.status(), 422, "{bad}");
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["error"],
+            "invalid_tenant_id"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_recheck_revokes_a_tenant_that_removed_the_app_and_restores_it_later() {
+    let (app, idp) = spawn_entra_app().await;
+    app.create_account("acme").await;
+    assert_eq!(approve(&app, "acme", CONTOSO).await.status(), 201);
+    let check = format!("/api/v1/accounts/acme/entra/tenants/{CONTOSO}/check");
+    idp.update_tenant(CONTOSO, |t| t.consented = false);
+    app.clock.advance(Duration::hours(1));
+    let res = app.api(Method::POST, &check, None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "revoked");
+    let listed = tenants(&app, "acme").await;
+    assert_eq!(listed[0]["status"], "revoked");
+    assert_eq!(listed[0]["last_checked_at"], "2026-11-22T11:00:00Z");
+    idp.update_tenant(CONTOSO, |t| t.consented = true);
+    let res = app.api(Method::POST, &check, None).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "approved");
+}
+
+#[tokio::test]
+async fn an_unreachable_identity_provider_is_a_502_with_the_spec_message() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let authority = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let app = spawn_app_with(|env| entra_env(env, &authority)).await;
+    app.create_account("acme").await;
+    let res = approve(&app, "acme", CONTOSO).await;
+    assert_eq!(res.status(), 502);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "idp_unreachable");
+    assert_eq!(body["message"], messages::IDP_UNREACHABLE);
+    assert!(tenants(&app, "acme").await.is_empty());
+}
+
+#[tokio::test]
+async fn without_entra_credentials_entra_endpoints_say_so() {
+    let app = spawn_app().await;
+    app.create_account("acme").await;
+    let res = approve(&app, "acme", CONTOSO).await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "entra_not_configured"
+    );
+}
+
+#[tokio::test]
+async fn an_account_gets_one_entra_connection() {
+    let (app, _idp) = spawn_entra_app().await;
+    app.create_account("acme").await;
+    let path = "/api/v1/accounts/acme/connections";
+    let res = app
+        .api(Method::POST, path, Some(json!({ "kind": "entra" })))
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.json::<Value>().await.unwrap()["kind"], "entra");
+    assert_eq!(
+        app.api(Method::POST, path, Some(json!({ "kind": "entra" })))
+            .await
+            .status(),
+        409
+    );
+    assert_eq!(
+        app.api(Method::POST, path, Some(json!({ "kind": "ldap" })))
+            .await
+            .status(),
+        422
+    );
+}
+
+#[tokio::test]
+async fn validate_accepts_a_token_of_an_approved_tenant_and_names_its_accounts() {
+    let (app, idp) = spawn_entra_app().await;
+    app.create_account("acme").await;
+    app.create_account("globex").await;
+    approve(&app, "acme", CONTOSO).await;
+    let ada = sso_broker::sso::devidp::DevUser {
+        oid: "0000aaaa-0000-4000-8000-000000000001".into(),
+        email: "ada@contoso.example".into(),
+        name: "Ada".into(),
+        email_verified: true,
+    };
+    let token = idp.id_token(CONTOSO, &ada, None, app.clock.now(), json!({}));
+    let res = validate(&app, json!({ "token": token })).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["accounts"], json!(["acme"]));
+    assert_eq!(body["tenant_id"], CONTOSO);
+    assert_eq!(body["oid"], ada.oid);
+    assert_eq!(body["email"], "ada@contoso.example");
+    // An access token for `api://<client id>` is accepted too.
+    let api_token = idp.id_token(
+        CONTOSO,
+        &ada,
+        None,
+        app.clock.now(),
+        json!({ "aud": format!("api://{ENTRA_CLIENT_ID}") }),
+    );
+    assert_eq!(
+        validate(&app, json!({ "token": api_token })).await.status(),
+        200
+    );
+    // Narrowed to an account the tenant is not approved for: refused.
+    let res = validate(&app, json!({ "token": token, "account": "globex" })).await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_token");
+}
+
+#[tokio::test]
+async fn validate_refuses_unapproved_and_revoked_tenants_and_untrusted_emails() {
+    let (app, idp) = spawn_entra_app().await;
+    app.create_account("acme").await;
+    approve(&app, "acme", CONTOSO).await;
+    let eve = sso_broker::sso::devidp::DevUser {
+        oid: "0000bbbb-0000-4000-8000-000000000002".into(),
+        email: "eve@fabrikam.example".into(),
+        name: "Eve".into(),
+        email_verified: true,
+    };
+    let foreign = idp.id_token(FABRIKAM, &eve, None, app.clock.now(), json!({}));
+    let res = validate(&app, json!({ "token": foreign })).await;
+    assert_eq!(res.status(), 401);
+    assert!(res.json::<Value>().await.unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .contains("SS0008"));
+
+    // nOAuth: a Contoso user whose unverified email names someone else's domain.
+    let spoof = idp.id_token(
+        CONTOSO,
+        &eve,
+        None,
+        app.clock.now(),
+        json!({ "email": "ceo@globex.example", "xms_edov": false }),
+    );
+    let body: Value = validate(&app, json!({ "token": spoof }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["email"], Value::Null);
+
+    idp.update_tenant(CONTOSO, |t| t.consented = false);
+    app.api(
+        Method::POST,
+        &format!("/api/v1/accounts/acme/entra/tenants/{CONTOSO}/check"),
+        None,
+    )
+    .await;
+    let token = idp.id_token(CONTOSO, &eve, None, app.clock.now(), json!({}));
+    assert_eq!(
+        validate(&app, json!({ "token": token })).await.status(),
+        401,
+        "revoked tenant"
+    );
+}
+
+#[tokio::test]
+async fn validate_refuses_expired_and_garbage_tokens() {
+    let (app, idp) = spawn_entra_app().await;
+    app.create_account("acme").await;
+    approve(&app, "acme", CONTOSO).await;
+    let ada = sso_broker::sso::devidp::DevUser {
+        oid: "0000aaaa-0000-4000-8000-000000000001".into(),
+        email: "ada@contoso.example".into(),
+        name: "Ada".into(),
+        email_verified: true,
+    };
+    let old = idp.id_token(
+        CONTOSO,
+        &ada,
+        None,
+        app.clock.now() - Duration::hours(3),
+        json!({}),
+    );
+    let res = validate(&app, json!({ "token": old })).await;
+    assert_eq!(res.status(), 401);
+    assert!(res.json::<Value>().await.unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .contains("SS0011"));
+    for garbage in ["", "abc", "a.b.c"] {
+        assert_eq!(
+            validate(&app, json!({ "token": garbage })).await.status(),
+            401,
+            "{garbage}"
+        );
+    }
+}
