@@ -12,6 +12,15 @@ use crate::helpers::{
     FABRIKAM,
 };
 
+fn dev_user(oid: &str, email: &str) -> sso_broker::sso::devidp::DevUser {
+    sso_broker::sso::devidp::DevUser {
+        oid: oid.into(),
+        email: email.into(),
+        name: email.split('@').next().unwrap().into(),
+        email_verified: true,
+    }
+}
+
 async fn approve(app: &TestApp, account: &str, tenant: &str) -> reqwest::Response {
     app.api(
         Method::POST,
@@ -194,12 +203,10 @@ async fn validate_accepts_a_token_of_an_approved_tenant_and_names_its_accounts()
     app.create_account("acme").await;
     app.create_account("globex").await;
     approve(&app, "acme", CONTOSO).await;
-    let ada = sso_broker::sso::devidp::DevUser {
-        oid: "0000aaaa-0000-4000-8000-000000000001".into(),
-        email: "ada@contoso.example".into(),
-        name: "Ada".into(),
-        email_verified: true,
-    };
+    let ada = dev_user(
+        "0000aaaa-0000-4000-8000-000000000001",
+        "ada@contoso.example",
+    );
     let token = idp.id_token(CONTOSO, &ada, None, app.clock.now(), json!({}));
     let res = validate(&app, json!({ "token": token })).await;
     assert_eq!(res.status(), 200);
@@ -231,12 +238,10 @@ async fn validate_refuses_unapproved_and_revoked_tenants_and_untrusted_emails() 
     let (app, idp) = spawn_entra_app().await;
     app.create_account("acme").await;
     approve(&app, "acme", CONTOSO).await;
-    let eve = sso_broker::sso::devidp::DevUser {
-        oid: "0000bbbb-0000-4000-8000-000000000002".into(),
-        email: "eve@fabrikam.example".into(),
-        name: "Eve".into(),
-        email_verified: true,
-    };
+    let eve = dev_user(
+        "0000bbbb-0000-4000-8000-000000000002",
+        "eve@fabrikam.example",
+    );
     let foreign = idp.id_token(FABRIKAM, &eve, None, app.clock.now(), json!({}));
     let res = validate(&app, json!({ "token": foreign })).await;
     assert_eq!(res.status(), 401);
@@ -280,12 +285,10 @@ async fn validate_refuses_expired_and_garbage_tokens() {
     let (app, idp) = spawn_entra_app().await;
     app.create_account("acme").await;
     approve(&app, "acme", CONTOSO).await;
-    let ada = sso_broker::sso::devidp::DevUser {
-        oid: "0000aaaa-0000-4000-8000-000000000001".into(),
-        email: "ada@contoso.example".into(),
-        name: "Ada".into(),
-        email_verified: true,
-    };
+    let ada = dev_user(
+        "0000aaaa-0000-4000-8000-000000000001",
+        "ada@contoso.example",
+    );
     let old = idp.id_token(
         CONTOSO,
         &ada,
