@@ -9,6 +9,8 @@ pub mod audit_event;
 pub mod connection;
 pub mod domain;
 pub mod error;
+pub mod identity_link;
+pub mod login_flow;
 pub mod membership;
 pub mod outbox;
 pub mod recovery_code;

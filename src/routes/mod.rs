@@ -23,6 +23,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login/otp", web::post().to(pages::otp::submit))
         .route("/login/sso", web::get().to(pages::sso::show))
         .route("/login/sso", web::post().to(pages::sso::submit))
+        .route(
+            "/sso/oidc/callback",
+            web::get().to(pages::sso::oidc_callback),
+        )
         .route("/logout", web::get().to(pages::logout::show))
         .route("/logout", web::post().to(pages::logout::submit))
         .route("/account/security", web::get().to(pages::security::show))

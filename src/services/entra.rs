@@ -14,6 +14,7 @@ use crate::db::account::Account;
 use crate::db::approved_tenant::{ApprovedTenant, STATUS_APPROVED, STATUS_REVOKED};
 use crate::domain::messages;
 use crate::sso::entra::id_token::peek_tenant;
+use crate::sso::entra::oidc_client::OidcClients;
 use crate::sso::entra::{
     validate_token, ConsentProof, EntraApp, HttpJwksSource, KeyCache, TenantId, TenantProfile,
     TokenRules,
@@ -28,6 +29,7 @@ pub const IDP_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct EntraRuntime {
     pub app: EntraApp,
     pub keys: KeyCache,
+    pub oidc: OidcClients,
 }
 
 impl EntraRuntime {
@@ -46,9 +48,18 @@ impl EntraRuntime {
             IDP_TIMEOUT,
         )?;
         let source = HttpJwksSource::new(settings.entra_authority.clone(), IDP_TIMEOUT)?;
+        let redirect_uri = settings.public_link("/sso/oidc/callback");
+        let oidc = OidcClients::new(
+            settings.entra_authority.clone(),
+            client_id.clone(),
+            secret.clone(),
+            &redirect_uri,
+            IDP_TIMEOUT,
+        )?;
         Ok(Some(Arc::new(Self {
             app,
             keys: KeyCache::new(Arc::new(source)),
+            oidc,
         })))
     }
 }

@@ -12,7 +12,7 @@ pub mod login;
 pub mod mail;
 pub mod profile;
 pub mod security;
-pub mod sso_discovery;
+pub mod sso_login;
 
 pub use audit::RequestMeta;
 pub use error::ServiceError;

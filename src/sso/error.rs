@@ -37,6 +37,8 @@ pub enum SsoError {
     WrongVersion,
     #[error("SS0016 the required claim {0} is missing")]
     MissingClaim(&'static str),
+    #[error("SS0018 the identity provider refused the authorization code ({0})")]
+    CodeRejected(String),
     #[error("SS0017 the identity provider cannot be reached")]
     IdpUnreachable(#[source] anyhow::Error),
 }
@@ -62,6 +64,7 @@ impl SsoError {
             Self::WrongVersion => "SS0015",
             Self::MissingClaim(_) => "SS0016",
             Self::IdpUnreachable(_) => "SS0017",
+            Self::CodeRejected(_) => "SS0018",
         }
     }
 

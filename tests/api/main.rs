@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod csrf;
 mod entra;
+mod entra_sign_in;
 mod helpers;
 mod mail;
 mod migrations;

@@ -1,19 +1,23 @@
-//! `/login/sso`: "Log in with SSO" (SPEC §3.2, fields `account`, `email`). The account name is
-//! remembered in a cookie so that next time only the email is needed.
+//! `/login/sso` (SPEC §3.2, fields `account`, `email`) and the OIDC redirect URI
+//! `/sso/oidc/callback`. The account name is remembered in a cookie so that next time only the
+//! email is needed; the flow's `state` is bound to the browser by a short-lived cookie.
 
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::render;
-use crate::domain::{messages, AccountName};
-use crate::routes::errors::PageError;
-use crate::routes::extract::{verify_csrf, CsrfToken, Meta};
-use crate::services::sso_discovery;
+use crate::auth::session;
+use crate::domain::{messages, safe_return_url, AccountName};
+use crate::routes::errors::{see_other, PageError};
+use crate::routes::extract::{verify_csrf, CsrfToken, MaybeUser, Meta};
+use crate::services::sso_login::{self, Callback, SsoRefusal};
+use crate::services::ServiceError;
 use crate::AppState;
 
 const ACCOUNT_COOKIE: &str = "sso_broker_account";
+const FLOW_COOKIE: &str = "sso_broker_flow";
 
 #[derive(Template)]
 #[template(path = "sso.html")]
@@ -21,6 +25,7 @@ pub struct SsoPage {
     pub csrf_token: String,
     pub account: String,
     pub email: String,
+    pub return_to: String,
     pub error: Option<String>,
 }
 
@@ -29,6 +34,12 @@ pub struct SsoForm {
     csrf_token: Option<String>,
     account: Option<String>,
     email: Option<String>,
+    return_to: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct SsoQuery {
+    return_to: Option<String>,
 }
 
 fn remembered_account(req: &HttpRequest) -> String {
@@ -38,13 +49,34 @@ fn remembered_account(req: &HttpRequest) -> String {
         .unwrap_or_default()
 }
 
-pub async fn show(req: HttpRequest, csrf: CsrfToken) -> Result<HttpResponse, PageError> {
+fn cookie<'a>(
+    state: &AppState,
+    name: &'a str,
+    value: String,
+    path: &'a str,
+    max_age: actix_web::cookie::time::Duration,
+) -> Cookie<'a> {
+    Cookie::build(name, value)
+        .path(path)
+        .http_only(true)
+        .secure(state.settings.is_https())
+        .same_site(SameSite::Lax)
+        .max_age(max_age)
+        .finish()
+}
+
+pub async fn show(
+    req: HttpRequest,
+    csrf: CsrfToken,
+    query: web::Query<SsoQuery>,
+) -> Result<HttpResponse, PageError> {
     render(
         StatusCode::OK,
         &SsoPage {
             csrf_token: csrf.0,
             account: remembered_account(&req),
             email: String::new(),
+            return_to: query.return_to.clone().unwrap_or_default(),
             error: None,
         },
     )
@@ -73,6 +105,10 @@ pub async fn submit(
         .chars()
         .take(254)
         .collect::<String>();
+    let return_to = form
+        .return_to
+        .as_deref()
+        .and_then(|r| safe_return_url(r, state.settings.portal_url.as_ref()));
     let page = |status: StatusCode, error: &str| {
         render(
             status,
@@ -80,6 +116,7 @@ pub async fn submit(
                 csrf_token: csrf.0.clone(),
                 account: account.clone(),
                 email: email.clone(),
+                return_to: return_to.clone().unwrap_or_default(),
                 error: Some(error.to_string()),
             },
         )
@@ -93,17 +130,91 @@ pub async fn submit(
             "Enter your account name and your work email.",
         );
     }
-    let refusal = sso_discovery::begin(&state, account.clone(), email.clone(), meta.0).await?;
-    let mut res = page(StatusCode::UNPROCESSABLE_ENTITY, &refusal.to_string())?;
+    let mut res = match sso_login::begin(
+        &state,
+        account.clone(),
+        email.clone(),
+        return_to.clone(),
+        meta.0,
+    )
+    .await?
+    {
+        Ok(redirect) => {
+            use secrecy::ExposeSecret;
+            let mut res = HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, redirect.url))
+                .finish();
+            let flow = cookie(
+                &state,
+                FLOW_COOKIE,
+                redirect.state.expose_secret().to_string(),
+                "/sso",
+                actix_web::cookie::time::Duration::minutes(10),
+            );
+            let _ = res.add_cookie(&flow);
+            res
+        }
+        Err(refusal) => {
+            let status = if refusal == SsoRefusal::IdpUnreachable {
+                StatusCode::BAD_GATEWAY
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            page(status, &refusal.to_string())?
+        }
+    };
     if let Ok(name) = AccountName::parse(&account) {
-        let cookie = Cookie::build(ACCOUNT_COOKIE, name.to_string())
-            .path("/login")
-            .http_only(true)
-            .secure(state.settings.is_https())
-            .same_site(SameSite::Lax)
-            .max_age(actix_web::cookie::time::Duration::days(365))
-            .finish();
-        let _ = res.add_cookie(&cookie);
+        let _ = res.add_cookie(&cookie(
+            &state,
+            ACCOUNT_COOKIE,
+            name.to_string(),
+            "/login",
+            actix_web::cookie::time::Duration::days(365),
+        ));
     }
+    Ok(res)
+}
+
+/// `GET /sso/oidc/callback`: the end of an Entra sign-in.
+pub async fn oidc_callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<Callback>,
+    csrf: CsrfToken,
+    meta: Meta,
+    user: MaybeUser,
+) -> Result<HttpResponse, PageError> {
+    let flow_cookie = req.cookie(FLOW_COOKIE).map(|c| c.value().to_string());
+    let outcome = sso_login::complete(&state, query.into_inner(), flow_cookie, meta.0).await?;
+    let mut res = match outcome {
+        Ok(done) => {
+            session::sign_in(&user.session, &done.signed_in)
+                .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
+            see_other(done.return_to.as_deref().unwrap_or("/"))
+        }
+        Err(refusal) => {
+            let status = match refusal {
+                SsoRefusal::IdpUnreachable => StatusCode::BAD_GATEWAY,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            render(
+                status,
+                &SsoPage {
+                    csrf_token: csrf.0,
+                    account: remembered_account(&req),
+                    email: String::new(),
+                    return_to: String::new(),
+                    error: Some(refusal.to_string()),
+                },
+            )?
+        }
+    };
+    let _ = res.add_removal_cookie(&cookie(
+        &state,
+        FLOW_COOKIE,
+        String::new(),
+        "/sso",
+        actix_web::cookie::time::Duration::ZERO,
+    ));
     Ok(res)
 }

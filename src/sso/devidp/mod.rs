@@ -50,6 +50,18 @@ pub struct DevIdp {
     pub client_id: String,
     client_secret: String,
     tenants: Mutex<HashMap<String, DevTenant>>,
+    codes: Mutex<HashMap<String, IssuedCode>>,
+}
+
+/// An authorization code waiting to be redeemed.
+#[derive(Debug, Clone)]
+struct IssuedCode {
+    tenant_id: String,
+    oid: String,
+    nonce: Option<String>,
+    redirect_uri: String,
+    code_challenge: String,
+    used: bool,
 }
 
 impl std::fmt::Debug for DevIdp {
@@ -86,6 +98,7 @@ impl DevIdp {
             client_id: client_id.to_string(),
             client_secret: client_secret.to_string(),
             tenants: Mutex::new(HashMap::new()),
+            codes: Mutex::new(HashMap::new()),
         })
     }
 
@@ -171,6 +184,145 @@ impl DevIdp {
         });
         Ok(
             json!({ "token_type": "Bearer", "expires_in": 3600, "access_token": self.sign(&claims) }),
+        )
+    }
+
+    /// The tenant's OpenID discovery document (`{authority}/{tid}/v2.0/.well-known/...`).
+    pub fn discovery(&self, tenant_id: &str) -> Option<Value> {
+        self.tenants().get(tenant_id)?;
+        let base = format!("{}/{tenant_id}", self.authority);
+        Some(json!({
+            "issuer": self.issuer(tenant_id),
+            "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+            "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+            "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "code_challenge_methods_supported": ["S256"],
+        }))
+    }
+
+    /// The tenant's name and users, for the sign-in page.
+    pub fn tenant(&self, tenant_id: &str) -> Option<DevTenant> {
+        self.tenants().get(tenant_id).cloned()
+    }
+
+    /// Completes an authorization request for user `oid`: the URL to send the browser back to
+    /// (with `code` and `state`), or an error text for the page.
+    pub fn authorize(
+        &self,
+        tenant_id: &str,
+        params: &HashMap<String, String>,
+        oid: &str,
+    ) -> Result<String, String> {
+        let param = |name: &str| params.get(name).cloned().unwrap_or_default();
+        if param("client_id") != self.client_id {
+            return Err("AADSTS700016: Application not found in the directory.".into());
+        }
+        if param("response_type") != "code"
+            || param("code_challenge_method") != "S256"
+            || param("code_challenge").is_empty()
+        {
+            return Err("AADSTS900144: The request must use the code flow with PKCE S256.".into());
+        }
+        let redirect_uri = param("redirect_uri");
+        let mut back = url::Url::parse(&redirect_uri)
+            .map_err(|_| "AADSTS50011: Invalid redirect URI.".to_string())?;
+        let tenant = self
+            .tenant(tenant_id)
+            .ok_or("AADSTS90002: Tenant not found.")?;
+        if !tenant.users.iter().any(|u| u.oid == oid) {
+            return Err("AADSTS50034: The user account does not exist in this directory.".into());
+        }
+        let code = uuid::Uuid::new_v4().simple().to_string();
+        self.codes.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            code.clone(),
+            IssuedCode {
+                tenant_id: tenant_id.to_string(),
+                oid: oid.to_string(),
+                nonce: params.get("nonce").cloned(),
+                redirect_uri,
+                code_challenge: param("code_challenge"),
+                used: false,
+            },
+        );
+        back.query_pairs_mut()
+            .append_pair("code", &code)
+            .append_pair("state", &param("state"));
+        Ok(back.to_string())
+    }
+
+    /// The `authorization_code` grant: checks client, single use, redirect URI and PKCE.
+    pub fn redeem_code(
+        &self,
+        tenant_id: &str,
+        form: &HashMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, OAuthError> {
+        let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+        let error = |status: u16, error: &str, description: &str| {
+            (
+                status,
+                json!({ "error": error, "error_description": description }),
+            )
+        };
+        if field("client_id") != self.client_id || field("client_secret") != self.client_secret {
+            return Err(error(
+                401,
+                "invalid_client",
+                "AADSTS7000215: Invalid client secret provided.",
+            ));
+        }
+        let mut codes = self.codes.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(issued) = codes
+            .get_mut(field("code"))
+            .filter(|c| c.tenant_id == tenant_id)
+        else {
+            return Err(error(
+                400,
+                "invalid_grant",
+                "AADSTS9002313: Invalid request. Request is malformed or invalid.",
+            ));
+        };
+        if issued.used {
+            return Err(error(
+                400,
+                "invalid_grant",
+                "AADSTS54005: OAuth2 Authorization code was already redeemed.",
+            ));
+        }
+        issued.used = true;
+        let challenge =
+            BASE64URL_NOPAD.encode(&openssl::sha::sha256(field("code_verifier").as_bytes()));
+        if field("redirect_uri") != issued.redirect_uri || challenge != issued.code_challenge {
+            return Err(error(
+                400,
+                "invalid_grant",
+                "AADSTS501481: The Code_Verifier does not match the code_challenge.",
+            ));
+        }
+        let issued = issued.clone();
+        drop(codes);
+        let tenant = self
+            .tenant(&issued.tenant_id)
+            .ok_or_else(|| error(400, "invalid_grant", "AADSTS90002: Tenant not found."))?;
+        let user = tenant
+            .users
+            .iter()
+            .find(|u| u.oid == issued.oid)
+            .ok_or_else(|| error(400, "invalid_grant", "AADSTS50034: User not found."))?;
+        let id_token = self.id_token(
+            &issued.tenant_id,
+            user,
+            issued.nonce.as_deref(),
+            now,
+            json!({}),
+        );
+        Ok(
+            json!({ "token_type": "Bearer", "expires_in": 3600, "access_token": uuid::Uuid::new_v4().simple().to_string(), "id_token": id_token, "scope": "openid profile email" }),
         )
     }
 

@@ -4,6 +4,7 @@
 pub mod consent_proof;
 pub mod id_token;
 pub mod jwks;
+pub mod oidc_client;
 pub mod tenant;
 
 #[cfg(test)]

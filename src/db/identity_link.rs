@@ -1,0 +1,63 @@
+//! `identity_links`: (issuer, subject) bound to a user after the first SSO sign-in. Later
+//! sign-ins match on the link, not on email (SPEC §2).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::identity_links;
+use super::{DbConnection, DbError};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = identity_links)]
+pub struct IdentityLink {
+    pub id: String,
+    pub user_id: String,
+    pub kind: String,
+    pub issuer: String,
+    pub subject: String,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+}
+
+impl IdentityLink {
+    pub fn insert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        diesel::insert_into(identity_links::table)
+            .values(self)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn find(
+        conn: &mut DbConnection,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<Self>, DbError> {
+        Ok(identity_links::table
+            .filter(identity_links::issuer.eq(issuer))
+            .filter(identity_links::subject.eq(subject))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// The user's link of this kind, if any (a user has at most one Entra identity).
+    pub fn find_for_user(
+        conn: &mut DbConnection,
+        user_id: &str,
+        kind: &str,
+    ) -> Result<Option<Self>, DbError> {
+        Ok(identity_links::table
+            .filter(identity_links::user_id.eq(user_id))
+            .filter(identity_links::kind.eq(kind))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<(), DbError> {
+        diesel::update(identity_links::table.find(id))
+            .set(identity_links::last_used_at.eq(now))
+            .execute(conn)?;
+        Ok(())
+    }
+}

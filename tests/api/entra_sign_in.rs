@@ -1,0 +1,399 @@
+//! "Log in with SSO" through Microsoft Entra ID (SPEC §3.2), end to end against the development
+//! IdP: each of SPEC's messages in its situation, flow expiry and replay, login CSRF, nOAuth.
+
+use std::collections::HashMap;
+
+use chrono::Duration;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sso_broker::domain::messages;
+use sso_broker::sso::devidp::{DevIdp, DevUser};
+
+use crate::helpers::{location, spawn_entra_app, TestApp, CONTOSO, FABRIKAM};
+
+/// Account `acme` connected to Contoso, with user `ada` (ada@contoso.example).
+async fn contoso_account(app: &TestApp) {
+    app.create_account("acme").await;
+    app.create_user("acme", "ada", "ada@contoso.example").await;
+    let res = app
+        .api(
+            Method::POST,
+            "/api/v1/accounts/acme/connections",
+            Some(json!({ "kind": "entra" })),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let res = app
+        .api(
+            Method::POST,
+            "/api/v1/accounts/acme/entra/tenants",
+            Some(json!({ "tenant_id": CONTOSO })),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+}
+
+fn oid_of(idp: &DevIdp, tenant: &str, email: &str) -> String {
+    idp.tenant(tenant)
+        .unwrap()
+        .users
+        .into_iter()
+        .find(|u| u.email == email)
+        .unwrap()
+        .oid
+}
+
+async fn start(app: &TestApp, account: &str, email: &str) -> reqwest::Response {
+    app.submit(
+        "/login/sso",
+        "/login/sso",
+        &[("account", account), ("email", email)],
+    )
+    .await
+}
+
+/// Plays the user at the IdP: picks `oid` (or cancels) on the authorize page. Returns the
+/// callback URL the IdP sends the browser back to.
+async fn at_idp(authorize_url: &str, choice: Result<&str, ()>) -> String {
+    let url = url::Url::parse(authorize_url).unwrap();
+    let mut form: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    match choice {
+        Ok(oid) => form.insert("oid".into(), oid.into()),
+        Err(()) => form.insert("cancel".into(), "1".into()),
+    };
+    let mut target = url.clone();
+    target.set_query(None);
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(target)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        303,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    location(&res)
+}
+
+/// Starts the flow for `email` and signs in at the IdP as `oid`; returns the callback URL.
+async fn flow_to_callback(app: &TestApp, email: &str, oid: &str) -> String {
+    let res = start(app, "acme", email).await;
+    assert_eq!(res.status(), 303);
+    at_idp(&location(&res), Ok(oid)).await
+}
+
+async fn me(app: &TestApp) -> Value {
+    app.me().await.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_entra_user_signs_in_end_to_end() {
+    let (app, idp) = spawn_entra_app().await;
+    contoso_account(&app).await;
+    let res = start(&app, "acme", "Ada@Contoso.example").await;
+    assert_eq!(res.status(), 303);
+    let authorize = location(&res);
+    assert!(
+        authorize.contains(&format!("/{CONTOSO}/oauth2/v2.0/authorize?")),
+        "{authorize}"
+    );
+    for param in [
+        "code_challenge_method=S256",
+        "login_hint=ada%40contoso.example",
+        "nonce=",
+        "state=",
+        "response_type=code",
+    ] {
+        assert!(authorize.contains(param), "{param} in {authorize}");
+    }
+    let callback = at_idp(
+        &authorize,
+        Ok(&oid_of(&idp, CONTOSO, "ada@contoso.example")),
+    )
+    .await;
+    assert!(
+        callback.starts_with("http://127.0.0.1:8080/sso/oidc/callback?"),
+        "{callback}"
+    );
+    let path = &callback["http://127.0.0.1:8080".len()..];
+    let res = app.get(path).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/");
+    let me = me(&app).await;
+    assert_eq!(me["username"], "ada");
+    assert_eq!(me["account"], "acme");
+    assert_eq!(me["auth_method"], "sso");
+    assert_eq!(me["idp"], "entra");
+    assert_eq!(me["mfa"], "unknown", "Entra v2.0 ID tokens carry no amr");
+    let audit = app.audit("acme").await;
+    assert!(audit.iter().any(|e| e["action"] == "login.sso"
+        && e["outcome"] == "success"
+        && e["actor"] == "user:ada"));
+}
+
+#[tokio::test]
+async fn accounts_without_a_usable_connection_are_not_configured() {
+    let (app, idp) = spawn_entra_app().await;
+    // Unknown account.
+    let html = start(&app, "no-such-account", "ada@contoso.example")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(messages::SSO_NOT_CONFIGURED));
+    // Known account, no connection.
+    app.create_account("acme").await;
+    app.create_user("acme", "ada", "ada@contoso.example").await;
+    assert!(start(&app, "acme", "ada@contoso.example")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::SSO_NOT_CONFIGURED));
+    // Connected and approved, then the customer removed the app: revoked, not usable.
+    app.api(
+        Method::POST,
+        "/api/v1/accounts/acme/connections",
+        Some(json!({ "kind": "entra" })),
+    )
+    .await;
+    app.api(
+        Method::POST,
+        "/api/v1/accounts/acme/entra/tenants",
+        Some(json!({ "tenant_id": CONTOSO })),
+    )
+    .await;
+    assert_eq!(
+        start(&app, "acme", "ada@contoso.example").await.status(),
+        303
+    );
+    idp.update_tenant(CONTOSO, |t| t.consented = false);
+    app.api(
+        Method::POST,
+        &format!("/api/v1/accounts/acme/entra/tenants/{CONTOSO}/check"),
+        None,
+    )
+    .await;
+    assert!(start(&app, "acme", "ada@contoso.example")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::SSO_NOT_CONFIGURED));
+}
+
+#[tokio::test]
+async fn unknown_and_shared_emails_get_their_messages() {
+    let (app, _idp) = spawn_entra_app().await;
+    contoso_account(&app).await;
+    let html = start(&app, "acme", "nobody@contoso.example")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(messages::EMAIL_NOT_CONFIGURED));
+    app.create_user("acme", "twin-a", "twins@contoso.example")
+        .await;
+    app.create_user("acme", "twin-b", "twins@contoso.example")
+        .await;
+    let html = start(&app, "acme", "twins@contoso.example")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("It seems that multiple user names are associated with this email ID."),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_or_replayed_callback_says_the_session_expired() {
+    let (app, idp) = spawn_entra_app().await;
+    contoso_account(&app).await;
+    let oid = oid_of(&idp, CONTOSO, "ada@contoso.example");
+    // Older than ten minutes.
+    let callback = flow_to_callback(&app, "ada@contoso.example", &oid).await;
+    app.clock.advance(Duration::minutes(11));
+    let html = app
+        .get(&callback["http://127.0.0.1:8080".len()..])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(messages::SESSION_EXPIRED));
+    assert_eq!(app.me().await.status(), 401);
+    // Used once already.
+    let callback = flow_to_callback(&app, "ada@contoso.example", &oid).await;
+    let path = callback["http://127.0.0.1:8080".len()..].to_string();
+    assert_eq!(app.get(&path).await.status(), 303);
+    app.submit("/logout", "/logout", &[]).await;
+    let html = app.get(&path).await.text().await.unwrap();
+    assert!(html.contains(messages::SESSION_EXPIRED));
+    assert_eq!(app.me().await.status(), 401);
+}
+
+#[tokio::test]
+async fn a_callback_in_another_browser_is_refused() {
+    let (app, idp) = spawn_entra_app().await;
+    contoso_account(&app).await;
+    let callback = flow_to_callback(
+        &app,
+        "ada@contoso.example",
+        &oid_of(&idp, CONTOSO, "ada@contoso.example"),
+    )
+    .await;
+    // Login CSRF: the attacker's callback URL opened in the victim's browser.
+    let victim = app.new_browser();
+    let res = victim
+        .get(app.url(&callback["http://127.0.0.1:8080".len()..]))
+        .send()
+        .await
+        .unwrap();
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::SESSION_EXPIRED));
+    assert_eq!(
+        victim
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn cancelling_at_the_idp_shows_a_friendly_message() {
+    let (app, _idp) = spawn_entra_app().await;
+    contoso_account(&app).await;
+    let res = start(&app, "acme", "ada@contoso.example").await;
+    let callback = at_idp(&location(&res), Err(())).await;
+    let html = app
+        .get(&callback["http://127.0.0.1:8080".len()..])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Sign-in was cancelled."), "{html}");
+    assert!(!html.contains("AADSTS"), "no raw IdP text");
+    assert_eq!(app.me().await.status(), 401);
+}
+
+#[tokio::test]
+async fn signing_in_at_the_idp_as_someone_else_is_refused() {
+    let (app, idp) = spawn_entra_app().await;
+    idp.update_tenant(CONTOSO, |t| {
+        t.users.push(DevUser {
+            oid: uuid::Uuid::new_v4().to_string(),
+            email: "bob@contoso.example".into(),
+            name: "Bob".into(),
+            email_verified: true,
+        })
+    });
+    contoso_account(&app).await;
+    let callback = flow_to_callback(
+        &app,
+        "ada@contoso.example",
+        &oid_of(&idp, CONTOSO, "bob@contoso.example"),
+    )
+    .await;
+    let res = app.get(&callback["http://127.0.0.1:8080".len()..]).await;
+    assert_eq!(res.status(), 401);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::SSO_INCORRECT_CREDENTIALS));
+    assert_eq!(app.me().await.status(), 401);
+    let audit = app.audit("acme").await;
+    assert!(audit
+        .iter()
+        .any(|e| e["action"] == "login.sso" && e["reason"] == "email_mismatch"));
+}
+
+#[tokio::test]
+async fn an_unverified_email_from_another_tenant_cannot_take_over_a_user_noauth() {
+    let (app, idp) = spawn_entra_app().await;
+    // Globex approved Fabrikam; Globex also has a legacy user whose email is at contoso.example.
+    idp.update_tenant(FABRIKAM, |t| {
+        t.consented = true;
+        t.users.push(DevUser {
+            oid: uuid::Uuid::new_v4().to_string(),
+            email: "ada@contoso.example".into(),
+            name: "Mallory".into(),
+            email_verified: false,
+        });
+    });
+    app.create_account("globex").await;
+    app.create_user("globex", "ada-legacy", "ada@contoso.example")
+        .await;
+    app.api(
+        Method::POST,
+        "/api/v1/accounts/globex/connections",
+        Some(json!({ "kind": "entra" })),
+    )
+    .await;
+    assert_eq!(
+        app.api(
+            Method::POST,
+            "/api/v1/accounts/globex/entra/tenants",
+            Some(json!({ "tenant_id": FABRIKAM }))
+        )
+        .await
+        .status(),
+        201
+    );
+    let res = start(&app, "globex", "ada@contoso.example").await;
+    assert_eq!(res.status(), 303);
+    let callback = at_idp(
+        &location(&res),
+        Ok(&oid_of(&idp, FABRIKAM, "ada@contoso.example")),
+    )
+    .await;
+    let res = app.get(&callback["http://127.0.0.1:8080".len()..]).await;
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::SSO_INCORRECT_CREDENTIALS));
+    assert_eq!(app.me().await.status(), 401);
+    let audit = app.audit("globex").await;
+    assert!(audit.iter().any(|e| e["reason"] == "email_not_trusted"));
+}
+
+#[tokio::test]
+async fn a_linked_user_is_matched_by_the_link_next_time() {
+    let (app, idp) = spawn_entra_app().await;
+    contoso_account(&app).await;
+    let oid = oid_of(&idp, CONTOSO, "ada@contoso.example");
+    let callback = flow_to_callback(&app, "ada@contoso.example", &oid).await;
+    assert_eq!(
+        app.get(&callback["http://127.0.0.1:8080".len()..])
+            .await
+            .status(),
+        303
+    );
+    app.submit("/logout", "/logout", &[]).await;
+    // A second account member with the same email appears later; the link still decides.
+    app.create_user("acme", "ada-2", "ada@contoso.example")
+        .await;
+    let html = start(&app, "acme", "ada@contoso.example")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("multiple user names"),
+        "step 2 still refuses ambiguous emails before the IdP"
+    );
+}
