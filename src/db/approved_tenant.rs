@@ -88,6 +88,11 @@ impl ApprovedTenant {
         Ok(())
     }
 
+    pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
+        diesel::delete(approved_tenants::table.find(id)).execute(conn)?;
+        Ok(())
+    }
+
     pub fn set_status(
         conn: &mut DbConnection,
         id: &str,

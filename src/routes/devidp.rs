@@ -11,7 +11,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use data_encoding::BASE64;
 
 use crate::clock::SharedClock;
-use crate::sso::devidp::DevIdp;
+use crate::sso::devidp::{DevIdp, DevTenant, ORGANIZATIONS};
 
 struct DevIdpState {
     idp: Arc<DevIdp>,
@@ -47,7 +47,18 @@ async fn authorize_page(
     path: web::Path<String>,
     query: web::Query<HashMap<String, String>>,
 ) -> HttpResponse {
-    let Some(tenant) = state.idp.tenant(&path) else {
+    let tenant = if path.as_str() == ORGANIZATIONS {
+        Some(DevTenant {
+            display_name: "Sign in with your work account".into(),
+            verified_domains: vec![],
+            consented: true,
+            users: state.idp.all_users(),
+            graph_id_override: None,
+        })
+    } else {
+        state.idp.tenant(&path)
+    };
+    let Some(tenant) = tenant else {
         return HttpResponse::BadRequest().body("AADSTS90002: Tenant not found.");
     };
     let hidden: String = query
@@ -122,6 +133,52 @@ async fn authorize_submit(
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()
+}
+
+/// The admin-consent page: Accept or Decline on behalf of the tenant.
+async fn admin_consent_page(
+    state: web::Data<DevIdpState>,
+    path: web::Path<String>,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
+    let Some(tenant) = state.idp.tenant(&path) else {
+        return HttpResponse::BadRequest().body("AADSTS90002: Tenant not found.");
+    };
+    let hidden: String = query
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(k),
+                escape(v)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Permissions requested</title></head>\
+         <body style=\"font-family:system-ui;max-width:480px;margin:3rem auto;padding:0 1rem\"><h1>Permissions requested</h1>\
+         <p>sso-broker wants to read {}'s organization profile (Organization.Read.All). Accept for your organization?</p>\
+         <form method=\"post\">{hidden}<input type=\"hidden\" name=\"decision\" value=\"accept\"><button type=\"submit\">Accept</button></form>\
+         <form method=\"post\">{hidden}<input type=\"hidden\" name=\"decision\" value=\"decline\"><button type=\"submit\">Decline</button></form></body></html>",
+        escape(&tenant.display_name)
+    );
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
+async fn admin_consent_submit(
+    state: web::Data<DevIdpState>,
+    path: web::Path<String>,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
+    let accept = form.get("decision").map(String::as_str) == Some("accept");
+    match state.idp.admin_consent(&path, &form, accept) {
+        Ok(location) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, location))
+            .finish(),
+        Err(message) => HttpResponse::BadRequest().body(message),
+    }
 }
 
 async fn token(
@@ -199,6 +256,14 @@ pub fn serve(
                 web::post().to(authorize_submit),
             )
             .route("/{tid}/oauth2/v2.0/token", web::post().to(token))
+            .route(
+                "/{tid}/v2.0/adminconsent",
+                web::get().to(admin_consent_page),
+            )
+            .route(
+                "/{tid}/v2.0/adminconsent",
+                web::post().to(admin_consent_submit),
+            )
             .route("/v1.0/organization", web::get().to(organization))
     })
     .workers(1)

@@ -27,6 +27,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/sso/oidc/callback",
             web::get().to(pages::sso::oidc_callback),
         )
+        .route(
+            "/admin-consent/start",
+            web::get().to(pages::sso::admin_consent_start),
+        )
+        .route(
+            "/admin-consent/callback",
+            web::get().to(pages::sso::admin_consent_callback),
+        )
+        .route("/admin/entra", web::get().to(pages::admin_entra::show))
+        .route(
+            "/admin/entra/tenants/{tenant_id}/check",
+            web::post().to(pages::admin_entra::check),
+        )
+        .route(
+            "/admin/entra/tenants/{tenant_id}/remove",
+            web::post().to(pages::admin_entra::remove),
+        )
         .route("/logout", web::get().to(pages::logout::show))
         .route("/logout", web::post().to(pages::logout::submit))
         .route("/account/security", web::get().to(pages::security::show))

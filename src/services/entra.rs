@@ -339,6 +339,46 @@ pub async fn check_tenant(
     Ok(status.to_string())
 }
 
+/// Removes an approved tenant from the account (its users can no longer sign in).
+pub async fn remove_tenant(
+    state: &AppState,
+    account: String,
+    tenant_id: &str,
+    actor: String,
+    meta: RequestMeta,
+) -> Result<(), ServiceError> {
+    let tenant = parse_tenant(tenant_id)?;
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            diesel::Connection::transaction(conn, |conn| {
+                let account = find_account(conn, &account)?;
+                let row = ApprovedTenant::find(conn, &account.id, tenant.as_str())?.ok_or(
+                    ServiceError::NotFound {
+                        code: "tenant_not_found",
+                        message: "This tenant is not connected to the account.",
+                    },
+                )?;
+                ApprovedTenant::delete(conn, &row.id)?;
+                audit::record(
+                    conn,
+                    &meta,
+                    now,
+                    Audit {
+                        actor,
+                        account_id: Some(&account.id),
+                        action: "entra.tenant.remove",
+                        outcome: Outcome::Success,
+                        reason: Some(&format!("tenant={tenant}")),
+                    },
+                )?;
+                Ok(())
+            })
+        })
+        .await
+}
+
 /// `POST /api/v1/entra/validate`: a v2.0 ID or access token for our app from a tenant approved
 /// for some account (narrowed to `account` when given). No nonce check.
 pub async fn validate_api_token(

@@ -2,6 +2,7 @@
 //! these; they take the state, an explicit request context and read time from the `Clock`.
 
 pub mod accounts;
+pub mod admin_consent;
 pub mod api_tokens;
 pub mod audit;
 pub mod connections;

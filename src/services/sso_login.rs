@@ -66,7 +66,7 @@ struct FlowPayload {
     return_to: Option<String>,
 }
 
-fn audit_attempt(
+pub fn audit_attempt(
     conn: &mut DbConnection,
     meta: &RequestMeta,
     now: chrono::NaiveDateTime,
@@ -290,7 +290,7 @@ pub struct Callback {
 }
 
 /// A friendly text for an IdP error response (the raw description goes to the log only).
-fn idp_error_text(error: &str, description: &str) -> &'static str {
+pub fn idp_error_text(error: &str, description: &str) -> &'static str {
     let code = description
         .split(|c: char| !c.is_ascii_alphanumeric())
         .find(|w| w.starts_with("AADSTS"))
@@ -323,21 +323,34 @@ pub fn mfa_evidence(amr: &[String]) -> &'static str {
     }
 }
 
-/// SPEC §3.2 steps 4–7, for the browser holding `flow_cookie`.
+/// What a callback leads to.
+#[derive(Debug)]
+pub enum CallbackOutcome {
+    SignedIn(SsoSignIn),
+    /// The admin's sign-in of SPEC §3.3 step 1 succeeded: on to the tenant's consent page.
+    ConsentRedirect {
+        url: String,
+        state: SecretString,
+    },
+    Refused(SsoRefusal),
+}
+
+/// The OIDC redirect URI (`/sso/oidc/callback`), for the browser holding `flow_cookie`:
+/// user sign-in (SPEC §3.2 steps 4–7) or the admin sign-in of admin consent (SPEC §3.3 step 1).
 pub async fn complete(
     state: &AppState,
     callback: Callback,
     flow_cookie: Option<String>,
+    current_user: Option<String>,
     meta: RequestMeta,
-) -> Result<Result<SsoSignIn, SsoRefusal>, ServiceError> {
-    let now = state.clock.now();
-    let naive = now.naive_utc();
+) -> Result<CallbackOutcome, ServiceError> {
+    let naive = state.clock.now_naive();
     let Some(flow_state) = callback
         .state
         .clone()
         .filter(|s| !s.is_empty() && s.len() <= 512)
     else {
-        return Ok(Err(SsoRefusal::FlowExpired));
+        return Ok(CallbackOutcome::Refused(SsoRefusal::FlowExpired));
     };
     let id = sha256_hex(&flow_state);
     let flow = state
@@ -348,8 +361,32 @@ pub async fn complete(
     let same_browser =
         flow_cookie.is_some_and(|c| bool::from(c.as_bytes().ct_eq(flow_state.as_bytes())));
     let (Some(flow), true) = (flow, same_browser) else {
-        return Ok(Err(SsoRefusal::FlowExpired));
+        return Ok(CallbackOutcome::Refused(SsoRefusal::FlowExpired));
     };
+    match flow.kind.as_str() {
+        KIND_ENTRA => Ok(
+            match complete_user_sign_in(state, flow, callback, meta).await? {
+                Ok(done) => CallbackOutcome::SignedIn(done),
+                Err(refusal) => CallbackOutcome::Refused(refusal),
+            },
+        ),
+        super::admin_consent::FLOW_ADMIN_SIGN_IN => {
+            super::admin_consent::after_admin_sign_in(state, flow, callback, current_user, meta)
+                .await
+        }
+        _ => Ok(CallbackOutcome::Refused(SsoRefusal::FlowExpired)),
+    }
+}
+
+/// SPEC §3.2 steps 4–7, for a consumed user sign-in flow.
+async fn complete_user_sign_in(
+    state: &AppState,
+    flow: LoginFlow,
+    callback: Callback,
+    meta: RequestMeta,
+) -> Result<Result<SsoSignIn, SsoRefusal>, ServiceError> {
+    let now = state.clock.now();
+    let naive = now.naive_utc();
     let account_id = flow.account_id.clone().unwrap_or_default();
     let payload: FlowPayload = state
         .keys

@@ -1,15 +1,13 @@
 //! "Log in with SSO" through Microsoft Entra ID (SPEC §3.2), end to end against the development
 //! IdP: each of SPEC's messages in its situation, flow expiry and replay, login CSRF, nOAuth.
 
-use std::collections::HashMap;
-
 use chrono::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sso_broker::domain::messages;
 use sso_broker::sso::devidp::{DevIdp, DevUser};
 
-use crate::helpers::{location, spawn_entra_app, TestApp, CONTOSO, FABRIKAM};
+use crate::helpers::{location, post_idp_form, spawn_entra_app, TestApp, CONTOSO, FABRIKAM};
 
 /// Account `acme` connected to Contoso, with user `ada` (ada@contoso.example).
 async fn contoso_account(app: &TestApp) {
@@ -55,30 +53,10 @@ async fn start(app: &TestApp, account: &str, email: &str) -> reqwest::Response {
 /// Plays the user at the IdP: picks `oid` (or cancels) on the authorize page. Returns the
 /// callback URL the IdP sends the browser back to.
 async fn at_idp(authorize_url: &str, choice: Result<&str, ()>) -> String {
-    let url = url::Url::parse(authorize_url).unwrap();
-    let mut form: HashMap<String, String> = url.query_pairs().into_owned().collect();
     match choice {
-        Ok(oid) => form.insert("oid".into(), oid.into()),
-        Err(()) => form.insert("cancel".into(), "1".into()),
-    };
-    let mut target = url.clone();
-    target.set_query(None);
-    let res = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(target)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        303,
-        "{}",
-        res.text().await.unwrap_or_default()
-    );
-    location(&res)
+        Ok(oid) => post_idp_form(authorize_url, &[("oid", oid)]).await,
+        Err(()) => post_idp_form(authorize_url, &[("cancel", "1")]).await,
+    }
 }
 
 /// Starts the flow for `email` and signs in at the IdP as `oid`; returns the callback URL.

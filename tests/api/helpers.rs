@@ -399,3 +399,38 @@ pub fn entra_env(env: &mut HashMap<String, String>, authority: &str) {
     env.insert("SSO_BROKER_GRAPH_URL".into(), authority.into());
     env.insert("SSO_BROKER_ENTRA_ALLOW_INSECURE_HTTP".into(), "1".into());
 }
+
+/// Answers a development-IdP page: posts the page URL's query parameters plus `extra` to it, as
+/// its forms do. Returns where the IdP sends the browser next.
+pub async fn post_idp_form(page_url: &str, extra: &[(&str, &str)]) -> String {
+    let url = url::Url::parse(page_url).unwrap();
+    let mut form: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    for (k, v) in extra {
+        form.insert(k.to_string(), v.to_string());
+    }
+    let mut target = url.clone();
+    target.set_query(None);
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(target)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        303,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    location(&res)
+}
+
+/// The path and query of a URL on the broker's public URL (http://127.0.0.1:8080).
+pub fn broker_path(url: &str) -> String {
+    url.strip_prefix("http://127.0.0.1:8080")
+        .unwrap_or_else(|| panic!("not a broker URL: {url}"))
+        .to_string()
+}

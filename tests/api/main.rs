@@ -3,6 +3,7 @@
 //! `SSO_BROKER_TEST_DATABASE_URL` is set; Redis sessions when `SSO_BROKER_TEST_REDIS_URL` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_consent;
 mod bad_input;
 mod cli;
 mod csrf;

@@ -11,13 +11,15 @@ use super::render;
 use crate::auth::session;
 use crate::domain::{messages, safe_return_url, AccountName};
 use crate::routes::errors::{see_other, PageError};
-use crate::routes::extract::{verify_csrf, CsrfToken, MaybeUser, Meta};
-use crate::services::sso_login::{self, Callback, SsoRefusal};
+use crate::routes::extract::{verify_csrf, CsrfToken, CurrentUser, MaybeUser, Meta};
+use crate::services::admin_consent::{self, ConsentCallback};
+use crate::services::sso_login::{self, Callback, CallbackOutcome, SsoRefusal};
 use crate::services::ServiceError;
 use crate::AppState;
 
 const ACCOUNT_COOKIE: &str = "sso_broker_account";
 const FLOW_COOKIE: &str = "sso_broker_flow";
+const CONSENT_COOKIE: &str = "sso_broker_consent";
 
 #[derive(Template)]
 #[template(path = "sso.html")]
@@ -175,7 +177,7 @@ pub async fn submit(
     Ok(res)
 }
 
-/// `GET /sso/oidc/callback`: the end of an Entra sign-in.
+/// `GET /sso/oidc/callback`: the end of an Entra sign-in, or step 1 of admin consent.
 pub async fn oidc_callback(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -185,14 +187,43 @@ pub async fn oidc_callback(
     user: MaybeUser,
 ) -> Result<HttpResponse, PageError> {
     let flow_cookie = req.cookie(FLOW_COOKIE).map(|c| c.value().to_string());
-    let outcome = sso_login::complete(&state, query.into_inner(), flow_cookie, meta.0).await?;
+    let current_user = match &user.view {
+        session::SessionView::SignedIn(s) => Some(s.user_id.clone()),
+        _ => None,
+    };
+    let outcome = sso_login::complete(
+        &state,
+        query.into_inner(),
+        flow_cookie,
+        current_user,
+        meta.0,
+    )
+    .await?;
     let mut res = match outcome {
-        Ok(done) => {
+        CallbackOutcome::SignedIn(done) => {
             session::sign_in(&user.session, &done.signed_in)
                 .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
             see_other(done.return_to.as_deref().unwrap_or("/"))
         }
-        Err(refusal) => {
+        CallbackOutcome::ConsentRedirect {
+            url,
+            state: consent_state,
+        } => {
+            use secrecy::ExposeSecret;
+            let mut res = HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, url))
+                .finish();
+            let flow = cookie(
+                &state,
+                CONSENT_COOKIE,
+                consent_state.expose_secret().to_string(),
+                "/admin-consent",
+                actix_web::cookie::time::Duration::minutes(10),
+            );
+            let _ = res.add_cookie(&flow);
+            res
+        }
+        CallbackOutcome::Refused(refusal) => {
             let status = match refusal {
                 SsoRefusal::IdpUnreachable => StatusCode::BAD_GATEWAY,
                 _ => StatusCode::UNAUTHORIZED,
@@ -214,6 +245,61 @@ pub async fn oidc_callback(
         FLOW_COOKIE,
         String::new(),
         "/sso",
+        actix_web::cookie::time::Duration::ZERO,
+    ));
+    Ok(res)
+}
+
+/// `GET /admin-consent/start`: "Connect Microsoft Entra ID" (account admins only).
+pub async fn admin_consent_start(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    meta: Meta,
+) -> Result<HttpResponse, PageError> {
+    let redirect = admin_consent::start(&state, &user.signed_in).await?;
+    admin_consent::audit_start(&state, &user.signed_in, meta.0).await?;
+    use secrecy::ExposeSecret;
+    let mut res = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, redirect.url))
+        .finish();
+    let _ = res.add_cookie(&cookie(
+        &state,
+        FLOW_COOKIE,
+        redirect.state.expose_secret().to_string(),
+        "/sso",
+        actix_web::cookie::time::Duration::minutes(10),
+    ));
+    Ok(res)
+}
+
+/// `GET /admin-consent/callback`: the consent redirect URI.
+pub async fn admin_consent_callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<ConsentCallback>,
+    meta: Meta,
+    user: MaybeUser,
+) -> Result<HttpResponse, PageError> {
+    let flow_cookie = req.cookie(CONSENT_COOKIE).map(|c| c.value().to_string());
+    let current = match &user.view {
+        session::SessionView::SignedIn(s) => Some(s.clone()),
+        _ => None,
+    };
+    let outcome =
+        admin_consent::complete(&state, query.into_inner(), flow_cookie, current, meta.0).await?;
+    let mut res = match outcome {
+        Ok(view) => see_other(&format!("/admin/entra?connected={}", view.tenant_id)),
+        Err(text) => crate::routes::errors::error_page(
+            StatusCode::BAD_REQUEST,
+            "Microsoft Entra ID was not connected",
+            &text,
+        ),
+    };
+    let _ = res.add_removal_cookie(&cookie(
+        &state,
+        CONSENT_COOKIE,
+        String::new(),
+        "/admin-consent",
         actix_web::cookie::time::Duration::ZERO,
     ));
     Ok(res)

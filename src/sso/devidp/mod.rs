@@ -11,6 +11,9 @@ use data_encoding::BASE64URL_NOPAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Value};
 
+/// The multi-tenant authority segment (`{authority}/organizations/...`).
+pub const ORGANIZATIONS: &str = "organizations";
+
 /// A user of a development tenant.
 #[derive(Debug, Clone)]
 pub struct DevUser {
@@ -205,6 +208,48 @@ impl DevIdp {
         }))
     }
 
+    /// Every user of every tenant (the `organizations` sign-in page).
+    pub fn all_users(&self) -> Vec<DevUser> {
+        self.tenants()
+            .values()
+            .flat_map(|t| t.users.clone())
+            .collect()
+    }
+
+    /// `GET {authority}/{tid}/v2.0/adminconsent`, answered: where the browser goes next. As
+    /// Microsoft does, the answer carries `admin_consent=True` even when consent was declined.
+    pub fn admin_consent(
+        &self,
+        tenant_id: &str,
+        params: &HashMap<String, String>,
+        accept: bool,
+    ) -> Result<String, String> {
+        if params.get("client_id").map(String::as_str) != Some(self.client_id.as_str()) {
+            return Err("AADSTS700016: Application not found in the directory.".into());
+        }
+        let mut back = params
+            .get("redirect_uri")
+            .and_then(|u| url::Url::parse(u).ok())
+            .ok_or("AADSTS50011: Invalid redirect URI.")?;
+        if accept {
+            self.update_tenant(tenant_id, |t| t.consented = true);
+        }
+        let state = params.get("state").cloned().unwrap_or_default();
+        let mut query = back.query_pairs_mut();
+        query
+            .append_pair("admin_consent", "True")
+            .append_pair("tenant", tenant_id);
+        if !accept {
+            query.append_pair("error", "access_denied").append_pair(
+                "error_description",
+                "AADSTS65004: User declined to consent to access the app.",
+            );
+        }
+        query.append_pair("state", &state);
+        drop(query);
+        Ok(back.to_string())
+    }
+
     /// The tenant's name and users, for the sign-in page.
     pub fn tenant(&self, tenant_id: &str) -> Option<DevTenant> {
         self.tenants().get(tenant_id).cloned()
@@ -231,8 +276,18 @@ impl DevIdp {
         let redirect_uri = param("redirect_uri");
         let mut back = url::Url::parse(&redirect_uri)
             .map_err(|_| "AADSTS50011: Invalid redirect URI.".to_string())?;
+        // The `organizations` authority signs in a user of any tenant (the admin-consent sign-in).
+        let tenant_id = if tenant_id == ORGANIZATIONS {
+            self.tenants()
+                .iter()
+                .find(|(_, t)| t.users.iter().any(|u| u.oid == oid))
+                .map(|(tid, _)| tid.clone())
+                .ok_or("AADSTS50034: The user account does not exist.")?
+        } else {
+            tenant_id.to_string()
+        };
         let tenant = self
-            .tenant(tenant_id)
+            .tenant(&tenant_id)
             .ok_or("AADSTS90002: Tenant not found.")?;
         if !tenant.users.iter().any(|u| u.oid == oid) {
             return Err("AADSTS50034: The user account does not exist in this directory.".into());
@@ -279,7 +334,7 @@ impl DevIdp {
         let mut codes = self.codes.lock().unwrap_or_else(|p| p.into_inner());
         let Some(issued) = codes
             .get_mut(field("code"))
-            .filter(|c| c.tenant_id == tenant_id)
+            .filter(|c| c.tenant_id == tenant_id || tenant_id == ORGANIZATIONS)
         else {
             return Err(error(
                 400,

@@ -143,6 +143,102 @@ impl OidcClients {
         })
     }
 
+    /// The admin's sign-in through the `organizations` authority (SPEC §3.3 step 1), to learn
+    /// the admin's tenant. Built by hand: that metadata's issuer is the template
+    /// `{authority}/{tenantid}/v2.0`, which discovery rightly refuses; the returned ID token is
+    /// checked against the concrete issuer of its `tid` instead (SPEC §4).
+    pub fn organizations_request(&self) -> AuthorizationRequest {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let state = CsrfToken::new_random();
+        let nonce = Nonce::new_random();
+        let mut url = self.organizations_endpoint("authorize");
+        url.query_pairs_mut()
+            .append_pair("client_id", &self.client_id)
+            .append_pair("response_type", "code")
+            .append_pair("redirect_uri", self.redirect_uri.as_str())
+            .append_pair("response_mode", "query")
+            .append_pair("scope", "openid profile email")
+            .append_pair("state", state.secret())
+            .append_pair("nonce", nonce.secret())
+            .append_pair("code_challenge", challenge.as_str())
+            .append_pair("code_challenge_method", "S256")
+            .append_pair("prompt", "select_account");
+        AuthorizationRequest {
+            url,
+            state: SecretString::from(state.secret().clone()),
+            nonce: SecretString::from(nonce.secret().clone()),
+            pkce_verifier: SecretString::from(verifier.secret().clone()),
+        }
+    }
+
+    fn organizations_endpoint(&self, name: &str) -> Url {
+        let mut url = self.authority.clone();
+        url.set_path(&format!(
+            "{}/organizations/oauth2/v2.0/{name}",
+            self.authority.path().trim_end_matches('/')
+        ));
+        url
+    }
+
+    /// Redeems a code of the `organizations` sign-in; returns the raw ID token.
+    pub async fn redeem_organizations_code(
+        &self,
+        code: &str,
+        pkce_verifier: &SecretString,
+    ) -> Result<String, SsoError> {
+        let response = self
+            .http
+            .post(self.organizations_endpoint("token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", self.redirect_uri.as_str()),
+                ("client_id", self.client_id.as_str()),
+                ("client_secret", self.client_secret.expose_secret()),
+                ("code_verifier", pkce_verifier.expose_secret()),
+            ])
+            .send()
+            .await
+            .map_err(|e| SsoError::IdpUnreachable(e.into()))?;
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(SsoError::IdpUnreachable(anyhow::anyhow!(
+                "token endpoint answered {status}"
+            )));
+        }
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|_| SsoError::MalformedToken)?;
+        if !status.is_success() {
+            let error = body
+                .get("error")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("token_refused");
+            return Err(SsoError::CodeRejected(error.chars().take(64).collect()));
+        }
+        body.get("id_token")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+            .ok_or(SsoError::MissingClaim("id_token"))
+    }
+
+    /// `{authority}/{tid}/v2.0/adminconsent` for the broker's app (SPEC §3.3 step 2).
+    pub fn admin_consent_url(&self, tenant: &TenantId, redirect_uri: &str, state: &str) -> Url {
+        let mut url = self.authority.clone();
+        url.set_path(&format!(
+            "{}/{}/v2.0/adminconsent",
+            self.authority.path().trim_end_matches('/'),
+            tenant
+        ));
+        url.query_pairs_mut()
+            .append_pair("client_id", &self.client_id)
+            .append_pair("scope", super::consent_proof::GRAPH_SCOPE)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("state", state);
+        url
+    }
+
     /// Redeems `code` at the tenant's token endpoint; returns the raw ID token.
     pub async fn redeem_code(
         &self,

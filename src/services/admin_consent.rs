@@ -1,0 +1,364 @@
+//! "Connect Microsoft Entra ID" (SPEC §3.3 steps 1–3): an account admin signs in through the
+//! `organizations` authority so we learn their tenant, grants admin consent, and the callback is
+//! believed only after `error`, the session-bound single-use `state` and `tenant == tid` all
+//! check out, and the Graph proof of step 4 succeeds.
+//!
+//! # Security
+//! Microsoft sends `admin_consent=True` even on errors, and the `tenant` parameter is not
+//! authenticated: anyone can craft a callback naming someone else's tenant. Neither is trusted.
+
+use chrono::Duration;
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
+
+use super::audit::{Outcome, RequestMeta};
+use super::entra::{self, TenantView};
+use super::sso_login::{audit_attempt, idp_error_text, Callback, CallbackOutcome, SsoRefusal};
+use super::{profile, ServiceError};
+use crate::auth::session::SignedIn;
+use crate::crypto::tokens::{random_token, sha256_hex};
+use crate::db::account::Account;
+use crate::db::connection::{IdpConnection, KIND_ENTRA};
+use crate::db::login_flow::LoginFlow;
+use crate::domain::messages;
+use crate::sso::entra::{validate_token, TokenRules};
+use crate::AppState;
+
+/// Flow kind of the admin's `organizations` sign-in (step 1).
+pub const FLOW_ADMIN_SIGN_IN: &str = "entra_admin_sign_in";
+/// Flow kind of the consent request (steps 2–3).
+pub const FLOW_ADMIN_CONSENT: &str = "entra_admin_consent";
+const FLOW_LIFETIME: Duration = Duration::minutes(10);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AdminFlow {
+    user_id: String,
+    nonce: Option<String>,
+    pkce_verifier: Option<String>,
+    tenant_id: Option<String>,
+}
+
+/// Where to send the admin, and the `state` that binds the flow to this browser.
+#[derive(Debug)]
+pub struct Redirect {
+    pub url: String,
+    pub state: SecretString,
+}
+
+async fn store_flow(
+    state: &AppState,
+    kind: &'static str,
+    flow_state: &str,
+    account_id: &str,
+    payload: &AdminFlow,
+) -> Result<(), ServiceError> {
+    let now = state.clock.now_naive();
+    let sealed = state
+        .keys
+        .secret_box
+        .seal(&serde_json::to_vec(payload).map_err(|e| ServiceError::Internal(e.into()))?);
+    let flow = LoginFlow {
+        id: sha256_hex(flow_state),
+        kind: kind.into(),
+        account_id: Some(account_id.to_string()),
+        payload: sealed,
+        created_at: now,
+        expires_at: now + FLOW_LIFETIME,
+        used_at: None,
+    };
+    state.db.run(move |conn| flow.insert(conn)).await?;
+    Ok(())
+}
+
+fn open_flow(state: &AppState, flow: &LoginFlow) -> Result<AdminFlow, ServiceError> {
+    state
+        .keys
+        .secret_box
+        .open(&flow.payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("admin flow payload unreadable")))
+}
+
+/// Step 1: the signed-in account admin is sent to sign in with Microsoft.
+pub async fn start(state: &AppState, admin: &SignedIn) -> Result<Redirect, ServiceError> {
+    let rt = entra::runtime(state)?;
+    let profile = profile::load(state, admin).await?;
+    if profile.role != "admin" {
+        return Err(ServiceError::Forbidden);
+    }
+    let request = rt.oidc.organizations_request();
+    let payload = AdminFlow {
+        user_id: admin.user_id.clone(),
+        nonce: Some(request.nonce.expose_secret().to_string()),
+        pkce_verifier: Some(request.pkce_verifier.expose_secret().to_string()),
+        tenant_id: None,
+    };
+    store_flow(
+        state,
+        FLOW_ADMIN_SIGN_IN,
+        request.state.expose_secret(),
+        &admin.account_id,
+        &payload,
+    )
+    .await?;
+    Ok(Redirect {
+        url: request.url.to_string(),
+        state: request.state,
+    })
+}
+
+/// Step 1's callback: learn the admin's `tid` from a fully validated ID token, then step 2.
+pub async fn after_admin_sign_in(
+    state: &AppState,
+    flow: LoginFlow,
+    callback: Callback,
+    current_user: Option<String>,
+    meta: RequestMeta,
+) -> Result<CallbackOutcome, ServiceError> {
+    let now = state.clock.now();
+    let account_id = flow.account_id.clone().unwrap_or_default();
+    let payload = open_flow(state, &flow)?;
+    let actor = format!("user-id:{}", payload.user_id);
+    let refuse = |refusal: SsoRefusal, reason: String| {
+        let (meta, actor, account_id) = (meta.clone(), actor.clone(), account_id.clone());
+        async move {
+            let naive = state.clock.now_naive();
+            state
+                .db
+                .run(move |conn| {
+                    crate::services::audit::record(
+                        conn,
+                        &meta,
+                        naive,
+                        crate::services::audit::Audit {
+                            actor,
+                            account_id: Some(&account_id),
+                            action: "entra.admin_consent",
+                            outcome: Outcome::Failure,
+                            reason: Some(&reason),
+                        },
+                    )
+                })
+                .await?;
+            Ok::<_, ServiceError>(CallbackOutcome::Refused(refusal))
+        }
+    };
+    // Bound to the session that started it: the same admin must still be signed in.
+    if current_user.as_deref() != Some(payload.user_id.as_str()) {
+        return refuse(SsoRefusal::FlowExpired, "session_changed".into()).await;
+    }
+    if let Some(error) = callback.error.as_deref() {
+        let text = idp_error_text(
+            error,
+            callback.error_description.as_deref().unwrap_or_default(),
+        );
+        return refuse(
+            SsoRefusal::IdpError(text),
+            format!("idp_error:{}", error.chars().take(40).collect::<String>()),
+        )
+        .await;
+    }
+    let rt = entra::runtime(state)?;
+    let code = callback.code.unwrap_or_default();
+    let verifier = SecretString::from(payload.pkce_verifier.clone().unwrap_or_default());
+    let id_token = match rt.oidc.redeem_organizations_code(&code, &verifier).await {
+        Ok(token) => token,
+        Err(e @ crate::sso::SsoError::IdpUnreachable(_)) => {
+            return refuse(SsoRefusal::IdpUnreachable, e.code().into()).await
+        }
+        Err(e) => return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await,
+    };
+    let audiences = vec![rt.app.client_id.clone()];
+    let nonce = payload.nonce.clone().unwrap_or_default();
+    let rules = TokenRules {
+        authority: rt.app.authority(),
+        audiences: &audiences,
+        nonce: Some(&nonce),
+        now,
+    };
+    // Any organization tenant may sign in here (it is not approved yet); every other §4 rule,
+    // the concrete issuer of its `tid` first, holds.
+    let any_tenant = |_: &crate::sso::entra::TenantId| Some(Vec::new());
+    let verified = match validate_token(&id_token, &rules, &rt.keys, &any_tenant).await {
+        Ok(v) => v,
+        Err(e @ crate::sso::SsoError::IdpUnreachable(_)) => {
+            return refuse(SsoRefusal::IdpUnreachable, e.code().into()).await
+        }
+        Err(e) => return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await,
+    };
+    let consent_state = random_token(32);
+    let next = AdminFlow {
+        user_id: payload.user_id,
+        nonce: None,
+        pkce_verifier: None,
+        tenant_id: Some(verified.tenant_id.to_string()),
+    };
+    store_flow(
+        state,
+        FLOW_ADMIN_CONSENT,
+        &consent_state,
+        &account_id,
+        &next,
+    )
+    .await?;
+    let url = rt.oidc.admin_consent_url(
+        &verified.tenant_id,
+        &state.settings.public_link("/admin-consent/callback"),
+        &consent_state,
+    );
+    Ok(CallbackOutcome::ConsentRedirect {
+        url: url.to_string(),
+        state: SecretString::from(consent_state),
+    })
+}
+
+/// The consent callback's query.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ConsentCallback {
+    pub admin_consent: Option<String>,
+    pub tenant: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// Steps 3–5: `error` first, then `state`, then `tenant == tid`, then the Graph proof.
+/// `Err(text)` is what the admin reads.
+pub async fn complete(
+    state: &AppState,
+    callback: ConsentCallback,
+    flow_cookie: Option<String>,
+    current_user: Option<SignedIn>,
+    meta: RequestMeta,
+) -> Result<Result<TenantView, String>, ServiceError> {
+    let naive = state.clock.now_naive();
+    // Consume the flow first, whatever the outcome: a state is good for one answer only.
+    let flow = match callback
+        .state
+        .clone()
+        .filter(|s| !s.is_empty() && s.len() <= 512)
+    {
+        Some(flow_state) => {
+            let id = sha256_hex(&flow_state);
+            let flow = state
+                .db
+                .run(move |conn| LoginFlow::consume(conn, &id, naive))
+                .await?;
+            let same_browser =
+                flow_cookie.is_some_and(|c| bool::from(c.as_bytes().ct_eq(flow_state.as_bytes())));
+            flow.filter(|f| same_browser && f.kind == FLOW_ADMIN_CONSENT)
+        }
+        None => None,
+    };
+    let account_id = flow.as_ref().and_then(|f| f.account_id.clone());
+    let actor = current_user
+        .as_ref()
+        .map(|u| format!("user-id:{}", u.user_id))
+        .unwrap_or_else(|| "anonymous".into());
+    let fail = |reason: String, text: String| {
+        let (meta, actor, account_id) = (meta.clone(), actor.clone(), account_id.clone());
+        async move {
+            state
+                .db
+                .run(move |conn| {
+                    crate::services::audit::record(
+                        conn,
+                        &meta,
+                        naive,
+                        crate::services::audit::Audit {
+                            actor,
+                            account_id: account_id.as_deref(),
+                            action: "entra.admin_consent",
+                            outcome: Outcome::Failure,
+                            reason: Some(&reason),
+                        },
+                    )
+                })
+                .await?;
+            Ok::<_, ServiceError>(Err(text))
+        }
+    };
+    if let Some(error) = callback.error.as_deref() {
+        let text = idp_error_text(
+            error,
+            callback.error_description.as_deref().unwrap_or_default(),
+        );
+        return fail(
+            format!("idp_error:{}", error.chars().take(40).collect::<String>()),
+            text.to_string(),
+        )
+        .await;
+    }
+    let Some(flow) = flow else {
+        return fail("state_invalid".into(), messages::SESSION_EXPIRED.into()).await;
+    };
+    let payload = open_flow(state, &flow)?;
+    if current_user.as_ref().map(|u| u.user_id.as_str()) != Some(payload.user_id.as_str()) {
+        return fail("session_changed".into(), messages::SESSION_EXPIRED.into()).await;
+    }
+    let tid = payload.tenant_id.unwrap_or_default();
+    if callback.tenant.as_deref() != Some(tid.as_str()) {
+        return fail(format!("tenant_mismatch:{}", callback.tenant.unwrap_or_default().chars().take(40).collect::<String>()), "The consent response names a different tenant than the one you signed in with. Nothing was changed.".into()).await;
+    }
+    let account_id = flow.account_id.unwrap_or_default();
+    let (acct, now) = (account_id.clone(), naive);
+    let account = state
+        .db
+        .run(move |conn| {
+            let account = Account::find(conn, &acct)?.ok_or(ServiceError::account_not_found())?;
+            // Connecting a tenant gives the account its Entra connection.
+            if IdpConnection::find_kind(conn, &acct, KIND_ENTRA)?.is_none() {
+                IdpConnection {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    account_id: acct.clone(),
+                    kind: KIND_ENTRA.into(),
+                    settings: "{}".into(),
+                    created_at: now,
+                }
+                .insert(conn)?;
+            }
+            Ok::<_, ServiceError>(account)
+        })
+        .await?;
+    match entra::approve_tenant(
+        state,
+        account.name,
+        &tid,
+        format!("user-id:{}", payload.user_id),
+        meta.clone(),
+    )
+    .await
+    {
+        Ok(view) => Ok(Ok(view)),
+        Err(ServiceError::BadGateway { message, .. }) => Ok(Err(message)),
+        Err(other) => Err(other),
+    }
+}
+
+/// Records the admin's click on "Connect" (audit trail of step 1).
+pub async fn audit_start(
+    state: &AppState,
+    admin: &SignedIn,
+    meta: RequestMeta,
+) -> Result<(), ServiceError> {
+    let naive = state.clock.now_naive();
+    let (actor, account_id) = (
+        format!("user-id:{}", admin.user_id),
+        admin.account_id.clone(),
+    );
+    state
+        .db
+        .run(move |conn| {
+            audit_attempt(
+                conn,
+                &meta,
+                naive,
+                &actor,
+                Some(&account_id),
+                Outcome::Success,
+                "admin_consent_started",
+            )
+        })
+        .await
+}

@@ -1,0 +1,199 @@
+//! "Connect Microsoft Entra ID" (SPEC §3.3) in the browser: admin sign-in, consent, callback
+//! checks, and the refusals that record nothing.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use sso_broker::domain::messages;
+use sso_broker::sso::devidp::{DevIdp, DevUser};
+
+use crate::helpers::{
+    broker_path, location, post_idp_form, spawn_entra_app, TestApp, CONTOSO, FABRIKAM, PASSWORD,
+};
+
+/// Account `acme` with admin `boss` signed in; Contoso has not consented yet and has an IT admin.
+async fn admin_signed_in(app: &TestApp, idp: &DevIdp) -> String {
+    idp.update_tenant(CONTOSO, |t| {
+        t.consented = false;
+        t.users.push(DevUser {
+            oid: "0000cccc-0000-4000-8000-00000000000c".into(),
+            email: "it-admin@contoso.example".into(),
+            name: "IT Admin".into(),
+            email_verified: true,
+        });
+    });
+    app.create_account("acme").await;
+    let body = json!({ "email": "boss@acme.example.com", "username": "boss", "role": "admin", "password": PASSWORD });
+    assert_eq!(
+        app.api(Method::POST, "/api/v1/accounts/acme/users", Some(body))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(app.sign_in("boss", PASSWORD).await.status(), 303);
+    "0000cccc-0000-4000-8000-00000000000c".to_string()
+}
+
+/// Runs steps 1–2: returns the IdP's admin-consent URL.
+async fn to_consent_page(app: &TestApp, admin_oid: &str) -> String {
+    let res = app.get("/admin-consent/start").await;
+    assert_eq!(res.status(), 303);
+    let authorize = location(&res);
+    assert!(
+        authorize.contains("/organizations/oauth2/v2.0/authorize?"),
+        "{authorize}"
+    );
+    let callback = post_idp_form(&authorize, &[("oid", admin_oid)]).await;
+    let res = app.get(&broker_path(&callback)).await;
+    assert_eq!(
+        res.status(),
+        303,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let consent = location(&res);
+    assert!(
+        consent.contains(&format!("/{CONTOSO}/v2.0/adminconsent?")),
+        "{consent}"
+    );
+    assert!(
+        consent.contains("scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"),
+        "{consent}"
+    );
+    consent
+}
+
+async fn tenants(app: &TestApp) -> Vec<Value> {
+    app.api(Method::GET, "/api/v1/accounts/acme/entra/tenants", None)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_admin_connects_the_tenant_and_its_users_can_sign_in() {
+    let (app, idp) = spawn_entra_app().await;
+    let admin = admin_signed_in(&app, &idp).await;
+    let consent = to_consent_page(&app, &admin).await;
+    let back = post_idp_form(&consent, &[("decision", "accept")]).await;
+    assert!(
+        back.contains("admin_consent=True") && back.contains(&format!("tenant={CONTOSO}")),
+        "{back}"
+    );
+    let res = app.get(&broker_path(&back)).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), format!("/admin/entra?connected={CONTOSO}"));
+    let listed = tenants(&app).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["status"], "approved");
+    assert_eq!(listed[0]["display_name"], "Contoso");
+    let page = app.get_html(&location(&res)).await;
+    assert!(
+        page.contains("Contoso") && page.contains("is connected"),
+        "{page}"
+    );
+    // The admin's tenant is now usable: its user can log in with SSO.
+    app.create_user("acme", "ada", "ada@contoso.example").await;
+    app.submit("/logout", "/logout", &[]).await;
+    let res = app
+        .submit(
+            "/login/sso",
+            "/login/sso",
+            &[("account", "acme"), ("email", "ada@contoso.example")],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        303,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+}
+
+#[tokio::test]
+async fn a_declined_consent_with_admin_consent_true_records_nothing() {
+    let (app, idp) = spawn_entra_app().await;
+    let admin = admin_signed_in(&app, &idp).await;
+    let consent = to_consent_page(&app, &admin).await;
+    let back = post_idp_form(&consent, &[("decision", "decline")]).await;
+    assert!(
+        back.contains("admin_consent=True") && back.contains("error=access_denied"),
+        "{back}"
+    );
+    let res = app.get(&broker_path(&back)).await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        !res.text().await.unwrap().contains("AADSTS"),
+        "no raw IdP text"
+    );
+    assert!(tenants(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_forged_tenant_parameter_records_nothing() {
+    let (app, idp) = spawn_entra_app().await;
+    let admin = admin_signed_in(&app, &idp).await;
+    idp.update_tenant(FABRIKAM, |t| t.consented = true);
+    let consent = to_consent_page(&app, &admin).await;
+    let back = post_idp_form(&consent, &[("decision", "accept")]).await;
+    let forged = back.replace(CONTOSO, FABRIKAM);
+    let res = app.get(&broker_path(&forged)).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("different tenant"));
+    assert!(tenants(&app).await.is_empty(), "neither tenant recorded");
+    let audit = app.audit("acme").await;
+    assert!(audit.iter().any(|e| e["action"] == "entra.admin_consent"
+        && e["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("tenant_mismatch")));
+}
+
+#[tokio::test]
+async fn a_consent_state_is_good_for_one_answer_from_the_same_admin() {
+    let (app, idp) = spawn_entra_app().await;
+    let admin = admin_signed_in(&app, &idp).await;
+    let consent = to_consent_page(&app, &admin).await;
+    let back = post_idp_form(&consent, &[("decision", "accept")]).await;
+    // Another browser (no sign-in, no flow cookie) cannot use it.
+    let stranger = app.new_browser();
+    let res = stranger
+        .get(app.url(&broker_path(&back)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::SESSION_EXPIRED));
+    assert!(tenants(&app).await.is_empty());
+    // That attempt used the state up; the admin starts again, succeeds, and a replay of the
+    // successful answer is refused.
+    let consent = to_consent_page(&app, &admin).await;
+    let back = post_idp_form(&consent, &[("decision", "accept")]).await;
+    assert_eq!(app.get(&broker_path(&back)).await.status(), 303);
+    let res = app.get(&broker_path(&back)).await;
+    assert_eq!(res.status(), 400, "replayed state");
+}
+
+#[tokio::test]
+async fn only_account_admins_may_connect_entra() {
+    let (app, _idp) = spawn_entra_app().await;
+    app.create_account("acme").await;
+    app.create_user("acme", "ada", "ada@acme.example.com").await;
+    assert_eq!(
+        location(&app.get("/admin-consent/start").await),
+        "/login",
+        "anonymous"
+    );
+    assert_eq!(
+        location(&app.get("/admin/entra").await),
+        "/login",
+        "anonymous"
+    );
+    app.sign_in("ada", PASSWORD).await;
+    assert_eq!(app.get("/admin-consent/start").await.status(), 403);
+    assert_eq!(app.get("/admin/entra").await.status(), 403);
+}
