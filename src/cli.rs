@@ -122,8 +122,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if !settings.is_loopback() {
                 anyhow::bail!("SSO_BROKER_PUBLIC_URL: demo runs only on a loopback address (127.0.0.1 or localhost)");
             }
-            let state = AppState::build(settings, clock).await?;
+            // The development IdP (SPEC §6.6) on a second loopback port, unless real Entra
+            // credentials are configured.
+            let mut settings = settings;
+            let dev_idp = if settings.entra_client_id.is_none() {
+                let listener = std::net::TcpListener::bind((settings.bind.ip(), 0))?;
+                let authority = format!("http://{}", listener.local_addr()?);
+                let secret = crate::crypto::tokens::random_token(24);
+                let idp = Arc::new(crate::sso::devidp::DevIdp::new(
+                    &authority,
+                    demo::entra::CLIENT_ID,
+                    &secret,
+                )?);
+                settings.entra_client_id = Some(demo::entra::CLIENT_ID.into());
+                settings.entra_client_secret = Some(SecretString::from(secret));
+                settings.entra_authority = url::Url::parse(&authority)?;
+                settings.graph_url = url::Url::parse(&authority)?;
+                settings.entra_allow_insecure_http = true;
+                Some((idp, listener, authority))
+            } else {
+                None
+            };
+            let state = AppState::build(settings, clock.clone()).await?;
             let info = demo::seed(&state).await?;
+            demo::entra::seed_account(&state).await?;
+            let idp_authority = match dev_idp {
+                Some((idp, listener, authority)) => {
+                    demo::entra::seed_idp(&state, &idp).await?;
+                    let server = crate::routes::devidp::serve(idp, clock, listener)?;
+                    tokio::spawn(server);
+                    Some(authority)
+                }
+                None => None,
+            };
             let app = Application::with_state(state)?;
             let base = app
                 .state()
@@ -137,6 +168,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("    admin: demo-admin / {}", demo::DEMO_PASSWORD);
             println!("    user:  demo-user  / {}   (turn on two-step verification at {base}/account/security)", demo::DEMO_PASSWORD);
             println!("  Log in with SSO page: {base}/login/sso");
+            if let Some(authority) = idp_authority {
+                println!("\n  Account 'entra-demo' (Microsoft Entra ID through the development IdP at {authority})");
+                println!(
+                    "    1. Sign in at {base}/login as entra-admin / {}",
+                    demo::DEMO_PASSWORD
+                );
+                println!("    2. Open {base}/admin/entra and click \"Connect Microsoft Entra ID\": sign in as the Contoso IT Admin and accept");
+                println!("    3. Sign out, then Log in with SSO: account entra-demo, email ada@contoso.example");
+                println!("    4. eve@fabrikam.example (another organization) is refused with the SPEC message");
+            }
             println!(
                 "  Operator API token (shown once):\n    {}",
                 info.api_token.expose_secret()

@@ -89,6 +89,18 @@ impl User {
         Ok(())
     }
 
+    pub fn set_status(
+        conn: &mut DbConnection,
+        id: &str,
+        status: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        diesel::update(users::table.find(id))
+            .set((users::status.eq(status), users::updated_at.eq(now)))
+            .execute(conn)?;
+        Ok(())
+    }
+
     pub fn enable_totp(
         conn: &mut DbConnection,
         id: &str,

@@ -129,8 +129,22 @@ impl FromRequest for CurrentUser {
     }
 }
 
+/// The signed-in user's profile; a session whose user was disabled or removed meanwhile is
+/// purged (else the login page, still seeing a sign-in, would send the browser back in a loop).
+pub async fn current_profile(
+    state: &AppState,
+    session: &Session,
+    signed_in: &SignedIn,
+) -> Result<crate::services::profile::Profile, ServiceError> {
+    let loaded = crate::services::profile::load(state, signed_in).await;
+    if matches!(loaded, Err(ServiceError::SessionExpired)) {
+        session.purge();
+    }
+    loaded
+}
+
 /// The signed-in user of a JSON endpoint; otherwise `401` JSON.
-pub struct ApiUser(pub SignedIn);
+pub struct ApiUser(pub SignedIn, pub Session);
 
 impl FromRequest for ApiUser {
     type Error = actix_web::Error;
@@ -139,7 +153,7 @@ impl FromRequest for ApiUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(
             signed_in(req)
-                .map(|(_, s)| ApiUser(s))
+                .map(|(session, s)| ApiUser(s, session))
                 .map_err(|e| ApiError(e).into()),
         )
     }

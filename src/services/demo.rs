@@ -61,3 +61,129 @@ pub async fn seed(state: &AppState) -> Result<DemoInfo, ServiceError> {
     debug_assert!(api_token.expose_secret().starts_with("ssob_"));
     Ok(DemoInfo { api_token })
 }
+
+/// The Entra demo: its account, and the development IdP's tenants.
+pub mod entra {
+    use std::sync::Arc;
+
+    use secrecy::SecretString;
+
+    use crate::db::account::Account;
+    use crate::db::approved_tenant::ApprovedTenant;
+    use crate::services::accounts::{self, NewAccount, NewUser};
+    use crate::services::{RequestMeta, ServiceError};
+    use crate::sso::devidp::{DevIdp, DevTenant, DevUser};
+    use crate::AppState;
+
+    pub const ACCOUNT: &str = "entra-demo";
+    /// The development app registration's client id.
+    pub const CLIENT_ID: &str = "5e0d1c3a-8b7e-4f5a-9d2c-0a1b2c3d4e5f";
+    pub const CONTOSO: &str = "c0a7e1f0-1111-4a2b-8c3d-000000c0a7e1";
+    pub const FABRIKAM: &str = "fab71ca0-2222-4b3c-9d4e-000000fab71c";
+
+    fn user(oid: &str, email: &str, name: &str) -> DevUser {
+        DevUser {
+            oid: oid.into(),
+            email: email.into(),
+            name: name.into(),
+            email_verified: true,
+        }
+    }
+
+    /// Tenants of the development IdP. A tenant the broker approved earlier is consented again
+    /// (the IdP keeps nothing across restarts; the broker's database does).
+    pub async fn seed_idp(state: &AppState, idp: &Arc<DevIdp>) -> Result<(), ServiceError> {
+        let approved = state
+            .db
+            .run(|conn| {
+                Ok::<_, ServiceError>((
+                    !ApprovedTenant::list_for_tenant(conn, CONTOSO)?.is_empty(),
+                    !ApprovedTenant::list_for_tenant(conn, FABRIKAM)?.is_empty(),
+                ))
+            })
+            .await?;
+        idp.add_tenant(
+            CONTOSO,
+            DevTenant {
+                display_name: "Contoso (development tenant)".into(),
+                verified_domains: vec!["contoso.example".into()],
+                consented: approved.0,
+                users: vec![
+                    user(
+                        "0c0a7e1f-0000-4000-8000-0000000000a1",
+                        "it-admin@contoso.example",
+                        "Contoso IT Admin",
+                    ),
+                    user(
+                        "0c0a7e1f-0000-4000-8000-0000000000a2",
+                        "ada@contoso.example",
+                        "Ada Lovelace",
+                    ),
+                ],
+                graph_id_override: None,
+            },
+        );
+        idp.add_tenant(
+            FABRIKAM,
+            DevTenant {
+                display_name: "Fabrikam (another organization)".into(),
+                verified_domains: vec!["fabrikam.example".into()],
+                consented: approved.1,
+                users: vec![user(
+                    "0fab71ca-0000-4000-8000-0000000000b1",
+                    "eve@fabrikam.example",
+                    "Eve Fabrikam",
+                )],
+                graph_id_override: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// The `entra-demo` account: admin `entra-admin` (password) and user ada@contoso.example.
+    pub async fn seed_account(state: &AppState) -> Result<(), ServiceError> {
+        if state
+            .db
+            .run(|conn| Account::find_by_name(conn, ACCOUNT))
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        accounts::create_account(
+            state,
+            NewAccount {
+                name: ACCOUNT.into(),
+                display_name: Some("Entra demo (Microsoft Entra ID SSO)".into()),
+                parent: None,
+            },
+            "demo".into(),
+            RequestMeta::cli(),
+        )
+        .await?;
+        for (username, email, role, password) in [
+            (
+                "entra-admin",
+                "admin@entra-demo.example",
+                "admin",
+                Some(super::DEMO_PASSWORD),
+            ),
+            ("ada", "ada@contoso.example", "user", None),
+        ] {
+            accounts::create_user(
+                state,
+                NewUser {
+                    account: ACCOUNT.into(),
+                    email: email.into(),
+                    username: Some(username.into()),
+                    role: role.into(),
+                    password: password.map(SecretString::from),
+                },
+                "demo".into(),
+                RequestMeta::cli(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}

@@ -537,8 +537,17 @@ async fn complete_user_sign_in(
         .run(move |conn| Membership::find(conn, &uid, &acct))
         .await?
         .is_some();
-    if !member || UserStatus::from_stored(&user.status) == UserStatus::Disabled {
+    let status = UserStatus::from_stored(&user.status);
+    if !member || status == UserStatus::Disabled {
         return refuse(SsoRefusal::IncorrectCredentials, "user_not_allowed".into()).await;
+    }
+    if status == UserStatus::Invited {
+        // The first SSO sign-in accepts the invitation.
+        let uid = user.id.clone();
+        state
+            .db
+            .run(move |conn| User::set_status(conn, &uid, UserStatus::Active.as_str(), naive))
+            .await?;
     }
     let signed_in = SignedIn {
         user_id: user.id.clone(),

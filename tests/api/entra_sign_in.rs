@@ -116,6 +116,62 @@ async fn an_entra_user_signs_in_end_to_end() {
 }
 
 #[tokio::test]
+async fn an_invited_user_without_password_signs_in_with_sso_and_becomes_active() {
+    let (app, idp) = spawn_entra_app().await;
+    contoso_account(&app).await;
+    let body = json!({ "email": "grace@contoso.example", "username": "grace", "role": "user" });
+    assert_eq!(
+        app.api(Method::POST, "/api/v1/accounts/acme/users", Some(body))
+            .await
+            .status(),
+        201
+    );
+    idp.update_tenant(CONTOSO, |t| {
+        t.users.push(DevUser {
+            oid: uuid::Uuid::new_v4().to_string(),
+            email: "grace@contoso.example".into(),
+            name: "Grace".into(),
+            email_verified: true,
+        })
+    });
+    let callback = flow_to_callback(
+        &app,
+        "grace@contoso.example",
+        &oid_of(&idp, CONTOSO, "grace@contoso.example"),
+    )
+    .await;
+    assert_eq!(
+        location(&app.get(&callback["http://127.0.0.1:8080".len()..]).await),
+        "/"
+    );
+    let home = app.get("/").await;
+    assert_eq!(home.status(), 200, "no redirect loop");
+    assert!(home.text().await.unwrap().contains("Welcome, grace"));
+    assert_eq!(me(&app).await["username"], "grace");
+}
+
+#[tokio::test]
+async fn a_session_of_a_user_disabled_meanwhile_ends_without_a_redirect_loop() {
+    let (app, _idp) = spawn_entra_app().await;
+    app.with_user().await;
+    app.sign_in("ada", crate::helpers::PASSWORD).await;
+    let user_id = me(&app).await["user"].as_str().unwrap().to_string();
+    let now = sso_broker::clock::Clock::now_naive(&app.clock);
+    app.state
+        .db
+        .run(move |conn| sso_broker::db::user::User::set_status(conn, &user_id, "disabled", now))
+        .await
+        .unwrap();
+    assert_eq!(location(&app.get("/").await), "/login?expired=1");
+    assert_eq!(
+        app.get("/login?expired=1").await.status(),
+        200,
+        "the login page shows, no loop"
+    );
+    assert_eq!(app.me().await.status(), 401);
+}
+
+#[tokio::test]
 async fn accounts_without_a_usable_connection_are_not_configured() {
     let (app, idp) = spawn_entra_app().await;
     // Unknown account.

@@ -3,13 +3,12 @@
 use actix_web::{web, HttpResponse};
 
 use crate::routes::errors::ApiError;
-use crate::routes::extract::ApiUser;
-use crate::services::profile;
+use crate::routes::extract::{current_profile, ApiUser};
 use crate::AppState;
 
 pub async fn show(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
-    let s = user.0;
-    let p = profile::load(&state, &s).await?;
+    let (s, session) = (user.0, user.1);
+    let p = current_profile(&state, &session, &s).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "user": p.user_id,
         "username": p.username,

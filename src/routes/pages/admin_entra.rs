@@ -7,9 +7,9 @@ use askama::Template;
 
 use super::render;
 use crate::routes::errors::{see_other, PageError};
-use crate::routes::extract::{verify_csrf, CsrfToken, CurrentUser, Meta};
+use crate::routes::extract::{current_profile, verify_csrf, CsrfToken, CurrentUser, Meta};
 use crate::services::entra::{self, TenantView};
-use crate::services::profile::{self, Profile};
+use crate::services::profile::Profile;
 use crate::services::ServiceError;
 use crate::AppState;
 
@@ -36,7 +36,7 @@ pub struct CsrfForm {
 
 /// The admin's profile, or 403 for anyone else.
 async fn require_admin(state: &AppState, user: &CurrentUser) -> Result<Profile, PageError> {
-    let profile = profile::load(state, &user.signed_in).await?;
+    let profile = current_profile(state, &user.session, &user.signed_in).await?;
     if profile.role == "admin" {
         Ok(profile)
     } else {

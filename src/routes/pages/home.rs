@@ -6,8 +6,8 @@ use askama::Template;
 
 use super::render;
 use crate::routes::errors::PageError;
-use crate::routes::extract::CurrentUser;
-use crate::services::profile::{self, Profile};
+use crate::routes::extract::{current_profile, CurrentUser};
+use crate::services::profile::Profile;
 use crate::AppState;
 
 #[derive(Template)]
@@ -22,7 +22,7 @@ pub async fn show(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, PageError> {
-    let profile = profile::load(&state, &user.signed_in).await?;
+    let profile = current_profile(&state, &user.session, &user.signed_in).await?;
     render(
         StatusCode::OK,
         &HomePage {
