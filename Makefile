@@ -22,7 +22,7 @@ TEST_CMD := if cargo nextest --version >/dev/null 2>&1; then \
 # Prints a database URL with its password hidden.
 SHOW_URL = sed -E 's|(://[^:/@]*:)[^@]*@|\1***@|'
 
-.PHONY: help deps demo serve test test-postgres test-redis lint ci
+.PHONY: help deps demo serve test test-postgres test-redis test-interop lint ci
 
 help:
 	@echo "make demo           start the broker on SQLite with demo data (http://127.0.0.1:8080)"
@@ -30,6 +30,7 @@ help:
 	@echo "make test           run the test suite on SQLite"
 	@echo "make test-postgres  run the test suite on PostgreSQL (started locally when needed)"
 	@echo "make test-redis     run the test suite on PostgreSQL + Redis (started locally when needed)"
+	@echo "make test-interop   interop tests against independent peers (npm oidc-provider)"
 	@echo "make lint           cargo fmt --check and cargo clippy"
 	@echo "make ci             everything CI runs (.ci/run)"
 	@echo "make deps           install missing build packages (apt-get) and check for cargo"
@@ -68,3 +69,14 @@ lint:
 
 ci:
 	bash .ci/run
+
+# Interop with independent peers (npm oidc-provider): needs Node.js; installs the peer with npm ci.
+test-interop: deps
+	@command -v node >/dev/null || { echo "error: Node.js (node, npm) is needed for the interop tests" >&2; exit 1; }
+	cd tests/interop/oidc-provider && npm ci --no-audit --no-fund
+	unset SSO_BROKER_TEST_DATABASE_URL SSO_BROKER_TEST_REDIS_URL; \
+	if cargo nextest --version >/dev/null 2>&1; then \
+		cargo nextest run --no-fail-fast --run-ignored only interop; \
+	else \
+		cargo test --no-fail-fast --test api interop -- --ignored; \
+	fi

@@ -54,6 +54,8 @@ pub struct Settings {
     pub smtp_url: Option<SecretString>,
     pub mail_from: String,
     pub entra_allow_insecure_http: bool,
+    /// How long any request to an identity provider may take (SPEC §3.2 step 5).
+    pub idp_timeout: std::time::Duration,
     pub session_idle_timeout: chrono::Duration,
     pub session_lifetime: chrono::Duration,
 }
@@ -82,6 +84,7 @@ const KEYS: &[&str] = &[
     "ENTRA_ALLOW_INSECURE_HTTP",
     "SESSION_IDLE_MINUTES",
     "SESSION_LIFETIME_HOURS",
+    "IDP_TIMEOUT_SECONDS",
 ];
 
 impl Settings {
@@ -246,7 +249,14 @@ impl Settings {
             1..=720,
         )?;
 
+        let idp_timeout_seconds = parse_number(
+            "SSO_BROKER_IDP_TIMEOUT_SECONDS",
+            get("IDP_TIMEOUT_SECONDS"),
+            10,
+            1..=60,
+        )?;
         Ok(Self {
+            idp_timeout: std::time::Duration::from_secs(idp_timeout_seconds as u64),
             data_dir,
             database,
             bind,

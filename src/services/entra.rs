@@ -2,7 +2,6 @@
 //! step 4), re-checking it, and validating Entra tokens for the operator API (SPEC §6.3).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -21,9 +20,6 @@ use crate::sso::entra::{
 };
 use crate::sso::SsoError;
 use crate::AppState;
-
-/// How long any call to Microsoft may take.
-pub const IDP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The Entra app and its signing-key cache; present when the broker has Entra credentials.
 pub struct EntraRuntime {
@@ -45,16 +41,16 @@ impl EntraRuntime {
             secret.clone(),
             settings.entra_authority.clone(),
             settings.graph_url.clone(),
-            IDP_TIMEOUT,
+            settings.idp_timeout,
         )?;
-        let source = HttpJwksSource::new(settings.entra_authority.clone(), IDP_TIMEOUT)?;
+        let source = HttpJwksSource::new(settings.entra_authority.clone(), settings.idp_timeout)?;
         let redirect_uri = settings.public_link("/sso/oidc/callback");
         let oidc = OidcClients::new(
             settings.entra_authority.clone(),
             client_id.clone(),
             secret.clone(),
             &redirect_uri,
-            IDP_TIMEOUT,
+            settings.idp_timeout,
         )?;
         Ok(Some(Arc::new(Self {
             app,

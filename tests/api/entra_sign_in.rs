@@ -431,3 +431,65 @@ async fn a_linked_user_is_matched_by_the_link_next_time() {
         "step 2 still refuses ambiguous emails before the IdP"
     );
 }
+
+#[tokio::test]
+async fn a_slow_identity_provider_gets_the_spec_message_not_a_hang_or_500() {
+    // A server that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let authority = format!("http://127.0.0.1:{}", silent.local_addr().unwrap().port());
+    let app = crate::helpers::spawn_app_with(|env| {
+        crate::helpers::entra_env(env, &authority);
+        env.insert("SSO_BROKER_IDP_TIMEOUT_SECONDS".into(), "1".into());
+    })
+    .await;
+    // The consent proof times out: 502 with the SPEC text.
+    app.create_account("acme").await;
+    let res = app
+        .api(
+            Method::POST,
+            "/api/v1/accounts/acme/entra/tenants",
+            Some(json!({ "tenant_id": CONTOSO })),
+        )
+        .await;
+    assert_eq!(res.status(), 502);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["message"],
+        messages::IDP_UNREACHABLE
+    );
+    // A sign-in to a tenant approved earlier: discovery times out.
+    app.create_user("acme", "ada", "ada@contoso.example").await;
+    app.api(
+        Method::POST,
+        "/api/v1/accounts/acme/connections",
+        Some(json!({ "kind": "entra" })),
+    )
+    .await;
+    let now = sso_broker::clock::Clock::now_naive(&app.clock);
+    let state = app.state.clone();
+    state
+        .db
+        .run(move |conn| {
+            let account = sso_broker::db::account::Account::find_by_name(conn, "acme")?.unwrap();
+            sso_broker::db::approved_tenant::ApprovedTenant {
+                id: uuid::Uuid::new_v4().to_string(),
+                account_id: account.id,
+                tenant_id: CONTOSO.into(),
+                display_name: "Contoso".into(),
+                verified_domains: "[\"contoso.example\"]".into(),
+                status: "approved".into(),
+                approved_at: now,
+                last_checked_at: now,
+            }
+            .upsert(conn)
+        })
+        .await
+        .unwrap();
+    let res = start(&app, "acme", "ada@contoso.example").await;
+    assert_eq!(res.status(), 502);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::IDP_UNREACHABLE));
+    drop(silent);
+}

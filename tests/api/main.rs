@@ -10,6 +10,7 @@ mod csrf;
 mod entra;
 mod entra_sign_in;
 mod helpers;
+mod interop_oidc_provider;
 mod mail;
 mod migrations;
 mod operations;
