@@ -150,18 +150,33 @@ fn spawn_purge(state: AppState) {
     });
 }
 
-/// Refreshes every cached Entra signing-key set hourly (failures keep the last good keys).
+/// Refreshes every cached Entra signing-key set hourly (failures keep the last good keys), and
+/// re-checks every approved tenant's consent every six hours (SPEC §3.3).
 fn spawn_key_refresh(state: AppState) {
     let Some(entra) = state.entra.clone() else {
         return;
     };
     tokio::spawn(async move {
+        let mut hours: u64 = 0;
         loop {
             tokio::time::sleep(Duration::from_secs(3600)).await;
+            hours += 1;
             entra.keys.refresh_all().await;
+            if hours % TENANT_RECHECK_HOURS == 0 {
+                match crate::services::entra::recheck_all(&state).await {
+                    Ok(revoked) if revoked > 0 => {
+                        log::warn!("periodic consent check revoked {revoked} tenant(s)")
+                    }
+                    Ok(_) => {}
+                    Err(e) => log::warn!("periodic consent check failed: {e}"),
+                }
+            }
         }
     });
 }
+
+/// How often every approved tenant's consent is proven again.
+const TENANT_RECHECK_HOURS: u64 = 6;
 
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let secure = state.settings.is_https();

@@ -57,6 +57,14 @@ impl ApprovedTenant {
             .load(conn)?)
     }
 
+    /// Every approved (not revoked) row of the installation, for the periodic re-check.
+    pub fn list_approved(conn: &mut DbConnection) -> Result<Vec<Self>, DbError> {
+        Ok(approved_tenants::table
+            .filter(approved_tenants::status.eq(STATUS_APPROVED))
+            .select(Self::as_select())
+            .load(conn)?)
+    }
+
     /// Every account row of a tenant (one tenant may serve several accounts).
     pub fn list_for_tenant(conn: &mut DbConnection, tenant_id: &str) -> Result<Vec<Self>, DbError> {
         Ok(approved_tenants::table

@@ -335,6 +335,41 @@ pub async fn check_tenant(
     Ok(status.to_string())
 }
 
+/// The periodic re-check (SPEC §3.3): re-runs the proof for every approved tenant, so a
+/// customer who removed the app is revoked without anyone asking. Returns how many were revoked.
+pub async fn recheck_all(state: &AppState) -> Result<usize, ServiceError> {
+    let rows = state
+        .db
+        .run(|conn| {
+            let mut rows = Vec::new();
+            for row in ApprovedTenant::list_approved(conn)? {
+                if let Some(account) = Account::find(conn, &row.account_id)? {
+                    rows.push((account.name, row.tenant_id));
+                }
+            }
+            Ok::<_, ServiceError>(rows)
+        })
+        .await?;
+    let mut revoked = 0;
+    for (account, tenant_id) in rows {
+        match check_tenant(
+            state,
+            account,
+            &tenant_id,
+            "system:periodic-check".into(),
+            RequestMeta::cli(),
+        )
+        .await
+        {
+            Ok(status) if status == STATUS_REVOKED => revoked += 1,
+            Ok(_) => {}
+            // An outage changes nothing; the next round tries again.
+            Err(e) => log::warn!("periodic check of tenant {tenant_id} failed: {e}"),
+        }
+    }
+    Ok(revoked)
+}
+
 /// Removes an approved tenant from the account (its users can no longer sign in).
 pub async fn remove_tenant(
     state: &AppState,

@@ -310,3 +310,29 @@ async fn validate_refuses_expired_and_garbage_tokens() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_periodic_check_revokes_tenants_whose_consent_was_removed() {
+    let (app, idp) = spawn_entra_app().await;
+    app.create_account("acme").await;
+    assert_eq!(approve(&app, "acme", CONTOSO).await.status(), 201);
+    assert_eq!(
+        sso_broker::services::entra::recheck_all(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(tenants(&app, "acme").await[0]["status"], "approved");
+    idp.update_tenant(CONTOSO, |t| t.consented = false);
+    assert_eq!(
+        sso_broker::services::entra::recheck_all(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(tenants(&app, "acme").await[0]["status"], "revoked");
+    let audit = app.audit("acme").await;
+    assert!(audit
+        .iter()
+        .any(|e| e["action"] == "entra.tenant.check" && e["actor"] == "system:periodic-check"));
+}

@@ -493,3 +493,48 @@ async fn a_slow_identity_provider_gets_the_spec_message_not_a_hang_or_500() {
         .contains(messages::IDP_UNREACHABLE));
     drop(silent);
 }
+
+#[tokio::test]
+async fn a_used_authorization_code_replayed_into_a_new_flow_is_refused() {
+    let (app, idp) = spawn_entra_app().await;
+    contoso_account(&app).await;
+    let oid = oid_of(&idp, CONTOSO, "ada@contoso.example");
+    let first = flow_to_callback(&app, "ada@contoso.example", &oid).await;
+    assert_eq!(
+        app.get(&first["http://127.0.0.1:8080".len()..])
+            .await
+            .status(),
+        303
+    );
+    app.submit("/logout", "/logout", &[]).await;
+    let used_code = url::Url::parse(&first)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .to_string();
+    // A fresh flow in this browser, answered with the old code.
+    let res = start(&app, "acme", "ada@contoso.example").await;
+    let fresh_state = url::Url::parse(&location(&res))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .to_string();
+    let replay = format!("/sso/oidc/callback?code={used_code}&state={fresh_state}");
+    let res = app.get(&replay).await;
+    assert_eq!(res.status(), 401);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::SSO_INCORRECT_CREDENTIALS));
+    assert_eq!(app.me().await.status(), 401);
+    assert!(app
+        .audit("acme")
+        .await
+        .iter()
+        .any(|e| e["reason"] == "SS0018"));
+}
