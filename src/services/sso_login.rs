@@ -90,6 +90,37 @@ pub fn audit_attempt(
     Ok(())
 }
 
+/// Records a failed SSO attempt from async code.
+async fn audit_failure(
+    state: &AppState,
+    meta: &RequestMeta,
+    actor: &str,
+    account_id: &str,
+    reason: &str,
+) -> Result<(), ServiceError> {
+    let (meta, actor, account_id, reason) = (
+        meta.clone(),
+        actor.to_string(),
+        account_id.to_string(),
+        reason.to_string(),
+    );
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            audit_attempt(
+                conn,
+                &meta,
+                now,
+                &actor,
+                Some(&account_id),
+                Outcome::Failure,
+                &reason,
+            )
+        })
+        .await
+}
+
 /// The users of `account` with `email` (legacy data may hold several).
 fn account_users_with_email(
     conn: &mut DbConnection,
@@ -221,21 +252,7 @@ pub async fn begin(
                 "request_id={} authorization request for tenant {tenant} failed: {e}",
                 meta.request_id
             );
-            let reason = e.code().to_string();
-            state
-                .db
-                .run(move |conn| {
-                    audit_attempt(
-                        conn,
-                        &meta,
-                        naive,
-                        &actor,
-                        Some(&account_id),
-                        Outcome::Failure,
-                        &reason,
-                    )
-                })
-                .await?;
+            audit_failure(state, &meta, &actor, &account_id, e.code()).await?;
             return Ok(Err(SsoRefusal::IdpUnreachable));
         }
     };
@@ -399,20 +416,7 @@ async fn complete_user_sign_in(
     let refuse = |refusal: SsoRefusal, reason: String| {
         let (meta, actor, account_id) = (meta.clone(), actor.clone(), account_id.clone());
         async move {
-            state
-                .db
-                .run(move |conn| {
-                    audit_attempt(
-                        conn,
-                        &meta,
-                        naive,
-                        &actor,
-                        Some(&account_id),
-                        Outcome::Failure,
-                        &reason,
-                    )
-                })
-                .await?;
+            audit_failure(state, &meta, &actor, &account_id, &reason).await?;
             Ok::<_, ServiceError>(Err(refusal))
         }
     };

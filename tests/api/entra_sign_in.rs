@@ -464,26 +464,7 @@ async fn a_slow_identity_provider_gets_the_spec_message_not_a_hang_or_500() {
         Some(json!({ "kind": "entra" })),
     )
     .await;
-    let now = sso_broker::clock::Clock::now_naive(&app.clock);
-    let state = app.state.clone();
-    state
-        .db
-        .run(move |conn| {
-            let account = sso_broker::db::account::Account::find_by_name(conn, "acme")?.unwrap();
-            sso_broker::db::approved_tenant::ApprovedTenant {
-                id: uuid::Uuid::new_v4().to_string(),
-                account_id: account.id,
-                tenant_id: CONTOSO.into(),
-                display_name: "Contoso".into(),
-                verified_domains: "[\"contoso.example\"]".into(),
-                status: "approved".into(),
-                approved_at: now,
-                last_checked_at: now,
-            }
-            .upsert(conn)
-        })
-        .await
-        .unwrap();
+    crate::helpers::approve_directly(&app, "acme", CONTOSO).await;
     let res = start(&app, "acme", "ada@contoso.example").await;
     assert_eq!(res.status(), 502);
     assert!(res

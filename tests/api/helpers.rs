@@ -434,3 +434,28 @@ pub fn broker_path(url: &str) -> String {
         .unwrap_or_else(|| panic!("not a broker URL: {url}"))
         .to_string()
 }
+
+/// Records `tenant` as approved for `account` straight in the database (for peers that are not
+/// Microsoft Graph, or IdPs that are down; the consent proof has its own tests).
+pub async fn approve_directly(app: &TestApp, account: &str, tenant: &str) {
+    let (account, tenant) = (account.to_string(), tenant.to_string());
+    let now = sso_broker::clock::Clock::now_naive(&app.clock);
+    app.state
+        .db
+        .run(move |conn| {
+            let account = sso_broker::db::account::Account::find_by_name(conn, &account)?.unwrap();
+            sso_broker::db::approved_tenant::ApprovedTenant {
+                id: uuid::Uuid::new_v4().to_string(),
+                account_id: account.id,
+                tenant_id: tenant,
+                display_name: "Contoso".into(),
+                verified_domains: "[\"contoso.example\"]".into(),
+                status: "approved".into(),
+                approved_at: now,
+                last_checked_at: now,
+            }
+            .upsert(conn)
+        })
+        .await
+        .unwrap();
+}

@@ -145,25 +145,7 @@ async fn oidc_provider_signs_a_user_in_through_the_broker() {
     );
     // The peer is an OpenID Provider, not Microsoft Graph: record the approval directly (the
     // consent proof has its own tests against the development IdP).
-    let now = sso_broker::clock::Clock::now_naive(&app.clock);
-    app.state
-        .db
-        .run(move |conn| {
-            let account = sso_broker::db::account::Account::find_by_name(conn, "acme")?.unwrap();
-            sso_broker::db::approved_tenant::ApprovedTenant {
-                id: uuid::Uuid::new_v4().to_string(),
-                account_id: account.id,
-                tenant_id: CONTOSO.into(),
-                display_name: "Contoso (oidc-provider)".into(),
-                verified_domains: "[\"contoso.example\"]".into(),
-                status: "approved".into(),
-                approved_at: now,
-                last_checked_at: now,
-            }
-            .upsert(conn)
-        })
-        .await
-        .unwrap();
+    crate::helpers::approve_directly(&app, "acme", CONTOSO).await;
 
     let res = app
         .submit(
