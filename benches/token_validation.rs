@@ -39,6 +39,7 @@ fn token_validation(c: &mut Criterion) {
         email: "ada@contoso.example".into(),
         name: "Ada".into(),
         email_verified: true,
+        wids: vec![],
     };
     idp.add_tenant(
         TENANT,

@@ -136,6 +136,10 @@ fn spawn_purge(state: AppState) {
                         conn,
                         now - chrono::Duration::hours(1),
                     )?;
+                    crate::db::login_flow::LoginFlow::purge_before(
+                        conn,
+                        now - chrono::Duration::hours(1),
+                    )?;
                     crate::db::throttle_event::ThrottleEvent::purge_before(
                         conn,
                         now - chrono::Duration::days(1),

@@ -96,6 +96,23 @@ impl ApprovedTenant {
         Ok(())
     }
 
+    /// Refreshes what Graph said about an existing row (never inserts: a tenant removed while a
+    /// check was in flight stays removed).
+    pub fn update_profile(
+        conn: &mut DbConnection,
+        id: &str,
+        display_name: &str,
+        verified_domains: &str,
+    ) -> Result<(), DbError> {
+        diesel::update(approved_tenants::table.find(id))
+            .set((
+                approved_tenants::display_name.eq(display_name),
+                approved_tenants::verified_domains.eq(verified_domains),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
     pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
         diesel::delete(approved_tenants::table.find(id)).execute(conn)?;
         Ok(())

@@ -28,6 +28,14 @@ impl LoginFlow {
         Ok(())
     }
 
+    /// Deletes flows that expired before `cutoff`.
+    pub fn purge_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> Result<usize, DbError> {
+        Ok(
+            diesel::delete(login_flows::table.filter(login_flows::expires_at.lt(cutoff)))
+                .execute(conn)?,
+        )
+    }
+
     /// Takes the flow for use: only a live, unused flow is returned, and only once (the
     /// conditional update makes two concurrent callbacks with one state succeed at most once).
     pub fn consume(

@@ -52,6 +52,21 @@ impl User {
             .optional()?)
     }
 
+    /// The members of `account_id` with this (lowercase) email; legacy data may hold several.
+    pub fn find_by_email_in_account(
+        conn: &mut DbConnection,
+        email: &str,
+        account_id: &str,
+    ) -> Result<Vec<Self>, DbError> {
+        use super::schema::memberships;
+        Ok(users::table
+            .inner_join(memberships::table)
+            .filter(users::email.eq(email))
+            .filter(memberships::account_id.eq(account_id))
+            .select(Self::as_select())
+            .load(conn)?)
+    }
+
     /// Every user with this (lowercase) email; legacy data may hold several.
     pub fn find_by_email(conn: &mut DbConnection, email: &str) -> Result<Vec<Self>, DbError> {
         Ok(users::table

@@ -29,6 +29,7 @@ pub const FLOW_ADMIN_SIGN_IN: &str = "entra_admin_sign_in";
 /// Flow kind of the consent request (steps 2–3).
 pub const FLOW_ADMIN_CONSENT: &str = "entra_admin_consent";
 const FLOW_LIFETIME: Duration = Duration::minutes(10);
+const NOT_TENANT_ADMIN: &str = "To connect your organization, sign in with a Microsoft account that is an administrator of your organization (Global, Privileged Role, Cloud Application or Application Administrator).";
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct AdminFlow {
@@ -145,7 +146,9 @@ pub async fn after_admin_sign_in(
         }
     };
     // Bound to the session that started it: the same admin must still be signed in.
-    if current_user.as_deref() != Some(payload.user_id.as_str()) {
+    if current_user.as_deref() != Some(payload.user_id.as_str())
+        || !is_account_admin(state, &payload.user_id, &account_id).await?
+    {
         return refuse(SsoRefusal::FlowExpired, "session_changed".into()).await;
     }
     if let Some(error) = callback.error.as_deref() {
@@ -187,6 +190,25 @@ pub async fn after_admin_sign_in(
         }
         Err(e) => return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await,
     };
+    // Only a directory admin who may grant tenant-wide consent speaks for the tenant.
+    let wids: Vec<String> = verified
+        .claims
+        .get("wids")
+        .and_then(serde_json::Value::as_array)
+        .map(|roles| {
+            roles
+                .iter()
+                .filter_map(|r| r.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !crate::sso::entra::admin_roles::may_grant_consent(&wids) {
+        return refuse(
+            SsoRefusal::IdpError(NOT_TENANT_ADMIN),
+            "not_tenant_admin".into(),
+        )
+        .await;
+    }
     let consent_state = random_token(32);
     let next = AdminFlow {
         user_id: payload.user_id,
@@ -302,26 +324,20 @@ pub async fn complete(
         return fail(format!("tenant_mismatch:{}", callback.tenant.unwrap_or_default().chars().take(40).collect::<String>()), "The consent response names a different tenant than the one you signed in with. Nothing was changed.".into()).await;
     }
     let account_id = flow.account_id.unwrap_or_default();
-    let (acct, now) = (account_id.clone(), naive);
+    // Still an admin of the account now, not only when the flow started.
+    if !is_account_admin(state, &payload.user_id, &account_id).await? {
+        return fail(
+            "not_account_admin".into(),
+            "Only an admin of the account can connect Microsoft Entra ID.".into(),
+        )
+        .await;
+    }
+    let acct = account_id.clone();
     let account = state
         .db
-        .run(move |conn| {
-            let account = Account::find(conn, &acct)?.ok_or(ServiceError::account_not_found())?;
-            // Connecting a tenant gives the account its Entra connection.
-            if IdpConnection::find_kind(conn, &acct, KIND_ENTRA)?.is_none() {
-                IdpConnection {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    account_id: acct.clone(),
-                    kind: KIND_ENTRA.into(),
-                    settings: "{}".into(),
-                    created_at: now,
-                }
-                .insert(conn)?;
-            }
-            Ok::<_, ServiceError>(account)
-        })
+        .run(move |conn| Account::find(conn, &acct)?.ok_or(ServiceError::account_not_found()))
         .await?;
-    match entra::approve_tenant(
+    let view = match entra::approve_tenant(
         state,
         account.name,
         &tid,
@@ -330,10 +346,42 @@ pub async fn complete(
     )
     .await
     {
-        Ok(view) => Ok(Ok(view)),
-        Err(ServiceError::BadGateway { message, .. }) => Ok(Err(message)),
-        Err(other) => Err(other),
-    }
+        Ok(view) => view,
+        Err(ServiceError::BadGateway { message, .. }) => return Ok(Err(message)),
+        Err(other) => return Err(other),
+    };
+    // A proven tenant gives the account its Entra connection.
+    state
+        .db
+        .run(move |conn| {
+            if IdpConnection::find_kind(conn, &account_id, KIND_ENTRA)?.is_none() {
+                IdpConnection {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    account_id: account_id.clone(),
+                    kind: KIND_ENTRA.into(),
+                    settings: "{}".into(),
+                    created_at: naive,
+                }
+                .insert(conn)?;
+            }
+            Ok::<_, ServiceError>(())
+        })
+        .await?;
+    Ok(Ok(view))
+}
+
+/// True when `user_id` is an admin of `account_id` right now.
+async fn is_account_admin(
+    state: &AppState,
+    user_id: &str,
+    account_id: &str,
+) -> Result<bool, ServiceError> {
+    let (user_id, account_id) = (user_id.to_string(), account_id.to_string());
+    Ok(state
+        .db
+        .run(move |conn| crate::db::membership::Membership::find(conn, &user_id, &account_id))
+        .await?
+        .is_some_and(|m| m.role == "admin"))
 }
 
 /// Records the admin's click on "Connect" (audit trail of step 1).

@@ -73,6 +73,7 @@ pub mod entra {
     use crate::services::accounts::{self, NewAccount, NewUser};
     use crate::services::{RequestMeta, ServiceError};
     use crate::sso::devidp::{DevIdp, DevTenant, DevUser};
+    use crate::sso::entra::admin_roles::GLOBAL_ADMINISTRATOR;
     use crate::AppState;
 
     pub const ACCOUNT: &str = "entra-demo";
@@ -87,6 +88,7 @@ pub mod entra {
             email: email.into(),
             name: name.into(),
             email_verified: true,
+            wids: vec![],
         }
     }
 
@@ -109,11 +111,14 @@ pub mod entra {
                 verified_domains: vec!["contoso.example".into()],
                 consented: approved.0,
                 users: vec![
-                    user(
-                        "0c0a7e1f-0000-4000-8000-0000000000a1",
-                        "it-admin@contoso.example",
-                        "Contoso IT Admin",
-                    ),
+                    DevUser {
+                        wids: vec![GLOBAL_ADMINISTRATOR.into()],
+                        ..user(
+                            "0c0a7e1f-0000-4000-8000-0000000000a1",
+                            "it-admin@contoso.example",
+                            "Contoso IT Admin",
+                        )
+                    },
                     user(
                         "0c0a7e1f-0000-4000-8000-0000000000a2",
                         "ada@contoso.example",

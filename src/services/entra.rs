@@ -308,7 +308,18 @@ pub async fn check_tenant(
         ),
         Ok(ConsentProof::Granted(profile)) => {
             let fresh = approved_row(state, &account, &profile);
-            state.db.run(move |conn| fresh.upsert(conn)).await?;
+            let id = row.id.clone();
+            state
+                .db
+                .run(move |conn| {
+                    ApprovedTenant::update_profile(
+                        conn,
+                        &id,
+                        &fresh.display_name,
+                        &fresh.verified_domains,
+                    )
+                })
+                .await?;
             (
                 STATUS_APPROVED,
                 Outcome::Success,

@@ -127,13 +127,7 @@ fn account_users_with_email(
     account_id: &str,
     email: &str,
 ) -> Result<Vec<User>, ServiceError> {
-    let mut users = Vec::new();
-    for user in User::find_by_email(conn, email)? {
-        if Membership::find(conn, &user.id, account_id)?.is_some() {
-            users.push(user);
-        }
-    }
-    Ok(users)
+    Ok(User::find_by_email_in_account(conn, email, account_id)?)
 }
 
 /// SPEC §3.2 steps 1–3.
@@ -424,7 +418,7 @@ async fn complete_user_sign_in(
     if let Some(error) = callback.error.as_deref() {
         let description = callback.error_description.as_deref().unwrap_or_default();
         log::info!(
-            "request_id={} IdP error response: {error}: {}",
+            "request_id={} IdP error response: {error:?}: {:?}",
             meta.request_id,
             description.chars().take(300).collect::<String>()
         );
@@ -506,6 +500,10 @@ async fn complete_user_sign_in(
                     }));
                 }
                 let user = users.remove(0);
+                // A disabled user gets no link (it would outlive the disablement).
+                if UserStatus::from_stored(&user.status) == UserStatus::Disabled {
+                    return Ok(Err("user_not_allowed"));
+                }
                 // A user linked to another Entra identity is never re-linked by email.
                 if IdentityLink::find_for_user(conn, &user.id, KIND_ENTRA)?.is_some() {
                     return Ok(Err("linked_to_another_identity"));

@@ -19,6 +19,7 @@ async fn admin_signed_in(app: &TestApp, idp: &DevIdp) -> String {
             email: "it-admin@contoso.example".into(),
             name: "IT Admin".into(),
             email_verified: true,
+            wids: vec![sso_broker::sso::entra::admin_roles::GLOBAL_ADMINISTRATOR.into()],
         });
     });
     app.create_account("acme").await;
@@ -196,4 +197,35 @@ async fn only_account_admins_may_connect_entra() {
     app.sign_in("ada", PASSWORD).await;
     assert_eq!(app.get("/admin-consent/start").await.status(), 403);
     assert_eq!(app.get("/admin/entra").await.status(), 403);
+}
+
+#[tokio::test]
+async fn a_tenant_member_who_is_not_a_directory_admin_cannot_connect_the_tenant() {
+    let (app, idp) = spawn_entra_app().await;
+    admin_signed_in(&app, &idp).await;
+    // Ada is an ordinary Contoso user (no admin directory role in `wids`), even if Contoso
+    // consented for another customer of the broker already.
+    idp.update_tenant(CONTOSO, |t| t.consented = true);
+    let ada = idp
+        .tenant(CONTOSO)
+        .unwrap()
+        .users
+        .into_iter()
+        .find(|u| u.email == "ada@contoso.example")
+        .unwrap()
+        .oid;
+    let res = app.get("/admin-consent/start").await;
+    let callback = post_idp_form(&location(&res), &[("oid", &ada)]).await;
+    let res = app.get(&broker_path(&callback)).await;
+    assert_eq!(res.status(), 401);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("administrator of your organization"));
+    assert!(tenants(&app).await.is_empty());
+    let audit = app.audit("acme").await;
+    assert!(audit
+        .iter()
+        .any(|e| e["action"] == "entra.admin_consent" && e["reason"] == "not_tenant_admin"));
 }

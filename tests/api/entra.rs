@@ -18,6 +18,7 @@ fn dev_user(oid: &str, email: &str) -> sso_broker::sso::devidp::DevUser {
         email: email.into(),
         name: email.split('@').next().unwrap().into(),
         email_verified: true,
+        wids: vec![],
     }
 }
 
@@ -335,4 +336,72 @@ async fn the_periodic_check_revokes_tenants_whose_consent_was_removed() {
     assert!(audit
         .iter()
         .any(|e| e["action"] == "entra.tenant.check" && e["actor"] == "system:periodic-check"));
+}
+
+#[tokio::test]
+async fn our_own_expired_client_secret_is_an_outage_not_a_revocation() {
+    let (app, idp) = spawn_entra_app().await;
+    app.create_account("acme").await;
+    assert_eq!(approve(&app, "acme", CONTOSO).await.status(), 201);
+    idp.rotate_client_secret("a-secret-the-broker-does-not-know");
+    let res = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/accounts/acme/entra/tenants/{CONTOSO}/check"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 502);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "idp_unreachable"
+    );
+    assert_eq!(
+        sso_broker::services::entra::recheck_all(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        tenants(&app, "acme").await[0]["status"],
+        "approved",
+        "customers keep working"
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_removed_during_a_check_stays_removed() {
+    let (app, _idp) = spawn_entra_app().await;
+    app.create_account("acme").await;
+    assert_eq!(approve(&app, "acme", CONTOSO).await.status(), 201);
+    let row = {
+        let state = app.state.clone();
+        state
+            .db
+            .run(|conn| {
+                let account =
+                    sso_broker::db::account::Account::find_by_name(conn, "acme")?.unwrap();
+                sso_broker::db::approved_tenant::ApprovedTenant::find(conn, &account.id, CONTOSO)
+                    .map(Option::unwrap)
+            })
+            .await
+            .unwrap()
+    };
+    // The row is gone; a check's late "granted" refresh must not bring it back.
+    let id = row.id.clone();
+    app.state
+        .db
+        .run(move |conn| sso_broker::db::approved_tenant::ApprovedTenant::delete(conn, &id))
+        .await
+        .unwrap();
+    app.state
+        .db
+        .run(move |conn| {
+            sso_broker::db::approved_tenant::ApprovedTenant::update_profile(
+                conn, &row.id, "Contoso", "[]",
+            )
+        })
+        .await
+        .unwrap();
+    assert!(tenants(&app, "acme").await.is_empty());
 }

@@ -132,6 +132,7 @@ async fn an_invited_user_without_password_signs_in_with_sso_and_becomes_active()
             email: "grace@contoso.example".into(),
             name: "Grace".into(),
             email_verified: true,
+            wids: vec![],
         })
     });
     let callback = flow_to_callback(
@@ -332,6 +333,7 @@ async fn signing_in_at_the_idp_as_someone_else_is_refused() {
             email: "bob@contoso.example".into(),
             name: "Bob".into(),
             email_verified: true,
+            wids: vec![],
         })
     });
     contoso_account(&app).await;
@@ -366,6 +368,7 @@ async fn an_unverified_email_from_another_tenant_cannot_take_over_a_user_noauth(
             email: "ada@contoso.example".into(),
             name: "Mallory".into(),
             email_verified: false,
+            wids: vec![],
         });
     });
     app.create_account("globex").await;

@@ -360,6 +360,7 @@ pub async fn spawn_entra_app() -> (TestApp, Arc<sso_broker::sso::devidp::DevIdp>
         email: format!("{name}@{domain}"),
         name: name.to_string(),
         email_verified: true,
+        wids: vec![],
     };
     idp.add_tenant(
         CONTOSO,

@@ -59,13 +59,15 @@ fn migrations_of(backend: &str) -> BTreeMap<String, Tables> {
 fn sqlite_and_postgres_migrations_have_the_same_names_tables_and_columns() {
     let sqlite = migrations_of("sqlite");
     let postgres = migrations_of("postgres");
-    assert!(!sqlite.is_empty());
+    assert!(
+        sqlite.values().any(|tables| !tables.is_empty()),
+        "the migrations create tables"
+    );
     assert_eq!(
         sqlite.keys().collect::<Vec<_>>(),
         postgres.keys().collect::<Vec<_>>()
     );
     for (name, tables) in &sqlite {
-        assert!(!tables.is_empty(), "{name} creates tables");
         assert_eq!(tables, &postgres[name], "migration {name}");
     }
 }

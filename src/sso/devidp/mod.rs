@@ -22,6 +22,8 @@ pub struct DevUser {
     pub name: String,
     /// Whether Entra would mark the email domain verified (`xms_edov`).
     pub email_verified: bool,
+    /// Directory role template ids (`wids`), e.g. Global Administrator for a tenant admin.
+    pub wids: Vec<String>,
 }
 
 /// A development tenant.
@@ -51,7 +53,7 @@ pub struct DevIdp {
     decoding: DecodingKey,
     jwk: Value,
     pub client_id: String,
-    client_secret: String,
+    client_secret: Mutex<String>,
     tenants: Mutex<HashMap<String, DevTenant>>,
     codes: Mutex<HashMap<String, IssuedCode>>,
 }
@@ -99,10 +101,19 @@ impl DevIdp {
             kid,
             jwk,
             client_id: client_id.to_string(),
-            client_secret: client_secret.to_string(),
+            client_secret: Mutex::new(client_secret.to_string()),
             tenants: Mutex::new(HashMap::new()),
             codes: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn secret_matches(&self, presented: &str) -> bool {
+        *self.client_secret.lock().unwrap_or_else(|p| p.into_inner()) == presented
+    }
+
+    /// Test hook: the app registration's secret changes (as when the operator's secret expires).
+    pub fn rotate_client_secret(&self, new_secret: &str) {
+        *self.client_secret.lock().unwrap_or_else(|p| p.into_inner()) = new_secret.to_string();
     }
 
     fn tenants(&self) -> std::sync::MutexGuard<'_, HashMap<String, DevTenant>> {
@@ -158,7 +169,7 @@ impl DevIdp {
                 "AADSTS70003: The app requested an unsupported grant type.",
             ));
         }
-        if field("client_id") != self.client_id || field("client_secret") != self.client_secret {
+        if field("client_id") != self.client_id || !self.secret_matches(field("client_secret")) {
             return Err(error(
                 401,
                 "invalid_client",
@@ -324,7 +335,7 @@ impl DevIdp {
                 json!({ "error": error, "error_description": description }),
             )
         };
-        if field("client_id") != self.client_id || field("client_secret") != self.client_secret {
+        if field("client_id") != self.client_id || !self.secret_matches(field("client_secret")) {
             return Err(error(
                 401,
                 "invalid_client",
@@ -425,6 +436,9 @@ impl DevIdp {
         });
         if let Some(nonce) = nonce {
             claims["nonce"] = json!(nonce);
+        }
+        if !user.wids.is_empty() {
+            claims["wids"] = json!(user.wids);
         }
         if let (Some(target), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
             for (k, v) in extra {

@@ -56,6 +56,15 @@ fn base(url: &Url) -> &str {
 }
 
 /// `AADSTS7000229` from Microsoft's `error_description`, else the OAuth `error`.
+/// AADSTS errors that are about *our* app registration (expired or wrong client secret, app
+/// disabled), not about the tenant: they must never revoke a customer's tenant.
+const BROKER_SIDE_ERRORS: &[&str] = &[
+    "AADSTS7000215",
+    "AADSTS7000222",
+    "AADSTS7000112",
+    "AADSTS700027",
+];
+
 fn refusal_reason(body: &Value) -> String {
     let description = body
         .get("error_description")
@@ -128,9 +137,18 @@ impl EntraApp {
         }
         let body: Value = response.json().await.map_err(unreachable)?;
         if !status.is_success() {
-            return Ok(ConsentProof::Refused {
-                reason: refusal_reason(&body),
-            });
+            let reason = refusal_reason(&body);
+            // Throttling and faults of our own registration say nothing about the tenant: an
+            // outage, not a revocation (else one expired secret would revoke every customer).
+            if status.as_u16() == 429
+                || reason == "invalid_client"
+                || BROKER_SIDE_ERRORS.contains(&reason.as_str())
+            {
+                return Err(SsoError::IdpUnreachable(anyhow::anyhow!(
+                    "token endpoint refused the broker's app: {reason} ({status})"
+                )));
+            }
+            return Ok(ConsentProof::Refused { reason });
         }
         let Some(access_token) = body.get("access_token").and_then(Value::as_str) else {
             return Ok(ConsentProof::Refused {
@@ -149,6 +167,11 @@ impl EntraApp {
         if status.is_server_error() {
             return Err(SsoError::IdpUnreachable(anyhow::anyhow!(
                 "Graph answered {status}"
+            )));
+        }
+        if status.as_u16() == 429 {
+            return Err(SsoError::IdpUnreachable(anyhow::anyhow!(
+                "Graph throttled the request"
             )));
         }
         if !status.is_success() {

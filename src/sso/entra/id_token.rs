@@ -176,14 +176,14 @@ pub fn check_claims(
     let now = rules.now.timestamp();
     let skew = SKEW.num_seconds();
     let exp = time_claim(claims, "exp")?.ok_or(SsoError::MissingClaim("exp"))?;
-    if now > exp + skew {
+    if now > exp.saturating_add(skew) {
         return Err(SsoError::Expired);
     }
-    if time_claim(claims, "nbf")?.is_some_and(|nbf| now + skew < nbf) {
+    if time_claim(claims, "nbf")?.is_some_and(|nbf| now.saturating_add(skew) < nbf) {
         return Err(SsoError::NotYetValid);
     }
     let iat = time_claim(claims, "iat")?.ok_or(SsoError::MissingClaim("iat"))?;
-    if iat > now + skew {
+    if iat > now.saturating_add(skew) {
         return Err(SsoError::IssuedInFuture);
     }
     if let Some(expected) = rules.nonce {

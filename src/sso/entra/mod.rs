@@ -1,6 +1,7 @@
 //! Microsoft Entra ID (OpenID Connect, one multi-tenant app): tenant ids and issuers, the
 //! per-tenant signing-key cache, and ID/access token validation exactly as SPEC §4 states.
 
+pub mod admin_roles;
 pub mod consent_proof;
 pub mod id_token;
 pub mod jwks;

@@ -261,7 +261,10 @@ impl OidcClients {
                 RequestTokenError::ServerResponse(refusal) => {
                     SsoError::CodeRejected(refusal.error().to_string())
                 }
-                RequestTokenError::Parse(_, _) => SsoError::MalformedToken,
+                // An unreadable answer (an HTML error page from a proxy or an outage) is an outage.
+                RequestTokenError::Parse(_, _) => {
+                    SsoError::IdpUnreachable(anyhow::anyhow!("unreadable token response"))
+                }
                 other => SsoError::IdpUnreachable(anyhow::anyhow!("token request failed: {other}")),
             })?;
         let _ = response.access_token();

@@ -1,0 +1,1 @@
+DROP INDEX identity_links_user_kind_idx;
