@@ -10,6 +10,7 @@ use subtle::ConstantTimeEq;
 use super::audit::{self, Audit, Outcome, RequestMeta};
 use super::ServiceError;
 use crate::auth::session::SignedIn;
+use crate::auth::throttle;
 use crate::crypto::tokens::sha256_hex;
 use crate::db::account::Account;
 use crate::db::approved_tenant::ApprovedTenant;
@@ -44,6 +45,8 @@ pub enum SsoRefusal {
     IdpUnreachable,
     #[error("{}", messages::SESSION_EXPIRED)]
     FlowExpired,
+    #[error("{}", messages::THROTTLED)]
+    Throttled,
     /// The IdP answered with an error; the text is ours, chosen by its code.
     #[error("{0}")]
     IdpError(&'static str),
@@ -130,6 +133,73 @@ fn account_users_with_email(
     Ok(User::find_by_email_in_account(conn, email, account_id)?)
 }
 
+/// A refusal of step 1 or 2: what the user reads, the account it concerns, the audit reason.
+type StepRefusal = (SsoRefusal, Option<String>, &'static str);
+
+/// SPEC §3.2 steps 1–2 and the choice of tenant: `(account id, tenant id)` or a refusal.
+fn decide(
+    conn: &mut DbConnection,
+    name: Option<&AccountName>,
+    email: &Email,
+    entra_configured: bool,
+) -> Result<Result<(String, String), StepRefusal>, ServiceError> {
+    let account = match name {
+        Some(n) => Account::find_by_name(conn, n.as_str())?,
+        None => None,
+    };
+    let Some(account) = account else {
+        return Ok(Err((SsoRefusal::NotConfigured, None, "unknown_account")));
+    };
+    let tenants: Vec<ApprovedTenant> = ApprovedTenant::list_for_account(conn, &account.id)?
+        .into_iter()
+        .filter(ApprovedTenant::is_approved)
+        .collect();
+    let connected = IdpConnection::find_kind(conn, &account.id, KIND_ENTRA)?.is_some();
+    if !entra_configured || !connected || tenants.is_empty() {
+        return Ok(Err((
+            SsoRefusal::NotConfigured,
+            Some(account.id),
+            "no_usable_connection",
+        )));
+    }
+    let users = account_users_with_email(conn, &account.id, email.as_str())?;
+    match users.len() {
+        0 => {
+            return Ok(Err((
+                SsoRefusal::EmailNotConfigured,
+                Some(account.id),
+                "email_not_configured",
+            )))
+        }
+        1 => {}
+        _ => {
+            return Ok(Err((
+                SsoRefusal::MultipleUsernames,
+                Some(account.id),
+                "multiple_usernames",
+            )))
+        }
+    }
+    // With several approved tenants, the one whose verified domains hold the email's.
+    let by_domain = tenants.iter().find(|t| {
+        t.domains()
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(email.domain()))
+    });
+    let tenant = match (by_domain, tenants.len()) {
+        (Some(t), _) => t.tenant_id.clone(),
+        (None, 1) => tenants[0].tenant_id.clone(),
+        (None, _) => {
+            return Ok(Err((
+                SsoRefusal::NotConfigured,
+                Some(account.id),
+                "no_tenant_for_domain",
+            )))
+        }
+    };
+    Ok(Ok((account.id, tenant)))
+}
+
 /// SPEC §3.2 steps 1–3.
 pub async fn begin(
     state: &AppState,
@@ -151,81 +221,41 @@ pub async fn begin(
         state
             .db
             .run(move |conn| {
-                let account = match &name {
-                    Some(n) => Account::find_by_name(conn, n.as_str())?,
-                    None => None,
-                };
-                let Some(account) = account else {
-                    audit_attempt(
-                        conn,
-                        &meta,
-                        naive,
-                        &actor,
-                        None,
-                        Outcome::Failure,
-                        "unknown_account",
-                    )?;
-                    return Ok(Err(SsoRefusal::NotConfigured));
-                };
-                let tenants: Vec<ApprovedTenant> =
-                    ApprovedTenant::list_for_account(conn, &account.id)?
-                        .into_iter()
-                        .filter(ApprovedTenant::is_approved)
-                        .collect();
-                let connected = IdpConnection::find_kind(conn, &account.id, KIND_ENTRA)?.is_some();
-                if !entra_configured || !connected || tenants.is_empty() {
-                    audit_attempt(
-                        conn,
-                        &meta,
-                        naive,
-                        &actor,
-                        Some(&account.id),
-                        Outcome::Failure,
-                        "no_usable_connection",
-                    )?;
-                    return Ok(Err(SsoRefusal::NotConfigured));
-                }
-                let users = account_users_with_email(conn, &account.id, email.as_str())?;
-                let refusal = match users.len() {
-                    0 => Some((SsoRefusal::EmailNotConfigured, "email_not_configured")),
-                    1 => None,
-                    _ => Some((SsoRefusal::MultipleUsernames, "multiple_usernames")),
-                };
-                if let Some((refusal, reason)) = refusal {
-                    audit_attempt(
-                        conn,
-                        &meta,
-                        naive,
-                        &actor,
-                        Some(&account.id),
-                        Outcome::Failure,
-                        reason,
-                    )?;
-                    return Ok(Err(refusal));
-                }
-                // With several approved tenants, the one whose verified domains hold the email's.
-                let by_domain = tenants.iter().find(|t| {
-                    t.domains()
-                        .iter()
-                        .any(|d| d.eq_ignore_ascii_case(email.domain()))
-                });
-                let tenant = match (by_domain, tenants.len()) {
-                    (Some(t), _) => t.tenant_id.clone(),
-                    (None, 1) => tenants[0].tenant_id.clone(),
-                    (None, _) => {
+                // Refusals here tell whether an account or email exists: they count as failed
+                // sign-in steps of the client address, like wrong passwords.
+                let ip_bucket = meta.ip.as_deref().map(throttle::ip_bucket);
+                if let Some(bucket) = &ip_bucket {
+                    if throttle::is_throttled(conn, bucket, throttle::PER_IP, naive)? {
                         audit_attempt(
                             conn,
                             &meta,
                             naive,
                             &actor,
-                            Some(&account.id),
+                            None,
                             Outcome::Failure,
-                            "no_tenant_for_domain",
+                            "throttled",
                         )?;
-                        return Ok(Err(SsoRefusal::NotConfigured));
+                        return Ok(Err(SsoRefusal::Throttled));
                     }
-                };
-                Ok::<_, ServiceError>(Ok((account.id, tenant)))
+                }
+                match decide(conn, name.as_ref(), &email, entra_configured)? {
+                    Ok(found) => Ok(Ok(found)),
+                    Err((refusal, account_id, reason)) => {
+                        if let Some(bucket) = &ip_bucket {
+                            throttle::record_failure(conn, bucket, naive)?;
+                        }
+                        audit_attempt(
+                            conn,
+                            &meta,
+                            naive,
+                            &actor,
+                            account_id.as_deref(),
+                            Outcome::Failure,
+                            reason,
+                        )?;
+                        Ok::<_, ServiceError>(Err(refusal))
+                    }
+                }
             })
             .await?
     };

@@ -522,3 +522,26 @@ async fn a_used_authorization_code_replayed_into_a_new_flow_is_refused() {
         .iter()
         .any(|e| e["reason"] == "SS0018"));
 }
+
+#[tokio::test]
+async fn probing_accounts_and_emails_is_throttled_per_address() {
+    let (app, _idp) = spawn_entra_app().await;
+    contoso_account(&app).await;
+    for i in 0..30 {
+        let res = start(&app, "acme", &format!("guess{i}@contoso.example")).await;
+        assert!(res
+            .text()
+            .await
+            .unwrap()
+            .contains(messages::EMAIL_NOT_CONFIGURED));
+    }
+    // Even a real user is now answered with the throttle message, until the window passes.
+    let res = start(&app, "acme", "ada@contoso.example").await;
+    assert_eq!(res.status(), 429);
+    assert!(res.text().await.unwrap().contains(messages::THROTTLED));
+    app.clock.advance(Duration::minutes(16));
+    assert_eq!(
+        start(&app, "acme", "ada@contoso.example").await.status(),
+        303
+    );
+}

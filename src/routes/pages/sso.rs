@@ -157,10 +157,10 @@ pub async fn submit(
             res
         }
         Err(refusal) => {
-            let status = if refusal == SsoRefusal::IdpUnreachable {
-                StatusCode::BAD_GATEWAY
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
+            let status = match refusal {
+                SsoRefusal::IdpUnreachable => StatusCode::BAD_GATEWAY,
+                SsoRefusal::Throttled => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
             };
             page(status, &refusal.to_string())?
         }
