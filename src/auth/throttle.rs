@@ -47,7 +47,36 @@ pub fn record_failure(
     bucket: &str,
     now: NaiveDateTime,
 ) -> Result<(), DbError> {
-    ThrottleEvent::record(conn, bucket, now)
+    ThrottleEvent::record(conn, bucket, now).map(|_| ())
+}
+
+/// One attempt, counted before it is checked: its event is written first, then the bucket is
+/// counted including it. So however many requests race, at most `max_failures` pass within
+/// the window (check-then-write would let every in-flight request through). A successful
+/// attempt withdraws its event.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub event_id: String,
+    pub over_limit: bool,
+}
+
+pub fn attempt(
+    conn: &mut DbConnection,
+    bucket: &str,
+    policy: ThrottlePolicy,
+    now: NaiveDateTime,
+) -> Result<Attempt, DbError> {
+    let event_id = ThrottleEvent::record(conn, bucket, now)?;
+    let count = ThrottleEvent::count_since(conn, bucket, now - policy.window)?;
+    Ok(Attempt {
+        event_id,
+        over_limit: count > policy.max_failures,
+    })
+}
+
+/// Takes back the event of an attempt that succeeded.
+pub fn withdraw(conn: &mut DbConnection, attempt: &Attempt) -> Result<(), DbError> {
+    ThrottleEvent::delete(conn, &attempt.event_id)
 }
 
 /// Forgets a user's failures after a full sign-in.

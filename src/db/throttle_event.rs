@@ -16,7 +16,12 @@ pub struct ThrottleEvent {
 }
 
 impl ThrottleEvent {
-    pub fn record(conn: &mut DbConnection, bucket: &str, at: NaiveDateTime) -> Result<(), DbError> {
+    /// Records an event; returns its id.
+    pub fn record(
+        conn: &mut DbConnection,
+        bucket: &str,
+        at: NaiveDateTime,
+    ) -> Result<String, DbError> {
         let row = Self {
             id: uuid::Uuid::new_v4().to_string(),
             bucket: bucket.to_string(),
@@ -25,7 +30,7 @@ impl ThrottleEvent {
         diesel::insert_into(throttle_events::table)
             .values(&row)
             .execute(conn)?;
-        Ok(())
+        Ok(row.id)
     }
 
     pub fn count_since(
@@ -38,6 +43,11 @@ impl ThrottleEvent {
             .filter(throttle_events::at.ge(since))
             .count()
             .get_result(conn)?)
+    }
+
+    pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
+        diesel::delete(throttle_events::table.find(id)).execute(conn)?;
+        Ok(())
     }
 
     pub fn clear(conn: &mut DbConnection, bucket: &str) -> Result<(), DbError> {

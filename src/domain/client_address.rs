@@ -56,7 +56,12 @@ pub fn client_address(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[Prox
     };
     let mut client = peer;
     for hop in header.rsplit(',') {
-        match hop.trim().parse::<IpAddr>() {
+        // Some proxies write `ip:port` (or `[v6]:port`).
+        let hop = hop.trim();
+        let parsed = hop
+            .parse::<IpAddr>()
+            .or_else(|_| hop.parse::<std::net::SocketAddr>().map(|a| a.ip()));
+        match parsed {
             Ok(ip) => {
                 client = ip;
                 if !is_trusted(ip) {
@@ -107,6 +112,19 @@ mod tests {
         assert_eq!(
             client_address(ip("10.1.2.3"), Some("nonsense"), &trusted),
             ip("10.1.2.3")
+        );
+    }
+
+    #[test]
+    fn hops_with_ports_are_read() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            client_address(ip("10.1.2.3"), Some("198.51.100.1:443"), &trusted),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            client_address(ip("10.1.2.3"), Some("[2001:db8::1]:8443"), &trusted),
+            ip("2001:db8::1")
         );
     }
 

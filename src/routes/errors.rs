@@ -180,10 +180,12 @@ pub fn json_config() -> web::JsonConfig {
                     "unsupported_media_type",
                     "Send the body as application/json.".to_string(),
                 ),
+                                // serde's text can quote the offending value (a password, say): name the line
+                // and column only.
                 JsonPayloadError::Deserialize(e) => (
                     StatusCode::BAD_REQUEST,
                     "invalid_body",
-                    format!("The JSON body is not valid: {e}"),
+                    format!("The JSON body is not valid (line {}, column {}): check field names and types.", e.line(), e.column()),
                 ),
                 _ => (
                     StatusCode::BAD_REQUEST,

@@ -36,16 +36,20 @@ impl FromRequest for Meta {
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_else(crate::request_id::generate);
-        let forwarded_for = req
+        // Every X-Forwarded-For line, in order (a proxy may add its own line rather than
+        // append to the client's).
+        let forwarded_for: Vec<&str> = req
             .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let forwarded_for = (!forwarded_for.is_empty()).then(|| forwarded_for.join(","));
         let trusted = app_state(req)
             .map(|s| s.settings.trusted_proxies.clone())
             .unwrap_or_default();
         let ip = req
             .peer_addr()
-            .map(|a| client_address(a.ip(), forwarded_for, &trusted).to_string());
+            .map(|a| client_address(a.ip(), forwarded_for.as_deref(), &trusted).to_string());
         ready(Ok(Meta(RequestMeta { request_id, ip })))
     }
 }
@@ -89,11 +93,18 @@ pub fn verify_csrf(
 }
 
 /// Reads the session at the state's clock; purges an expired one.
-fn current_view(req: &HttpRequest) -> Result<(Session, SessionView), ServiceError> {
+/// Reads the session; an expired one is purged, or only emptied when `may_sign_in` (a page
+/// that may sign in during this request: actix-session ignores `renew` and `insert` after
+/// `purge`, so a sign-in posted with a stale cookie would silently not stick).
+fn current_view(
+    req: &HttpRequest,
+    may_sign_in: bool,
+) -> Result<(Session, SessionView), ServiceError> {
     let state = app_state(req)?;
     let session = req.get_session();
     let view = state.session_policy.view(&session, state.clock.now());
     match &view {
+        SessionView::Expired if may_sign_in => session.clear(),
         SessionView::Expired => session.purge(),
         SessionView::SignedIn(signed_in) => session::touch(&session, signed_in, state.clock.now()),
         SessionView::Anonymous => {}
@@ -102,7 +113,7 @@ fn current_view(req: &HttpRequest) -> Result<(Session, SessionView), ServiceErro
 }
 
 fn signed_in(req: &HttpRequest) -> Result<(Session, SignedIn), ServiceError> {
-    match current_view(req)? {
+    match current_view(req, false)? {
         (session, SessionView::SignedIn(s)) => Ok((session, s)),
         (_, SessionView::Expired) => Err(ServiceError::SessionExpired),
         (_, SessionView::Anonymous) => Err(ServiceError::SignInRequired),
@@ -171,7 +182,7 @@ impl FromRequest for MaybeUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(
-            current_view(req)
+            current_view(req, true)
                 .map(|(session, view)| MaybeUser { session, view })
                 .map_err(|e| PageError(e).into()),
         )

@@ -55,6 +55,8 @@ fn actor_for(user: Option<&User>, typed: &str) -> String {
                 .trim()
                 .to_lowercase()
                 .chars()
+                // No control characters in logs and audit rows (forged lines).
+                .filter(|c| !c.is_control())
                 .take(100)
                 .collect::<String>()
         ),
@@ -70,10 +72,6 @@ fn fail(
     action: &'static str,
     reason: &str,
 ) -> Result<(), DbError> {
-    throttle::record_failure(conn, &user_bucket(user, typed), now)?;
-    if let Some(ip) = &meta.ip {
-        throttle::record_failure(conn, &throttle::ip_bucket(ip), now)?;
-    }
     audit::record(
         conn,
         meta,
@@ -88,17 +86,37 @@ fn fail(
     )
 }
 
-fn is_throttled(
+/// Counts one sign-in step against the user's bucket and the client address's, before it is
+/// checked (see `throttle::attempt`). Returns the attempts and whether any is over its limit.
+fn count_step(
     conn: &mut DbConnection,
     meta: &RequestMeta,
     user_bucket: &str,
     now: NaiveDateTime,
-) -> Result<bool, DbError> {
-    let ip_limited = match &meta.ip {
-        Some(ip) => throttle::is_throttled(conn, &throttle::ip_bucket(ip), throttle::PER_IP, now)?,
-        None => false,
-    };
-    Ok(ip_limited || throttle::is_throttled(conn, user_bucket, throttle::PER_USER, now)?)
+) -> Result<(Vec<throttle::Attempt>, bool), DbError> {
+    let mut attempts = vec![throttle::attempt(
+        conn,
+        user_bucket,
+        throttle::PER_USER,
+        now,
+    )?];
+    if let Some(ip) = &meta.ip {
+        attempts.push(throttle::attempt(
+            conn,
+            &throttle::ip_bucket(ip),
+            throttle::PER_IP,
+            now,
+        )?);
+    }
+    let over = attempts.iter().any(|a| a.over_limit);
+    Ok((attempts, over))
+}
+
+/// A step that succeeded does not count against anyone.
+fn withdraw_all(conn: &mut DbConnection, attempts: &[throttle::Attempt]) -> Result<(), DbError> {
+    attempts
+        .iter()
+        .try_for_each(|a| throttle::withdraw(conn, a))
 }
 
 fn user_bucket(user: Option<&User>, typed: &str) -> String {
@@ -119,7 +137,7 @@ pub async fn password_step(
     const ACTION: &str = "login.password";
     let now = state.clock.now();
     let naive = now.naive_utc();
-    let (user, refusal, throttled) = {
+    let (user, refusal, throttled, attempts) = {
         let (typed, meta) = (typed.clone(), meta.clone());
         state
             .db
@@ -130,7 +148,7 @@ pub async fn password_step(
                     Err(reason) => (None, Some(reason)),
                 };
                 let bucket = user_bucket(user.as_ref(), &typed);
-                let throttled = is_throttled(conn, &meta, &bucket, naive)?;
+                let (attempts, throttled) = count_step(conn, &meta, &bucket, naive)?;
                 if throttled {
                     audit::record(
                         conn,
@@ -145,7 +163,7 @@ pub async fn password_step(
                         },
                     )?;
                 }
-                Ok::<_, ServiceError>((user, refusal, throttled))
+                Ok::<_, ServiceError>((user, refusal, throttled, attempts))
             })
             .await?
     };
@@ -196,8 +214,10 @@ pub async fn password_step(
                         reason: Some("second_factor_required"),
                     },
                 )?;
+                withdraw_all(conn, &attempts)?;
                 return Ok(PasswordOutcome::SecondFactorRequired { user_id: user.id });
             }
+            withdraw_all(conn, &attempts)?;
             throttle::clear(conn, &bucket)?;
             audit::record(
                 conn,
@@ -250,7 +270,11 @@ pub async fn second_factor_step(
         .run(move |conn| {
             let user = User::find(conn, &user_id)?.ok_or(ServiceError::SessionExpired)?;
             let bucket = throttle::user_bucket(&user.id);
-            if is_throttled(conn, &meta, &bucket, naive)? {
+            if UserStatus::from_stored(&user.status) != UserStatus::Active {
+                return Err(ServiceError::SessionExpired);
+            }
+            let (attempts, throttled) = count_step(conn, &meta, &bucket, naive)?;
+            if throttled {
                 fail(conn, &meta, naive, Some(&user), "", ACTION, "throttled")?;
                 return Err(ServiceError::Throttled);
             }
@@ -292,6 +316,7 @@ pub async fn second_factor_step(
                 fail(conn, &meta, naive, Some(&user), "", ACTION, reason)?;
                 return Err(ServiceError::InvalidOtp);
             }
+            withdraw_all(conn, &attempts)?;
             throttle::clear(conn, &bucket)?;
             audit::record(
                 conn,

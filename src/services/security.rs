@@ -248,11 +248,29 @@ pub async fn change_password(
     let now = state.clock.now_naive();
     let user = {
         let user_id = user_id.clone();
-        state.db.run(move |conn| load_user(conn, &user_id)).await?
+        state
+            .db
+            .run(move |conn| {
+                let user = load_user(conn, &user_id)?;
+                // Wrong current passwords count like wrong sign-in passwords (a hijacked session
+                // must not become an unthrottled password oracle).
+                if throttle::is_throttled(
+                    conn,
+                    &throttle::user_bucket(&user.id),
+                    throttle::PER_USER,
+                    now,
+                )? {
+                    return Err(ServiceError::Throttled);
+                }
+                Ok(user)
+            })
+            .await?
     };
     let stored = user.password_hash.clone();
     let (current_ok, new_hash) = tokio::task::spawn_blocking(move || {
-        let ok = stored.is_none() || password::verify_password(stored.as_deref(), &current);
+        // A user without a password (SSO, invited) cannot set one here: a stolen session
+        // must not become a password that outlives the IdP's deprovisioning.
+        let ok = stored.is_some() && password::verify_password(stored.as_deref(), &current);
         (ok, password::hash_password(new.secret()))
     })
     .await
@@ -263,7 +281,8 @@ pub async fn change_password(
         .db
         .run(move |conn| {
             let actor = format!("user:{}", user.username);
-            if !current_ok {
+                        if !current_ok {
+                throttle::record_failure(conn, &throttle::user_bucket(&user.id), now)?;
                 audit::record(conn, &meta, now, Audit {
                     actor,
                     account_id: Some(&user.home_account_id),

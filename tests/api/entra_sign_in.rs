@@ -149,6 +149,24 @@ async fn an_invited_user_without_password_signs_in_with_sso_and_becomes_active()
     assert_eq!(home.status(), 200, "no redirect loop");
     assert!(home.text().await.unwrap().contains("Welcome, grace"));
     assert_eq!(me(&app).await["username"], "grace");
+    // Her session cannot give her a local password that would outlive the IdP.
+    let res = app
+        .submit(
+            "/account/security",
+            "/account/security/password",
+            &[
+                ("current_password", ""),
+                ("new_password", "a brand new password"),
+                ("confirm_password", "a brand new password"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    app.submit("/logout", "/logout", &[]).await;
+    assert_eq!(
+        app.sign_in("grace", "a brand new password").await.status(),
+        401
+    );
 }
 
 #[tokio::test]

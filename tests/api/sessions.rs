@@ -139,3 +139,25 @@ async fn session_cookie_is_http_only_and_same_site_lax() {
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
 }
+
+#[tokio::test]
+async fn signing_in_again_over_an_expired_session_cookie_works() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    app.sign_in("ada", PASSWORD).await;
+    // The login form was loaded while signed in; the session expires before it is posted.
+    let csrf = crate::helpers::csrf_from(&app.get_html("/account/security").await);
+    app.clock.advance(Duration::minutes(31));
+    let res = app
+        .post_form(
+            "/login",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("username", "ada"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), "/");
+    assert_eq!(app.me().await.status(), 200, "the new sign-in stuck");
+}
