@@ -13,7 +13,8 @@ use subtle::ConstantTimeEq;
 
 use super::audit::{Outcome, RequestMeta};
 use super::entra::{self, TenantView};
-use super::sso_login::{audit_attempt, idp_error_text, Callback, CallbackOutcome, SsoRefusal};
+use super::sso_callback::{idp_error_text, Callback, CallbackOutcome};
+use super::sso_login::{audit_attempt, SsoRefusal};
 use super::{profile, ServiceError};
 use crate::auth::session::SignedIn;
 use crate::crypto::tokens::{random_token, sha256_hex};

@@ -172,55 +172,54 @@ pub async fn approve_tenant(
         .run(move |conn| find_account(conn, &account))
         .await?;
     let proof = rt.app.prove_consent(&tenant).await;
-    let profile = match proof {
-        Ok(ConsentProof::Granted(profile)) => profile,
-        Ok(ConsentProof::Refused { reason }) => {
-            let reason = format!("tenant={tenant} {reason}");
-            state
-                .db
-                .run(record(
-                    state,
-                    &meta,
-                    &actor,
-                    &account,
-                    "entra.tenant.approve",
-                    Outcome::Failure,
-                    reason,
-                ))
-                .await?;
-            return Err(ServiceError::BadGateway {
+    let (reason, error) = match proof {
+        Ok(ConsentProof::Granted(profile)) => {
+            return store_approval(state, &account, &profile, &actor, &meta, &tenant).await
+        }
+        Ok(ConsentProof::Refused { reason }) => (
+            reason,
+            ServiceError::BadGateway {
                 code: "consent_not_proven",
                 message: "Microsoft did not confirm that this tenant consented to the app.".into(),
-            });
-        }
+            },
+        ),
         Err(e) => {
             log::warn!(
                 "request_id={} consent proof for tenant {tenant} failed: {e}",
                 meta.request_id
             );
-            let reason = format!("tenant={tenant} {}", e.code());
-            state
-                .db
-                .run(record(
-                    state,
-                    &meta,
-                    &actor,
-                    &account,
-                    "entra.tenant.approve",
-                    Outcome::Failure,
-                    reason,
-                ))
-                .await?;
-            return Err(unreachable_error());
+            (e.code().to_string(), unreachable_error())
         }
     };
-    let row = approved_row(state, &account, &profile);
-    let view = TenantView::from(&row);
     let audit = record(
         state,
         &meta,
         &actor,
         &account,
+        "entra.tenant.approve",
+        Outcome::Failure,
+        format!("tenant={tenant} {reason}"),
+    );
+    state.db.run(audit).await?;
+    Err(error)
+}
+
+/// Records a proven tenant as approved for `account`, with its audit event, in one transaction.
+async fn store_approval(
+    state: &AppState,
+    account: &Account,
+    profile: &TenantProfile,
+    actor: &str,
+    meta: &RequestMeta,
+    tenant: &TenantId,
+) -> Result<TenantView, ServiceError> {
+    let row = approved_row(state, account, profile);
+    let view = TenantView::from(&row);
+    let audit = record(
+        state,
+        meta,
+        actor,
+        account,
         "entra.tenant.approve",
         Outcome::Success,
         format!("tenant={tenant}"),

@@ -13,6 +13,7 @@ pub mod login;
 pub mod mail;
 pub mod profile;
 pub mod security;
+pub mod sso_callback;
 pub mod sso_login;
 
 pub use audit::RequestMeta;

@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 use sso_broker::domain::messages;
 use sso_broker::sso::devidp::{DevIdp, DevUser};
 
-use crate::helpers::{location, post_idp_form, spawn_entra_app, TestApp, CONTOSO, FABRIKAM};
+use crate::helpers::{
+    broker_path, location, post_idp_form, spawn_entra_app, TestApp, CONTOSO, FABRIKAM,
+};
 
 /// Account `acme` connected to Contoso, with user `ada` (ada@contoso.example).
 async fn contoso_account(app: &TestApp) {
@@ -29,6 +31,19 @@ async fn contoso_account(app: &TestApp) {
         )
         .await;
     assert_eq!(res.status(), 201);
+}
+
+/// Adds a user to a development tenant.
+fn add_user(idp: &DevIdp, tenant: &str, email: &str, name: &str, email_verified: bool) {
+    idp.update_tenant(tenant, |t| {
+        t.users.push(DevUser {
+            oid: uuid::Uuid::new_v4().to_string(),
+            email: email.into(),
+            name: name.into(),
+            email_verified,
+            wids: vec![],
+        })
+    });
 }
 
 fn oid_of(idp: &DevIdp, tenant: &str, email: &str) -> String {
@@ -99,7 +114,7 @@ async fn an_entra_user_signs_in_end_to_end() {
         callback.starts_with("http://127.0.0.1:8080/sso/oidc/callback?"),
         "{callback}"
     );
-    let path = &callback["http://127.0.0.1:8080".len()..];
+    let path = &broker_path(&callback);
     let res = app.get(path).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/");
@@ -126,25 +141,14 @@ async fn an_invited_user_without_password_signs_in_with_sso_and_becomes_active()
             .status(),
         201
     );
-    idp.update_tenant(CONTOSO, |t| {
-        t.users.push(DevUser {
-            oid: uuid::Uuid::new_v4().to_string(),
-            email: "grace@contoso.example".into(),
-            name: "Grace".into(),
-            email_verified: true,
-            wids: vec![],
-        })
-    });
+    add_user(&idp, CONTOSO, "grace@contoso.example", "Grace", true);
     let callback = flow_to_callback(
         &app,
         "grace@contoso.example",
         &oid_of(&idp, CONTOSO, "grace@contoso.example"),
     )
     .await;
-    assert_eq!(
-        location(&app.get(&callback["http://127.0.0.1:8080".len()..]).await),
-        "/"
-    );
+    assert_eq!(location(&app.get(&broker_path(&callback)).await), "/");
     let home = app.get("/").await;
     assert_eq!(home.status(), 200, "no redirect loop");
     assert!(home.text().await.unwrap().contains("Welcome, grace"));
@@ -274,17 +278,12 @@ async fn a_stale_or_replayed_callback_says_the_session_expired() {
     // Older than ten minutes.
     let callback = flow_to_callback(&app, "ada@contoso.example", &oid).await;
     app.clock.advance(Duration::minutes(11));
-    let html = app
-        .get(&callback["http://127.0.0.1:8080".len()..])
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.get(&broker_path(&callback)).await.text().await.unwrap();
     assert!(html.contains(messages::SESSION_EXPIRED));
     assert_eq!(app.me().await.status(), 401);
     // Used once already.
     let callback = flow_to_callback(&app, "ada@contoso.example", &oid).await;
-    let path = callback["http://127.0.0.1:8080".len()..].to_string();
+    let path = broker_path(&callback);
     assert_eq!(app.get(&path).await.status(), 303);
     app.submit("/logout", "/logout", &[]).await;
     let html = app.get(&path).await.text().await.unwrap();
@@ -305,7 +304,7 @@ async fn a_callback_in_another_browser_is_refused() {
     // Login CSRF: the attacker's callback URL opened in the victim's browser.
     let victim = app.new_browser();
     let res = victim
-        .get(app.url(&callback["http://127.0.0.1:8080".len()..]))
+        .get(app.url(&broker_path(&callback)))
         .send()
         .await
         .unwrap();
@@ -331,12 +330,7 @@ async fn cancelling_at_the_idp_shows_a_friendly_message() {
     contoso_account(&app).await;
     let res = start(&app, "acme", "ada@contoso.example").await;
     let callback = at_idp(&location(&res), Err(())).await;
-    let html = app
-        .get(&callback["http://127.0.0.1:8080".len()..])
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.get(&broker_path(&callback)).await.text().await.unwrap();
     assert!(html.contains("Sign-in was cancelled."), "{html}");
     assert!(!html.contains("AADSTS"), "no raw IdP text");
     assert_eq!(app.me().await.status(), 401);
@@ -345,15 +339,7 @@ async fn cancelling_at_the_idp_shows_a_friendly_message() {
 #[tokio::test]
 async fn signing_in_at_the_idp_as_someone_else_is_refused() {
     let (app, idp) = spawn_entra_app().await;
-    idp.update_tenant(CONTOSO, |t| {
-        t.users.push(DevUser {
-            oid: uuid::Uuid::new_v4().to_string(),
-            email: "bob@contoso.example".into(),
-            name: "Bob".into(),
-            email_verified: true,
-            wids: vec![],
-        })
-    });
+    add_user(&idp, CONTOSO, "bob@contoso.example", "Bob", true);
     contoso_account(&app).await;
     let callback = flow_to_callback(
         &app,
@@ -361,7 +347,7 @@ async fn signing_in_at_the_idp_as_someone_else_is_refused() {
         &oid_of(&idp, CONTOSO, "bob@contoso.example"),
     )
     .await;
-    let res = app.get(&callback["http://127.0.0.1:8080".len()..]).await;
+    let res = app.get(&broker_path(&callback)).await;
     assert_eq!(res.status(), 401);
     assert!(res
         .text()
@@ -415,7 +401,7 @@ async fn an_unverified_email_from_another_tenant_cannot_take_over_a_user_noauth(
         Ok(&oid_of(&idp, FABRIKAM, "ada@contoso.example")),
     )
     .await;
-    let res = app.get(&callback["http://127.0.0.1:8080".len()..]).await;
+    let res = app.get(&broker_path(&callback)).await;
     assert!(res
         .text()
         .await
@@ -432,12 +418,7 @@ async fn a_linked_user_is_matched_by_the_link_next_time() {
     contoso_account(&app).await;
     let oid = oid_of(&idp, CONTOSO, "ada@contoso.example");
     let callback = flow_to_callback(&app, "ada@contoso.example", &oid).await;
-    assert_eq!(
-        app.get(&callback["http://127.0.0.1:8080".len()..])
-            .await
-            .status(),
-        303
-    );
+    assert_eq!(app.get(&broker_path(&callback)).await.status(), 303);
     app.submit("/logout", "/logout", &[]).await;
     // A second account member with the same email appears later; the link still decides.
     app.create_user("acme", "ada-2", "ada@contoso.example")
@@ -502,12 +483,7 @@ async fn a_used_authorization_code_replayed_into_a_new_flow_is_refused() {
     contoso_account(&app).await;
     let oid = oid_of(&idp, CONTOSO, "ada@contoso.example");
     let first = flow_to_callback(&app, "ada@contoso.example", &oid).await;
-    assert_eq!(
-        app.get(&first["http://127.0.0.1:8080".len()..])
-            .await
-            .status(),
-        303
-    );
+    assert_eq!(app.get(&broker_path(&first)).await.status(), 303);
     app.submit("/logout", "/logout", &[]).await;
     let used_code = url::Url::parse(&first)
         .unwrap()

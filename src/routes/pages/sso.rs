@@ -13,7 +13,8 @@ use crate::domain::{messages, safe_return_url, AccountName};
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{verify_csrf, CsrfToken, CurrentUser, MaybeUser, Meta};
 use crate::services::admin_consent::{self, ConsentCallback};
-use crate::services::sso_login::{self, Callback, CallbackOutcome, SsoRefusal};
+use crate::services::sso_callback::{self, Callback, CallbackOutcome};
+use crate::services::sso_login::{self, SsoRefusal};
 use crate::services::ServiceError;
 use crate::AppState;
 
@@ -191,7 +192,7 @@ pub async fn oidc_callback(
         session::SessionView::SignedIn(s) => Some(s.user_id.clone()),
         _ => None,
     };
-    let outcome = sso_login::complete(
+    let outcome = sso_callback::complete(
         &state,
         query.into_inner(),
         flow_cookie,

@@ -1,0 +1,319 @@
+//! The OIDC redirect URI (`/sso/oidc/callback`): the end of "Log in with SSO" (SPEC §3.2 steps
+//! 4–7) and step 1 of admin consent (SPEC §3.3). Every attempt is audited; users only ever see
+//! SPEC's messages (or a friendly text for an IdP error response).
+
+use secrecy::SecretString;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use super::audit::{Outcome, RequestMeta};
+use super::sso_login::{
+    account_users_with_email, audit_attempt, audit_failure, FlowPayload, SsoRefusal,
+};
+use super::ServiceError;
+use crate::auth::session::SignedIn;
+use crate::crypto::tokens::sha256_hex;
+use crate::db::approved_tenant::ApprovedTenant;
+use crate::db::connection::KIND_ENTRA;
+use crate::db::identity_link::IdentityLink;
+use crate::db::login_flow::LoginFlow;
+use crate::db::membership::Membership;
+use crate::db::user::User;
+use crate::domain::UserStatus;
+use crate::sso::entra::{validate_token, TenantId, TokenRules};
+use crate::sso::SsoError;
+use crate::AppState;
+
+/// The callback's query.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// A friendly text for an IdP error response (the raw description goes to the log only).
+pub fn idp_error_text(error: &str, description: &str) -> &'static str {
+    let code = description
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| w.starts_with("AADSTS"))
+        .unwrap_or_default();
+    match (error, code) {
+        (_, "AADSTS65004") | ("access_denied", "") => "Sign-in was cancelled. You can try again.",
+        (_, "AADSTS50105") => "Your organization has not given you access to this application. Ask your IT admin to assign it to you.",
+        (_, "AADSTS65001") | (_, "AADSTS90094") => "Your organization's admin has not approved this application yet.",
+        (_, "AADSTS53003") => "Your organization's access policy blocked this sign-in. Contact your IT admin.",
+        (_, "AADSTS50076") | (_, "AADSTS50079") => "Your organization requires multi-factor authentication. Please try again and complete it.",
+        _ => "Your identity provider could not sign you in. Please try again, or contact your IT admin.",
+    }
+}
+
+/// What a successful callback leads to.
+#[derive(Debug)]
+pub struct SsoSignIn {
+    pub signed_in: SignedIn,
+    pub return_to: Option<String>,
+}
+
+/// MFA evidence from `amr` (SPEC §3.6): `yes`, `no` (methods without MFA), or `unknown`.
+pub fn mfa_evidence(amr: &[String]) -> &'static str {
+    if amr.iter().any(|m| m == "mfa") {
+        "yes"
+    } else if amr.is_empty() {
+        "unknown"
+    } else {
+        "no"
+    }
+}
+
+/// What a callback leads to.
+#[derive(Debug)]
+pub enum CallbackOutcome {
+    SignedIn(SsoSignIn),
+    /// The admin's sign-in of SPEC §3.3 step 1 succeeded: on to the tenant's consent page.
+    ConsentRedirect {
+        url: String,
+        state: SecretString,
+    },
+    Refused(SsoRefusal),
+}
+
+/// The OIDC redirect URI (`/sso/oidc/callback`), for the browser holding `flow_cookie`:
+/// user sign-in (SPEC §3.2 steps 4–7) or the admin sign-in of admin consent (SPEC §3.3 step 1).
+pub async fn complete(
+    state: &AppState,
+    callback: Callback,
+    flow_cookie: Option<String>,
+    current_user: Option<String>,
+    meta: RequestMeta,
+) -> Result<CallbackOutcome, ServiceError> {
+    let naive = state.clock.now_naive();
+    let Some(flow_state) = callback
+        .state
+        .clone()
+        .filter(|s| !s.is_empty() && s.len() <= 512)
+    else {
+        return Ok(CallbackOutcome::Refused(SsoRefusal::FlowExpired));
+    };
+    let id = sha256_hex(&flow_state);
+    let flow = state
+        .db
+        .run(move |conn| LoginFlow::consume(conn, &id, naive))
+        .await?;
+    // The flow must exist, be unused and young, and belong to this browser (login CSRF).
+    let same_browser =
+        flow_cookie.is_some_and(|c| bool::from(c.as_bytes().ct_eq(flow_state.as_bytes())));
+    let (Some(flow), true) = (flow, same_browser) else {
+        return Ok(CallbackOutcome::Refused(SsoRefusal::FlowExpired));
+    };
+    match flow.kind.as_str() {
+        KIND_ENTRA => Ok(
+            match complete_user_sign_in(state, flow, callback, meta).await? {
+                Ok(done) => CallbackOutcome::SignedIn(done),
+                Err(refusal) => CallbackOutcome::Refused(refusal),
+            },
+        ),
+        super::admin_consent::FLOW_ADMIN_SIGN_IN => {
+            super::admin_consent::after_admin_sign_in(state, flow, callback, current_user, meta)
+                .await
+        }
+        _ => Ok(CallbackOutcome::Refused(SsoRefusal::FlowExpired)),
+    }
+}
+
+/// SPEC §3.2 steps 4–7, for a consumed user sign-in flow.
+async fn complete_user_sign_in(
+    state: &AppState,
+    flow: LoginFlow,
+    callback: Callback,
+    meta: RequestMeta,
+) -> Result<Result<SsoSignIn, SsoRefusal>, ServiceError> {
+    let now = state.clock.now();
+    let naive = now.naive_utc();
+    let account_id = flow.account_id.clone().unwrap_or_default();
+    let payload: FlowPayload = state
+        .keys
+        .secret_box
+        .open(&flow.payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("login flow payload unreadable")))?;
+    let actor = format!("anonymous:{}", payload.email);
+    let refuse = |refusal: SsoRefusal, reason: String| {
+        let (meta, actor, account_id) = (meta.clone(), actor.clone(), account_id.clone());
+        async move {
+            audit_failure(state, &meta, &actor, &account_id, &reason).await?;
+            Ok::<_, ServiceError>(Err(refusal))
+        }
+    };
+
+    if let Some(error) = callback.error.as_deref() {
+        let description = callback.error_description.as_deref().unwrap_or_default();
+        log::info!(
+            "request_id={} IdP error response: {error:?}: {:?}",
+            meta.request_id,
+            description.chars().take(300).collect::<String>()
+        );
+        return refuse(
+            SsoRefusal::IdpError(idp_error_text(error, description)),
+            format!("idp_error:{}", error.chars().take(40).collect::<String>()),
+        )
+        .await;
+    }
+    let Some(code) = callback.code.filter(|c| !c.is_empty() && c.len() <= 4096) else {
+        return refuse(SsoRefusal::IncorrectCredentials, "no_code".into()).await;
+    };
+    let rt = super::entra::runtime(state)?;
+    let tenant =
+        TenantId::parse(&payload.tenant_id).map_err(|e| ServiceError::Internal(e.into()))?;
+    let verifier = SecretString::from(payload.pkce_verifier.clone());
+    let id_token = match rt.oidc.redeem_code(&tenant, &code, &verifier, now).await {
+        Ok(token) => token,
+        Err(e @ SsoError::IdpUnreachable(_)) => {
+            log::warn!("request_id={} code redemption failed: {e}", meta.request_id);
+            return refuse(SsoRefusal::IdpUnreachable, e.code().into()).await;
+        }
+        Err(e) => return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await,
+    };
+    let (tid, acct) = (tenant.to_string(), account_id.clone());
+    let approval = state
+        .db
+        .run(move |conn| {
+            Ok::<_, ServiceError>(
+                ApprovedTenant::find(conn, &acct, &tid)?
+                    .filter(ApprovedTenant::is_approved)
+                    .map(|t| t.domains()),
+            )
+        })
+        .await?;
+    let audiences = vec![rt.app.client_id.clone()];
+    let rules = TokenRules {
+        authority: rt.app.authority(),
+        audiences: &audiences,
+        nonce: Some(&payload.nonce),
+        now,
+    };
+    // Only the flow's tenant, and only while approved for the flow's account.
+    let lookup = move |t: &TenantId| if *t == tenant { approval.clone() } else { None };
+    let verified = match validate_token(&id_token, &rules, &rt.keys, &lookup).await {
+        Ok(v) => v,
+        Err(e @ SsoError::IdpUnreachable(_)) => {
+            return refuse(SsoRefusal::IdpUnreachable, e.code().into()).await
+        }
+        Err(e) => return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await,
+    };
+    if verified.email.as_deref() != Some(payload.email.as_str()) {
+        let reason = if verified.email.is_none() {
+            "email_not_trusted"
+        } else {
+            "email_mismatch"
+        };
+        return refuse(SsoRefusal::IncorrectCredentials, reason.into()).await;
+    }
+    let issuer = format!("entra:{}", verified.tenant_id);
+    let (oid, email) = (verified.oid.clone(), payload.email.clone());
+    let acct = account_id.clone();
+    let user = state
+        .db
+        .run(move |conn| {
+            diesel::Connection::transaction(conn, |conn| {
+                if let Some(link) = IdentityLink::find(conn, &issuer, &oid)? {
+                    IdentityLink::touch(conn, &link.id, naive)?;
+                    return Ok::<_, ServiceError>(
+                        User::find(conn, &link.user_id)?.ok_or("linked_user_missing"),
+                    );
+                }
+                let mut users = account_users_with_email(conn, &acct, &email)?;
+                if users.len() != 1 {
+                    return Ok(Err(if users.is_empty() {
+                        "email_not_configured"
+                    } else {
+                        "multiple_usernames"
+                    }));
+                }
+                let user = users.remove(0);
+                // A disabled user gets no link (it would outlive the disablement).
+                if UserStatus::from_stored(&user.status) == UserStatus::Disabled {
+                    return Ok(Err("user_not_allowed"));
+                }
+                // A user linked to another Entra identity is never re-linked by email.
+                if IdentityLink::find_for_user(conn, &user.id, KIND_ENTRA)?.is_some() {
+                    return Ok(Err("linked_to_another_identity"));
+                }
+                IdentityLink {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    user_id: user.id.clone(),
+                    kind: KIND_ENTRA.into(),
+                    issuer,
+                    subject: oid,
+                    created_at: naive,
+                    last_used_at: Some(naive),
+                }
+                .insert(conn)?;
+                Ok(Ok(user))
+            })
+        })
+        .await?;
+    let user = match user {
+        Ok(user) => user,
+        Err(reason) => {
+            let refusal = match reason {
+                "email_not_configured" => SsoRefusal::EmailNotConfigured,
+                "multiple_usernames" => SsoRefusal::MultipleUsernames,
+                _ => SsoRefusal::IncorrectCredentials,
+            };
+            return refuse(refusal, reason.into()).await;
+        }
+    };
+    let (uid, acct) = (user.id.clone(), account_id.clone());
+    let member = state
+        .db
+        .run(move |conn| Membership::find(conn, &uid, &acct))
+        .await?
+        .is_some();
+    let status = UserStatus::from_stored(&user.status);
+    if !member || status == UserStatus::Disabled {
+        return refuse(SsoRefusal::IncorrectCredentials, "user_not_allowed".into()).await;
+    }
+    if status == UserStatus::Invited {
+        // The first SSO sign-in accepts the invitation.
+        let uid = user.id.clone();
+        state
+            .db
+            .run(move |conn| User::set_status(conn, &uid, UserStatus::Active.as_str(), naive))
+            .await?;
+    }
+    let signed_in = SignedIn {
+        user_id: user.id.clone(),
+        account_id: account_id.clone(),
+        auth_method: "sso".into(),
+        idp: Some(KIND_ENTRA.into()),
+        mfa: mfa_evidence(&verified.amr).into(),
+        amr: verified.amr.clone(),
+        authenticated_at: now.timestamp(),
+        last_seen_at: now.timestamp(),
+    };
+    let actor = format!("user:{}", user.username);
+    let reason =
+        json!({ "tenant": verified.tenant_id.to_string(), "mfa": signed_in.mfa }).to_string();
+    state
+        .db
+        .run(move |conn| {
+            audit_attempt(
+                conn,
+                &meta,
+                naive,
+                &actor,
+                Some(&account_id),
+                Outcome::Success,
+                &reason,
+            )
+        })
+        .await?;
+    state.metrics.sign_in("sso", "success");
+    Ok(Ok(SsoSignIn {
+        signed_in,
+        return_to: payload.return_to,
+    }))
+}
