@@ -41,6 +41,46 @@ pub enum SsoError {
     CodeRejected(String),
     #[error("SS0017 the identity provider cannot be reached")]
     IdpUnreachable(#[source] anyhow::Error),
+    #[error("SS0101 the SAML message is not well-formed: {0}")]
+    SamlMalformed(&'static str),
+    #[error("SS0102 the SAML message is larger than the limit")]
+    SamlTooLarge,
+    #[error("SS0103 the SAML message declares a DTD or entities")]
+    SamlDoctype,
+    #[error("SS0104 the SAML response does not hold exactly one assertion")]
+    SamlAssertionCount,
+    #[error("SS0105 encrypted SAML assertions are not supported")]
+    SamlEncryptedAssertion,
+    #[error("SS0106 the connection has no IdP signing certificate")]
+    SamlNoCertificate,
+    #[error("SS0107 signature algorithm {0:?} is not allowed")]
+    SamlWeakAlgorithm(String),
+    #[error("SS0108 no signature by the configured IdP certificate covers the assertion")]
+    SamlBadSignature,
+    #[error("SS0109 the response Destination is not our ACS URL")]
+    SamlWrongDestination,
+    #[error("SS0110 the Issuer is not the IdP's entityID")]
+    SamlWrongIssuer,
+    #[error("SS0111 the Audience is not our SP entityID")]
+    SamlWrongAudience,
+    #[error("SS0112 no bearer SubjectConfirmation for our ACS URL")]
+    SamlWrongRecipient,
+    #[error("SS0113 InResponseTo does not match the login flow's request")]
+    SamlWrongInResponseTo,
+    #[error("SS0114 IdP-initiated sign-in is not allowed for this connection")]
+    SamlUnsolicited,
+    #[error("SS0115 the assertion has expired")]
+    SamlExpired,
+    #[error("SS0116 the assertion is not valid yet")]
+    SamlNotYetValid,
+    #[error("SS0117 the IdP answered with status {0:?}")]
+    SamlStatus(String),
+    #[error("SS0118 the assertion was used before (replay)")]
+    SamlReplay,
+    #[error("SS0119 the assertion has no NameID")]
+    SamlNoSubject,
+    #[error("SS0120 the IdP metadata is not usable: {0}")]
+    SamlMetadata(&'static str),
 }
 
 impl SsoError {
@@ -65,6 +105,26 @@ impl SsoError {
             Self::MissingClaim(_) => "SS0016",
             Self::IdpUnreachable(_) => "SS0017",
             Self::CodeRejected(_) => "SS0018",
+            Self::SamlMalformed(_) => "SS0101",
+            Self::SamlTooLarge => "SS0102",
+            Self::SamlDoctype => "SS0103",
+            Self::SamlAssertionCount => "SS0104",
+            Self::SamlEncryptedAssertion => "SS0105",
+            Self::SamlNoCertificate => "SS0106",
+            Self::SamlWeakAlgorithm(_) => "SS0107",
+            Self::SamlBadSignature => "SS0108",
+            Self::SamlWrongDestination => "SS0109",
+            Self::SamlWrongIssuer => "SS0110",
+            Self::SamlWrongAudience => "SS0111",
+            Self::SamlWrongRecipient => "SS0112",
+            Self::SamlWrongInResponseTo => "SS0113",
+            Self::SamlUnsolicited => "SS0114",
+            Self::SamlExpired => "SS0115",
+            Self::SamlNotYetValid => "SS0116",
+            Self::SamlStatus(_) => "SS0117",
+            Self::SamlReplay => "SS0118",
+            Self::SamlNoSubject => "SS0119",
+            Self::SamlMetadata(_) => "SS0120",
         }
     }
 

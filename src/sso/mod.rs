@@ -4,5 +4,6 @@
 pub mod devidp;
 pub mod entra;
 pub mod error;
+pub mod saml;
 
 pub use error::SsoError;
