@@ -28,6 +28,9 @@ pub struct SignedIn {
     pub mfa: String,
     pub authenticated_at: i64,
     pub last_seen_at: i64,
+    /// Unix time the session must end by whatever the policy says (SAML `SessionNotOnOrAfter`).
+    #[serde(default)]
+    pub not_after: Option<i64>,
 }
 
 /// A password step that still needs its TOTP or recovery code.
@@ -64,7 +67,8 @@ impl SessionPolicy {
             return SessionView::Anonymous;
         };
         let now = now.timestamp();
-        let too_old = now - auth.authenticated_at >= self.lifetime.num_seconds();
+        let too_old = now - auth.authenticated_at >= self.lifetime.num_seconds()
+            || auth.not_after.is_some_and(|t| now >= t);
         let idle = now - auth.last_seen_at >= self.idle_timeout.num_seconds();
         if too_old || idle {
             SessionView::Expired

@@ -14,6 +14,7 @@ pub mod login_flow;
 pub mod membership;
 pub mod outbox;
 pub mod recovery_code;
+pub mod saml_replay;
 pub mod schema;
 pub mod session;
 pub mod throttle_event;

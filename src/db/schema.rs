@@ -127,6 +127,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    saml_replays (assertion_key) {
+        assertion_key -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     sessions (id_hash) {
         id_hash -> Text,
         user_id -> Nullable<Text>,
@@ -185,6 +192,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     outbox,
     recovery_codes,
+    saml_replays,
     sessions,
     throttle_events,
     users,

@@ -240,6 +240,7 @@ pub async fn password_step(
                 mfa: "no".into(),
                 authenticated_at: now.timestamp(),
                 last_seen_at: now.timestamp(),
+                not_after: None,
             }))
         })
         .await;
@@ -339,6 +340,7 @@ pub async fn second_factor_step(
                 mfa: "yes".into(),
                 authenticated_at: now.timestamp(),
                 last_seen_at: now.timestamp(),
+                not_after: None,
             })
         })
         .await;

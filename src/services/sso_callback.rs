@@ -293,6 +293,7 @@ async fn complete_user_sign_in(
         amr: verified.amr.clone(),
         authenticated_at: now.timestamp(),
         last_seen_at: now.timestamp(),
+        not_after: None,
     };
     let actor = format!("user:{}", user.username);
     let reason =

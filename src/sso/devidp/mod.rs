@@ -448,3 +448,5 @@ impl DevIdp {
         self.sign(&claims)
     }
 }
+
+pub mod saml;
