@@ -7,6 +7,7 @@ use super::schema::connections;
 use super::{DbConnection, DbError};
 
 pub const KIND_ENTRA: &str = "entra";
+pub const KIND_SAML: &str = "saml";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = connections)]
@@ -38,5 +39,20 @@ impl IdpConnection {
             .select(Self::as_select())
             .first(conn)
             .optional()?)
+    }
+
+    pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<Self>, DbError> {
+        Ok(connections::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    pub fn set_settings(conn: &mut DbConnection, id: &str, settings: &str) -> Result<(), DbError> {
+        diesel::update(connections::table.find(id))
+            .set(connections::settings.eq(settings))
+            .execute(conn)?;
+        Ok(())
     }
 }

@@ -248,3 +248,16 @@ impl actix_web::ResponseError for Unauthorized {
         res
     }
 }
+
+/// The admin's profile, or 403 for anyone else.
+pub async fn require_admin(
+    state: &AppState,
+    user: &CurrentUser,
+) -> Result<crate::services::profile::Profile, PageError> {
+    let profile = current_profile(state, &user.session, &user.signed_in).await?;
+    if profile.role == "admin" {
+        Ok(profile)
+    } else {
+        Err(PageError(ServiceError::Forbidden))
+    }
+}

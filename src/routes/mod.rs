@@ -27,6 +27,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/sso/oidc/callback",
             web::get().to(pages::sso::oidc_callback),
         )
+        .service(
+            web::resource("/sso/saml/acs/{connection_id}")
+                .app_data(web::FormConfig::default().limit(pages::saml::ACS_FORM_LIMIT))
+                .route(web::post().to(pages::saml::acs)),
+        )
+        .route(
+            "/sso/saml/metadata/{connection_id}",
+            web::get().to(pages::saml::sp_metadata),
+        )
+        .service(
+            web::resource("/admin/saml")
+                .app_data(web::FormConfig::default().limit(pages::admin_saml::FORM_LIMIT))
+                .route(web::get().to(pages::admin_saml::show))
+                .route(web::post().to(pages::admin_saml::save)),
+        )
+        .route(
+            "/admin/saml/certificates",
+            web::post().to(pages::admin_saml::add_certificate),
+        )
+        .route(
+            "/admin/saml/certificates/remove",
+            web::post().to(pages::admin_saml::remove_certificate),
+        )
         .route(
             "/admin-consent/start",
             web::get().to(pages::sso::admin_consent_start),

@@ -2,8 +2,9 @@
 
 use super::accounts::find_account;
 use super::audit::{self, Audit, Outcome, RequestMeta};
+use super::saml_connections::{self, SamlConnectionInput, SamlConnectionView};
 use super::{entra, ServiceError};
-use crate::db::connection::{IdpConnection, KIND_ENTRA};
+use crate::db::connection::{IdpConnection, KIND_ENTRA, KIND_SAML};
 use crate::AppState;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -12,23 +13,32 @@ pub struct ConnectionView {
     pub kind: String,
 }
 
-/// Adds the account's Entra connection (one per account; tenants are approved separately).
+/// A new connection of either kind, as the API answers it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum CreatedConnection {
+    Entra(ConnectionView),
+    Saml(Box<SamlConnectionView>),
+}
+
+/// Adds the account's Entra connection (tenants are approved separately) or its SAML
+/// connection (from the IdP's metadata); one of each kind per account.
 pub async fn create(
     state: &AppState,
     account: String,
     kind: &str,
+    saml: SamlConnectionInput,
     actor: String,
     meta: RequestMeta,
-) -> Result<ConnectionView, ServiceError> {
+) -> Result<CreatedConnection, ServiceError> {
     match kind {
         KIND_ENTRA => {
             entra::runtime(state)?;
         }
-        "saml" => {
-            return Err(ServiceError::Unprocessable {
-                code: "unsupported_kind",
-                message: "SAML connections are not available in this release.".into(),
-            })
+        KIND_SAML => {
+            return saml_connections::create(state, account, saml, actor, meta)
+                .await
+                .map(|view| CreatedConnection::Saml(Box::new(view)))
         }
         _ => {
             return Err(ServiceError::Unprocessable {
@@ -69,10 +79,10 @@ pub async fn create(
                         reason: Some("kind=entra"),
                     },
                 )?;
-                Ok(ConnectionView {
+                Ok(CreatedConnection::Entra(ConnectionView {
                     id: row.id,
                     kind: row.kind,
-                })
+                }))
             })
         })
         .await

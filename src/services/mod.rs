@@ -12,8 +12,11 @@ pub mod error;
 pub mod login;
 pub mod mail;
 pub mod profile;
+pub mod saml_acs;
+pub mod saml_connections;
 pub mod security;
 pub mod sso_callback;
+pub mod sso_identity;
 pub mod sso_login;
 
 pub use audit::RequestMeta;

@@ -7,19 +7,14 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::audit::{Outcome, RequestMeta};
-use super::sso_login::{
-    account_users_with_email, audit_attempt, audit_failure, FlowPayload, SsoRefusal,
-};
+use super::sso_identity::{refusal_for, resolve_user, VerifiedIdentity};
+use super::sso_login::{audit_attempt, audit_failure, FlowPayload, SsoRefusal};
 use super::ServiceError;
 use crate::auth::session::SignedIn;
 use crate::crypto::tokens::sha256_hex;
 use crate::db::approved_tenant::ApprovedTenant;
 use crate::db::connection::KIND_ENTRA;
-use crate::db::identity_link::IdentityLink;
 use crate::db::login_flow::LoginFlow;
-use crate::db::membership::Membership;
-use crate::db::user::User;
-use crate::domain::UserStatus;
 use crate::sso::entra::{validate_token, TenantId, TokenRules};
 use crate::sso::SsoError;
 use crate::AppState;
@@ -211,79 +206,16 @@ async fn complete_user_sign_in(
         };
         return refuse(SsoRefusal::IncorrectCredentials, reason.into()).await;
     }
-    let issuer = format!("entra:{}", verified.tenant_id);
-    let (oid, email) = (verified.oid.clone(), payload.email.clone());
-    let acct = account_id.clone();
-    let user = state
-        .db
-        .run(move |conn| {
-            diesel::Connection::transaction(conn, |conn| {
-                if let Some(link) = IdentityLink::find(conn, &issuer, &oid)? {
-                    IdentityLink::touch(conn, &link.id, naive)?;
-                    return Ok::<_, ServiceError>(
-                        User::find(conn, &link.user_id)?.ok_or("linked_user_missing"),
-                    );
-                }
-                let mut users = account_users_with_email(conn, &acct, &email)?;
-                if users.len() != 1 {
-                    return Ok(Err(if users.is_empty() {
-                        "email_not_configured"
-                    } else {
-                        "multiple_usernames"
-                    }));
-                }
-                let user = users.remove(0);
-                // A disabled user gets no link (it would outlive the disablement).
-                if UserStatus::from_stored(&user.status) == UserStatus::Disabled {
-                    return Ok(Err("user_not_allowed"));
-                }
-                // A user linked to another Entra identity is never re-linked by email.
-                if IdentityLink::find_for_user(conn, &user.id, KIND_ENTRA)?.is_some() {
-                    return Ok(Err("linked_to_another_identity"));
-                }
-                IdentityLink {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    user_id: user.id.clone(),
-                    kind: KIND_ENTRA.into(),
-                    issuer,
-                    subject: oid,
-                    created_at: naive,
-                    last_used_at: Some(naive),
-                }
-                .insert(conn)?;
-                Ok(Ok(user))
-            })
-        })
-        .await?;
-    let user = match user {
-        Ok(user) => user,
-        Err(reason) => {
-            let refusal = match reason {
-                "email_not_configured" => SsoRefusal::EmailNotConfigured,
-                "multiple_usernames" => SsoRefusal::MultipleUsernames,
-                _ => SsoRefusal::IncorrectCredentials,
-            };
-            return refuse(refusal, reason.into()).await;
-        }
+    let identity = VerifiedIdentity {
+        kind: KIND_ENTRA,
+        issuer: format!("entra:{}", verified.tenant_id),
+        subject: verified.oid.clone(),
+        email: payload.email.clone(),
     };
-    let (uid, acct) = (user.id.clone(), account_id.clone());
-    let member = state
-        .db
-        .run(move |conn| Membership::find(conn, &uid, &acct))
-        .await?
-        .is_some();
-    let status = UserStatus::from_stored(&user.status);
-    if !member || status == UserStatus::Disabled {
-        return refuse(SsoRefusal::IncorrectCredentials, "user_not_allowed".into()).await;
-    }
-    if status == UserStatus::Invited {
-        // The first SSO sign-in accepts the invitation.
-        let uid = user.id.clone();
-        state
-            .db
-            .run(move |conn| User::set_status(conn, &uid, UserStatus::Active.as_str(), naive))
-            .await?;
-    }
+    let user = match resolve_user(state, &account_id, &identity, naive).await? {
+        Ok(user) => user,
+        Err(reason) => return refuse(refusal_for(reason), reason.into()).await,
+    };
     let signed_in = SignedIn {
         user_id: user.id.clone(),
         account_id: account_id.clone(),

@@ -6,6 +6,8 @@ use chrono::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::audit::{self, Audit, Outcome, RequestMeta};
+use super::saml_acs::SamlTarget;
+use super::saml_connections::SamlConnection;
 use super::ServiceError;
 use crate::auth::throttle;
 use crate::crypto::tokens::sha256_hex;
@@ -46,11 +48,21 @@ pub enum SsoRefusal {
     IdpError(&'static str),
 }
 
-/// Where to send the browser to sign in, and the `state` to bind the flow to this browser.
+/// Where to send the browser to sign in, and (OIDC) the `state` to bind the flow to this
+/// browser. SAML has none: its ACS is a cross-site POST that carries no SameSite=Lax cookie, so
+/// the single-use RelayState is the binding.
 #[derive(Debug)]
 pub struct SsoRedirect {
     pub url: String,
-    pub state: SecretString,
+    pub state: Option<SecretString>,
+}
+
+/// Which IdP an SSO attempt goes to.
+#[derive(Debug)]
+enum Target {
+    /// The approved tenant to sign in through.
+    Entra(String),
+    Saml(SamlConnection),
 }
 
 /// The secrets and context of one flow, sealed at rest.
@@ -130,13 +142,14 @@ pub(super) fn account_users_with_email(
 /// A refusal of step 1 or 2: what the user reads, the account it concerns, the audit reason.
 type StepRefusal = (SsoRefusal, Option<String>, &'static str);
 
-/// SPEC §3.2 steps 1–2 and the choice of tenant: `(account id, tenant id)` or a refusal.
+/// SPEC §3.2 steps 1–2 and the choice of IdP: `(account id, target)` or a refusal. An account
+/// with a SAML connection signs in through it; otherwise through its approved Entra tenant.
 fn decide(
     conn: &mut DbConnection,
     name: Option<&AccountName>,
     email: &Email,
     entra_configured: bool,
-) -> Result<Result<(String, String), StepRefusal>, ServiceError> {
+) -> Result<Result<(String, Target), StepRefusal>, ServiceError> {
     let account = match name {
         Some(n) => Account::find_by_name(conn, n.as_str())?,
         None => None,
@@ -144,12 +157,13 @@ fn decide(
     let Some(account) = account else {
         return Ok(Err((SsoRefusal::NotConfigured, None, "unknown_account")));
     };
+    let saml = SamlConnection::for_account(conn, &account.id)?;
     let tenants: Vec<ApprovedTenant> = ApprovedTenant::list_for_account(conn, &account.id)?
         .into_iter()
         .filter(ApprovedTenant::is_approved)
         .collect();
     let connected = IdpConnection::find_kind(conn, &account.id, KIND_ENTRA)?.is_some();
-    if !entra_configured || !connected || tenants.is_empty() {
+    if saml.is_none() && (!entra_configured || !connected || tenants.is_empty()) {
         return Ok(Err((
             SsoRefusal::NotConfigured,
             Some(account.id),
@@ -174,6 +188,9 @@ fn decide(
             )))
         }
     }
+    if let Some(saml) = saml {
+        return Ok(Ok((account.id, Target::Saml(saml))));
+    }
     // With several approved tenants, the one whose verified domains hold the email's.
     let by_domain = tenants.iter().find(|t| {
         t.domains()
@@ -191,7 +208,7 @@ fn decide(
             )))
         }
     };
-    Ok(Ok((account.id, tenant)))
+    Ok(Ok((account.id, Target::Entra(tenant))))
 }
 
 /// SPEC §3.2 steps 1–3.
@@ -254,7 +271,17 @@ pub async fn begin(
             .await?
     };
     let (account_id, tenant_id) = match decision {
-        Ok(found) => found,
+        Ok((account_id, Target::Entra(tenant_id))) => (account_id, tenant_id),
+        Ok((account_id, Target::Saml(connection))) => {
+            let target = SamlTarget {
+                account_id,
+                connection,
+                email: email.as_str().to_string(),
+                return_to,
+                actor,
+            };
+            return super::saml_acs::begin(state, target, meta).await.map(Ok);
+        }
         Err(refusal) => return Ok(Err(refusal)),
     };
     let rt = super::entra::runtime(state)?;
@@ -311,6 +338,6 @@ pub async fn begin(
         .await?;
     Ok(Ok(SsoRedirect {
         url: request.url.to_string(),
-        state: request.state,
+        state: Some(request.state),
     }))
 }

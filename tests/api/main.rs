@@ -16,5 +16,6 @@ mod migrations;
 mod operations;
 mod operator_api;
 mod password_login;
+mod saml_sign_in;
 mod sessions;
 mod totp;

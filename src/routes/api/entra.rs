@@ -4,14 +4,17 @@ use actix_web::{web, HttpResponse};
 
 use crate::routes::errors::ApiError;
 use crate::routes::extract::{Meta, Operator};
+use crate::services::saml_connections::SamlConnectionInput;
 use crate::services::{connections, entra};
 use crate::AppState;
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConnectionBody {
     kind: String,
-    #[serde(flatten)]
-    _rest: serde_json::Map<String, serde_json::Value>,
+    idp_metadata_xml: Option<String>,
+    email_attribute: Option<String>,
+    allow_idp_initiated: Option<bool>,
 }
 
 #[derive(serde::Deserialize)]
@@ -34,7 +37,21 @@ pub async fn create_connection(
     path: web::Path<String>,
     body: web::Json<ConnectionBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = connections::create(&state, path.into_inner(), &body.kind, op.actor, meta.0).await?;
+    let body = body.into_inner();
+    let saml = SamlConnectionInput {
+        idp_metadata_xml: body.idp_metadata_xml,
+        email_attribute: body.email_attribute,
+        allow_idp_initiated: body.allow_idp_initiated,
+    };
+    let view = connections::create(
+        &state,
+        path.into_inner(),
+        &body.kind,
+        saml,
+        op.actor,
+        meta.0,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(view))
 }
 

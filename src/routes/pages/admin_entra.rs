@@ -7,7 +7,7 @@ use askama::Template;
 
 use super::render;
 use crate::routes::errors::{see_other, PageError};
-use crate::routes::extract::{current_profile, verify_csrf, CsrfToken, CurrentUser, Meta};
+use crate::routes::extract::{require_admin, verify_csrf, CsrfToken, CurrentUser, Meta};
 use crate::services::entra::{self, TenantView};
 use crate::services::profile::Profile;
 use crate::services::ServiceError;
@@ -32,16 +32,6 @@ pub struct PageQuery {
 #[derive(serde::Deserialize)]
 pub struct CsrfForm {
     csrf_token: Option<String>,
-}
-
-/// The admin's profile, or 403 for anyone else.
-async fn require_admin(state: &AppState, user: &CurrentUser) -> Result<Profile, PageError> {
-    let profile = current_profile(state, &user.session, &user.signed_in).await?;
-    if profile.role == "admin" {
-        Ok(profile)
-    } else {
-        Err(PageError(ServiceError::Forbidden))
-    }
 }
 
 async fn page(

@@ -1,10 +1,12 @@
 //! Server-rendered pages (`templates/`). Form field names are stable (SPEC §6.4).
 
 pub mod admin_entra;
+pub mod admin_saml;
 pub mod home;
 pub mod login;
 pub mod logout;
 pub mod otp;
+pub mod saml;
 pub mod security;
 pub mod sso;
 

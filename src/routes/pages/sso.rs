@@ -147,14 +147,16 @@ pub async fn submit(
             let mut res = HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, redirect.url))
                 .finish();
-            let flow = cookie(
-                &state,
-                FLOW_COOKIE,
-                redirect.state.expose_secret().to_string(),
-                "/sso",
-                actix_web::cookie::time::Duration::minutes(10),
-            );
-            let _ = res.add_cookie(&flow);
+            if let Some(flow_state) = redirect.state {
+                let flow = cookie(
+                    &state,
+                    FLOW_COOKIE,
+                    flow_state.expose_secret().to_string(),
+                    "/sso",
+                    actix_web::cookie::time::Duration::minutes(10),
+                );
+                let _ = res.add_cookie(&flow);
+            }
             res
         }
         Err(refusal) => {

@@ -150,10 +150,8 @@ pub fn inspect_response(xml: &str) -> Result<RawShape, SsoError> {
             Event::End(_) => {
                 stack.pop();
             }
-            Event::Text(ref t) if stack.is_empty() => {
-                if !t.iter().all(u8::is_ascii_whitespace) {
-                    return Err(SsoError::SamlMalformed("text outside the root element"));
-                }
+            Event::Text(ref t) if stack.is_empty() && !t.iter().all(u8::is_ascii_whitespace) => {
+                return Err(SsoError::SamlMalformed("text outside the root element"));
             }
             Event::Eof => break,
             _ => {}

@@ -1,0 +1,304 @@
+//! "Log in with SSO" through a SAML connection (SPEC §3.2 steps 3–7, §5): the AuthnRequest with
+//! its single-use RelayState, and the ACS that turns a verified response into a session. Every
+//! attempt is audited with the check that failed; users only read SPEC's messages.
+//!
+//! # Security
+//! The ACS is a cross-site POST, so the SameSite=Lax session cookie does not come with it. The
+//! RelayState (random, single use, ten minutes) is what ties the response to the flow that asked
+//! for it: its request id, account, entered email and return URL. Assertion ids are recorded in
+//! the database until they expire, so a replay fails on every instance.
+
+use serde_json::json;
+
+use super::audit::{Outcome, RequestMeta};
+use super::saml_connections::SamlConnection;
+use super::sso_callback::SsoSignIn;
+use super::sso_identity::{refusal_for, resolve_user, VerifiedIdentity};
+use super::sso_login::{audit_attempt, audit_failure, SsoRedirect, SsoRefusal, FLOW_LIFETIME};
+use super::ServiceError;
+use crate::auth::session::SignedIn;
+use crate::crypto::tokens::{random_token, sha256_hex};
+use crate::db::connection::KIND_SAML;
+use crate::db::login_flow::LoginFlow;
+use crate::db::saml_replay::SamlReplay;
+use crate::sso::saml::{authn_request_redirect, verify_acs_response, AcsRules, VerifiedAssertion};
+use crate::AppState;
+
+/// Longest accepted RelayState (SAML bindings §3.4.3: 80 bytes; ours are 43).
+const MAX_RELAY_STATE: usize = 80;
+
+/// The flow's context, sealed at rest.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SamlFlowPayload {
+    connection_id: String,
+    request_id: String,
+    email: String,
+    return_to: Option<String>,
+}
+
+/// An SSO attempt that `sso_login` routed to a SAML connection.
+#[derive(Debug)]
+pub struct SamlTarget {
+    pub account_id: String,
+    pub connection: SamlConnection,
+    pub email: String,
+    pub return_to: Option<String>,
+    pub actor: String,
+}
+
+/// SPEC §3.2 step 3 (SAML): stores the flow under its RelayState and redirects to the IdP.
+pub async fn begin(
+    state: &AppState,
+    target: SamlTarget,
+    meta: RequestMeta,
+) -> Result<SsoRedirect, ServiceError> {
+    let now = state.clock.now();
+    let naive = now.naive_utc();
+    let relay_state = random_token(32);
+    // An NCName: a letter or underscore first.
+    let request_id = format!("_{}", sha256_hex(&random_token(32)));
+    let sp = target.connection.sp(state.settings.public_url.as_str());
+    let redirect = authn_request_redirect(
+        &sp,
+        &target.connection.settings.idp,
+        &request_id,
+        &relay_state,
+        now,
+    )
+    .map_err(|e| ServiceError::Internal(e.into()))?;
+    let payload = SamlFlowPayload {
+        connection_id: target.connection.row.id.clone(),
+        request_id,
+        email: target.email,
+        return_to: target.return_to,
+    };
+    let sealed = state
+        .keys
+        .secret_box
+        .seal(&serde_json::to_vec(&payload).map_err(|e| ServiceError::Internal(e.into()))?);
+    let flow = LoginFlow {
+        id: sha256_hex(&relay_state),
+        kind: KIND_SAML.into(),
+        account_id: Some(target.account_id.clone()),
+        payload: sealed,
+        created_at: naive,
+        expires_at: naive + FLOW_LIFETIME,
+        used_at: None,
+    };
+    let (actor, account_id) = (target.actor, target.account_id);
+    state
+        .db
+        .run(move |conn| {
+            flow.insert(conn)?;
+            audit_attempt(
+                conn,
+                &meta,
+                naive,
+                &actor,
+                Some(&account_id),
+                Outcome::Success,
+                "redirected_to_idp",
+            )
+        })
+        .await?;
+    Ok(SsoRedirect {
+        url: redirect.url,
+        state: None,
+    })
+}
+
+/// The ACS form (HTTP-POST binding).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    pub saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    pub relay_state: Option<String>,
+}
+
+/// The flow a RelayState names, if it is live, unused and for this connection.
+async fn take_flow(
+    state: &AppState,
+    connection_id: &str,
+    relay_state: &str,
+) -> Result<Option<SamlFlowPayload>, ServiceError> {
+    if relay_state.is_empty() || relay_state.len() > MAX_RELAY_STATE {
+        return Ok(None);
+    }
+    let (id, naive) = (sha256_hex(relay_state), state.clock.now_naive());
+    let Some(flow) = state
+        .db
+        .run(move |conn| LoginFlow::consume(conn, &id, naive))
+        .await?
+        .filter(|f| f.kind == KIND_SAML)
+    else {
+        return Ok(None);
+    };
+    let payload: SamlFlowPayload = state
+        .keys
+        .secret_box
+        .open(&flow.payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("login flow payload unreadable")))?;
+    Ok((payload.connection_id == connection_id).then_some(payload))
+}
+
+/// `POST /sso/saml/acs/{connection_id}`: SPEC §3.2 steps 4–7 for a SAML response.
+pub async fn complete(
+    state: &AppState,
+    connection_id: String,
+    form: AcsForm,
+    meta: RequestMeta,
+) -> Result<Result<SsoSignIn, SsoRefusal>, ServiceError> {
+    let now = state.clock.now();
+    let naive = now.naive_utc();
+    let id = connection_id.clone();
+    let connection = if uuid::Uuid::parse_str(&id).is_ok() {
+        state
+            .db
+            .run(move |conn| SamlConnection::find(conn, &id))
+            .await?
+    } else {
+        None
+    };
+    let Some(connection) = connection else {
+        log::info!(
+            "request_id={} ACS for an unknown connection",
+            meta.request_id
+        );
+        return Ok(Err(SsoRefusal::NotConfigured));
+    };
+    let account_id = connection.row.account_id.clone();
+    let relay_state = form.relay_state.unwrap_or_default();
+    let flow = take_flow(state, &connection_id, &relay_state).await?;
+    let actor = flow
+        .as_ref()
+        .map(|f| format!("anonymous:{}", f.email))
+        .unwrap_or_else(|| "anonymous".into());
+    let refuse = |refusal: SsoRefusal, reason: String| {
+        let (meta, actor, account_id) = (meta.clone(), actor.clone(), account_id.clone());
+        async move {
+            log::info!(
+                "request_id={} SAML sign-in refused: {reason}",
+                meta.request_id
+            );
+            audit_failure(state, &meta, &actor, &account_id, &reason).await?;
+            state.metrics.sign_in("sso", "failure");
+            Ok::<_, ServiceError>(Err(refusal))
+        }
+    };
+    // No live flow: the RelayState is missing, used or expired — unless the connection takes
+    // unsolicited responses, which then must not claim to answer a request.
+    if flow.is_none() && !connection.settings.allow_idp_initiated {
+        let reason = if relay_state.is_empty() {
+            "saml_no_relay_state"
+        } else {
+            "saml_flow_expired"
+        };
+        return refuse(SsoRefusal::FlowExpired, reason.into()).await;
+    }
+    let Some(field) = form.saml_response.filter(|f| !f.is_empty()) else {
+        return refuse(SsoRefusal::IncorrectCredentials, "saml_no_response".into()).await;
+    };
+    // xmlsec is CPU work on a parsed document: off the async workers.
+    let verified = {
+        let sp = connection.sp(state.settings.public_url.as_str());
+        let settings = connection.settings.clone();
+        let request_id = flow.as_ref().map(|f| f.request_id.clone());
+        tokio::task::spawn_blocking(move || {
+            let rules = AcsRules {
+                sp: &sp,
+                idp: &settings.idp,
+                request_id: request_id.as_deref(),
+                allow_idp_initiated: settings.allow_idp_initiated,
+                email_attribute: &settings.email_attribute,
+                now,
+            };
+            verify_acs_response(&field, &rules)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.into()))?
+    };
+    let verified = match verified {
+        Ok(v) => v,
+        Err(e) => {
+            return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await;
+        }
+    };
+    if let Err(reason) = check_replay(state, &verified, naive).await? {
+        return refuse(SsoRefusal::IncorrectCredentials, reason.into()).await;
+    }
+    let email = match (&flow, &verified.email) {
+        (Some(f), Some(e)) if e.eq_ignore_ascii_case(&f.email) => f.email.clone(),
+        (None, Some(e)) => e.clone(),
+        (_, None) => {
+            return refuse(SsoRefusal::IncorrectCredentials, "saml_no_email".into()).await;
+        }
+        (Some(_), Some(_)) => {
+            return refuse(SsoRefusal::IncorrectCredentials, "email_mismatch".into()).await;
+        }
+    };
+    let identity = VerifiedIdentity {
+        kind: KIND_SAML,
+        issuer: format!("saml:{}", verified.issuer),
+        subject: verified.name_id.clone(),
+        email,
+    };
+    let user = match resolve_user(state, &account_id, &identity, naive).await? {
+        Ok(user) => user,
+        Err(reason) => return refuse(refusal_for(reason), reason.into()).await,
+    };
+    let signed_in = SignedIn {
+        user_id: user.id.clone(),
+        account_id: account_id.clone(),
+        auth_method: "sso".into(),
+        idp: Some(KIND_SAML.into()),
+        mfa: verified.mfa_evidence().into(),
+        amr: verified.amr.clone(),
+        authenticated_at: now.timestamp(),
+        last_seen_at: now.timestamp(),
+        not_after: verified.session_not_on_or_after.map(|t| t.timestamp()),
+    };
+    let actor = format!("user:{}", user.username);
+    let reason = json!({
+        "idp": verified.issuer,
+        "mfa": signed_in.mfa,
+        "idp_initiated": !verified.solicited,
+    })
+    .to_string();
+    state
+        .db
+        .run(move |conn| {
+            audit_attempt(
+                conn,
+                &meta,
+                naive,
+                &actor,
+                Some(&account_id),
+                Outcome::Success,
+                &reason,
+            )
+        })
+        .await?;
+    state.metrics.sign_in("sso", "success");
+    Ok(Ok(SsoSignIn {
+        signed_in,
+        return_to: flow.and_then(|f| f.return_to),
+    }))
+}
+
+/// Records the assertion's first use; `Err(reason)` for a replay.
+async fn check_replay(
+    state: &AppState,
+    verified: &VerifiedAssertion,
+    now: chrono::NaiveDateTime,
+) -> Result<Result<(), &'static str>, ServiceError> {
+    let key = sha256_hex(&format!("{}\n{}", verified.issuer, verified.assertion_id));
+    let until = verified.replay_until.naive_utc();
+    let first = state
+        .db
+        .run(move |conn| SamlReplay::record_first_use(conn, &key, until, now))
+        .await?;
+    Ok(if first { Ok(()) } else { Err("SS0118") })
+}

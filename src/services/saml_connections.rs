@@ -1,0 +1,414 @@
+//! An account's SAML connection (SPEC §5, §6.3 `connections` kind `saml`): IdP metadata imported
+//! once (entityID, SSO URL, signing certificates), the email attribute, IdP-initiated sign-in,
+//! and certificate rollover (a current and a next certificate). One SAML connection per account.
+
+use chrono::NaiveDateTime;
+
+use super::accounts::find_account;
+use super::audit::{self, Audit, Outcome, RequestMeta};
+use super::ServiceError;
+use crate::db::connection::{IdpConnection, KIND_SAML};
+use crate::db::DbConnection;
+use crate::sso::saml::metadata::normalize_certificate;
+use crate::sso::saml::{claims, parse_idp_metadata, IdpSettings, SpSettings};
+use crate::sso::SsoError;
+use crate::AppState;
+
+/// Namespace of SAML connection ids (UUIDv5 of the account id): an admin can give the IdP our
+/// ACS URL and entityID before the IdP's metadata exists (Okta asks for them first).
+const CONNECTION_ID_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x5d0b_2c1e_6a4f_4e8b_9c3d_7f21_a6b4_e905);
+
+/// The id the account's SAML connection has, or will have.
+pub fn connection_id_for(account_id: &str) -> String {
+    uuid::Uuid::new_v5(&CONNECTION_ID_NAMESPACE, account_id.as_bytes()).to_string()
+}
+
+/// Most certificates a connection trusts at once: the current one and the next (rollover).
+pub const MAX_CERTIFICATES: usize = 2;
+
+/// The `settings` JSON of a SAML connection.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SamlConnectionSettings {
+    pub idp: IdpSettings,
+    /// The attribute that holds the user's email (the admin can fix "the IdP sends the wrong
+    /// email field").
+    pub email_attribute: String,
+    pub allow_idp_initiated: bool,
+}
+
+/// A SAML connection as admins and the API see it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SamlConnectionView {
+    pub id: String,
+    pub kind: &'static str,
+    pub sp_entity_id: String,
+    pub acs_url: String,
+    pub sp_metadata_url: String,
+    pub idp_entity_id: String,
+    pub idp_sso_url: String,
+    pub email_attribute: String,
+    pub allow_idp_initiated: bool,
+    pub certificates: Vec<CertificateView>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CertificateView {
+    /// SHA-256 fingerprint, colon-separated hex (what IdP admin consoles show).
+    pub sha256_fingerprint: String,
+    pub subject: String,
+    pub not_after: String,
+}
+
+/// What an admin or operator sends to create or change the connection.
+#[derive(Debug, Clone, Default)]
+pub struct SamlConnectionInput {
+    pub idp_metadata_xml: Option<String>,
+    pub email_attribute: Option<String>,
+    pub allow_idp_initiated: Option<bool>,
+}
+
+/// A loaded SAML connection.
+#[derive(Debug, Clone)]
+pub struct SamlConnection {
+    pub row: IdpConnection,
+    pub settings: SamlConnectionSettings,
+}
+
+impl SamlConnection {
+    pub fn sp(&self, public_url: &str) -> SpSettings {
+        SpSettings::for_connection(public_url, &self.row.id)
+    }
+
+    pub fn view(&self, public_url: &str) -> SamlConnectionView {
+        let sp = self.sp(public_url);
+        SamlConnectionView {
+            id: self.row.id.clone(),
+            kind: KIND_SAML,
+            sp_metadata_url: sp.entity_id.clone(),
+            sp_entity_id: sp.entity_id,
+            acs_url: sp.acs_url,
+            idp_entity_id: self.settings.idp.entity_id.clone(),
+            idp_sso_url: self.settings.idp.sso_url.clone(),
+            email_attribute: self.settings.email_attribute.clone(),
+            allow_idp_initiated: self.settings.allow_idp_initiated,
+            certificates: self
+                .settings
+                .idp
+                .certificates
+                .iter()
+                .map(|c| certificate_view(c))
+                .collect(),
+        }
+    }
+
+    /// The account's SAML connection, if any.
+    pub fn for_account(
+        conn: &mut DbConnection,
+        account_id: &str,
+    ) -> Result<Option<Self>, ServiceError> {
+        IdpConnection::find_kind(conn, account_id, KIND_SAML)?
+            .map(Self::from_row)
+            .transpose()
+    }
+
+    /// The SAML connection `id`, if it exists.
+    pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<Self>, ServiceError> {
+        IdpConnection::find(conn, id)?
+            .filter(|row| row.kind == KIND_SAML)
+            .map(Self::from_row)
+            .transpose()
+    }
+
+    fn from_row(row: IdpConnection) -> Result<Self, ServiceError> {
+        let settings = serde_json::from_str(&row.settings).map_err(|e| {
+            ServiceError::Internal(anyhow::anyhow!("SAML settings unreadable: {e}"))
+        })?;
+        Ok(Self { row, settings })
+    }
+}
+
+fn certificate_view(b64: &str) -> CertificateView {
+    let parsed = data_encoding::BASE64
+        .decode(b64.as_bytes())
+        .ok()
+        .and_then(|der| openssl::x509::X509::from_der(&der).ok());
+    let Some(cert) = parsed else {
+        return CertificateView {
+            sha256_fingerprint: "unreadable".into(),
+            subject: String::new(),
+            not_after: String::new(),
+        };
+    };
+    let fingerprint = cert
+        .digest(openssl::hash::MessageDigest::sha256())
+        .map(|d| {
+            d.iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        })
+        .unwrap_or_default();
+    let subject = cert
+        .subject_name()
+        .entries()
+        .filter_map(|e| e.data().to_string().ok())
+        .collect::<Vec<_>>()
+        .join(", ");
+    CertificateView {
+        sha256_fingerprint: fingerprint,
+        subject,
+        not_after: cert.not_after().to_string(),
+    }
+}
+
+fn invalid(message: String) -> ServiceError {
+    ServiceError::Unprocessable {
+        code: "invalid_saml_settings",
+        message,
+    }
+}
+
+/// The admin-facing reason an IdP metadata document cannot be used.
+fn metadata_problem(e: &SsoError) -> String {
+    let why = match e {
+        SsoError::SamlMetadata(why) => why,
+        SsoError::SamlDoctype => "it declares a DTD or entities, which are refused",
+        SsoError::SamlTooLarge => "it is larger than 512 KiB",
+        _ => "it cannot be read",
+    };
+    format!("The IdP metadata cannot be used: {why}.")
+}
+
+/// Reads and checks IdP metadata XML.
+pub fn import_metadata(xml: &str) -> Result<IdpSettings, ServiceError> {
+    let idp = parse_idp_metadata(xml).map_err(|e| invalid(metadata_problem(&e)))?;
+    if idp.want_authn_requests_signed {
+        return Err(invalid(
+            "This IdP requires signed AuthnRequests; sso-broker sends them unsigned. Turn off request signing for this application in your IdP, then import its metadata again.".into(),
+        ));
+    }
+    if idp.certificates.len() > MAX_CERTIFICATES {
+        return Err(invalid(format!(
+            "The IdP metadata lists {} signing certificates; at most {MAX_CERTIFICATES} (the current and the next) are accepted.",
+            idp.certificates.len()
+        )));
+    }
+    Ok(idp)
+}
+
+fn email_attribute(input: Option<&str>) -> Result<String, ServiceError> {
+    let value = input.map(str::trim).filter(|v| !v.is_empty());
+    let Some(value) = value else {
+        return Ok(claims::EMAIL.to_string());
+    };
+    if value.len() > 256 || value.chars().any(char::is_control) {
+        return Err(invalid(
+            "The email attribute must be an attribute name of at most 256 characters.".into(),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+fn audit_change(
+    conn: &mut DbConnection,
+    meta: &RequestMeta,
+    now: NaiveDateTime,
+    actor: String,
+    account_id: &str,
+    action: &'static str,
+    reason: &str,
+) -> Result<(), ServiceError> {
+    audit::record(
+        conn,
+        meta,
+        now,
+        Audit {
+            actor,
+            account_id: Some(account_id),
+            action,
+            outcome: Outcome::Success,
+            reason: Some(reason),
+        },
+    )?;
+    Ok(())
+}
+
+/// Creates the account's SAML connection from the IdP's metadata.
+pub async fn create(
+    state: &AppState,
+    account: String,
+    input: SamlConnectionInput,
+    actor: String,
+    meta: RequestMeta,
+) -> Result<SamlConnectionView, ServiceError> {
+    let xml = input
+        .idp_metadata_xml
+        .as_deref()
+        .filter(|x| !x.trim().is_empty())
+        .ok_or_else(|| invalid("Paste or upload the IdP metadata XML.".into()))?;
+    let settings = SamlConnectionSettings {
+        idp: import_metadata(xml)?,
+        email_attribute: email_attribute(input.email_attribute.as_deref())?,
+        allow_idp_initiated: input.allow_idp_initiated.unwrap_or(false),
+    };
+    let json = serde_json::to_string(&settings).map_err(|e| ServiceError::Internal(e.into()))?;
+    let now = state.clock.now_naive();
+    let public_url = state.settings.public_url.to_string();
+    state
+        .db
+        .run(move |conn| {
+            diesel::Connection::transaction(conn, |conn| {
+                let account = find_account(conn, &account)?;
+                if IdpConnection::find_kind(conn, &account.id, KIND_SAML)?.is_some() {
+                    return Err(ServiceError::Conflict {
+                        code: "connection_exists",
+                        message: "This account has a SAML connection already.",
+                    });
+                }
+                let row = IdpConnection {
+                    id: connection_id_for(&account.id),
+                    account_id: account.id.clone(),
+                    kind: KIND_SAML.into(),
+                    settings: json,
+                    created_at: now,
+                };
+                row.insert(conn)?;
+                let reason = serde_json::json!({
+                    "kind": KIND_SAML,
+                    "idp": settings.idp.entity_id,
+                })
+                .to_string();
+                audit_change(
+                    conn,
+                    &meta,
+                    now,
+                    actor,
+                    &account.id,
+                    "connection.create",
+                    &reason,
+                )?;
+                Ok(SamlConnection { row, settings }.view(&public_url))
+            })
+        })
+        .await
+}
+
+/// A change an admin makes to the connection.
+#[derive(Debug, Clone)]
+pub enum SamlChange {
+    /// New metadata (entityID, SSO URL and certificates replaced), email attribute, IdP-initiated.
+    Settings(SamlConnectionInput),
+    /// Trust a second certificate too (the IdP's next one, before it switches).
+    AddCertificate(String),
+    /// Stop trusting a certificate (by SHA-256 fingerprint); the last one cannot be removed.
+    RemoveCertificate(String),
+}
+
+/// Applies `change` to the account's SAML connection.
+pub async fn update(
+    state: &AppState,
+    account_id: String,
+    change: SamlChange,
+    actor: String,
+    meta: RequestMeta,
+) -> Result<SamlConnectionView, ServiceError> {
+    let now = state.clock.now_naive();
+    let public_url = state.settings.public_url.to_string();
+    state
+        .db
+        .run(move |conn| {
+            diesel::Connection::transaction(conn, |conn| {
+                let mut current =
+                    SamlConnection::for_account(conn, &account_id)?.ok_or(ServiceError::NotFound {
+                        code: "connection_not_found",
+                        message: "This account has no SAML connection.",
+                    })?;
+                let settings = &mut current.settings;
+                let action = match change {
+                    SamlChange::Settings(input) => {
+                        if let Some(xml) = input.idp_metadata_xml.filter(|x| !x.trim().is_empty()) {
+                            settings.idp = import_metadata(&xml)?;
+                        }
+                        settings.email_attribute =
+                            email_attribute(input.email_attribute.as_deref())?;
+                        if let Some(allow) = input.allow_idp_initiated {
+                            settings.allow_idp_initiated = allow;
+                        }
+                        "connection.update"
+                    }
+                    SamlChange::AddCertificate(pem) => {
+                        let cert = normalize_certificate(&pem).map_err(|e| {
+                            invalid(metadata_problem(&e).replace("IdP metadata", "certificate"))
+                        })?;
+                        if !settings.idp.certificates.contains(&cert) {
+                            if settings.idp.certificates.len() >= MAX_CERTIFICATES {
+                                return Err(invalid(format!(
+                                    "A connection trusts at most {MAX_CERTIFICATES} certificates; remove the old one first."
+                                )));
+                            }
+                            settings.idp.certificates.push(cert);
+                        }
+                        "connection.certificate_add"
+                    }
+                    SamlChange::RemoveCertificate(fingerprint) => {
+                        let before = settings.idp.certificates.len();
+                        settings
+                            .idp
+                            .certificates
+                            .retain(|c| certificate_view(c).sha256_fingerprint != fingerprint);
+                        if settings.idp.certificates.is_empty() {
+                            return Err(invalid(
+                                "The last certificate cannot be removed: sign-ins would have nothing to check.".into(),
+                            ));
+                        }
+                        if settings.idp.certificates.len() == before {
+                            return Err(ServiceError::NotFound {
+                                code: "certificate_not_found",
+                                message: "The connection has no certificate with this fingerprint.",
+                            });
+                        }
+                        "connection.certificate_remove"
+                    }
+                };
+                let json = serde_json::to_string(&current.settings)
+                    .map_err(|e| ServiceError::Internal(e.into()))?;
+                IdpConnection::set_settings(conn, &current.row.id, &json)?;
+                current.row.settings = json;
+                let reason = serde_json::json!({
+                    "idp": current.settings.idp.entity_id,
+                    "certificates": current.settings.idp.certificates.len(),
+                })
+                .to_string();
+                audit_change(conn, &meta, now, actor, &account_id, action, &reason)?;
+                Ok(current.view(&public_url))
+            })
+        })
+        .await
+}
+
+/// The account's SAML connection, for the admin page.
+pub async fn show(
+    state: &AppState,
+    account_id: String,
+) -> Result<Option<SamlConnectionView>, ServiceError> {
+    let public_url = state.settings.public_url.to_string();
+    state
+        .db
+        .run(move |conn| {
+            Ok(SamlConnection::for_account(conn, &account_id)?.map(|c| c.view(&public_url)))
+        })
+        .await
+}
+
+/// SP metadata of connection `id` (public: IdP admins download it).
+pub async fn sp_metadata(state: &AppState, id: String) -> Result<Option<String>, ServiceError> {
+    let public_url = state.settings.public_url.to_string();
+    state
+        .db
+        .run(move |conn| {
+            Ok(SamlConnection::find(conn, &id)?
+                .map(|c| crate::sso::saml::sp_metadata_xml(&c.sp(&public_url))))
+        })
+        .await
+}

@@ -1,0 +1,111 @@
+//! The end of every SSO sign-in, whatever the protocol (SPEC §3.2 step 7, §2 Identity link):
+//! an IdP-verified identity becomes one of the account's users — by its identity link, or on
+//! first use by its email (then linked) — and a session record. Entra and SAML both end here.
+
+use chrono::NaiveDateTime;
+
+use super::sso_login::{account_users_with_email, SsoRefusal};
+use super::ServiceError;
+use crate::db::identity_link::IdentityLink;
+use crate::db::membership::Membership;
+use crate::db::user::User;
+use crate::domain::UserStatus;
+use crate::AppState;
+
+/// An identity the IdP vouched for.
+#[derive(Debug, Clone)]
+pub struct VerifiedIdentity {
+    /// Connection kind: `entra` or `saml`.
+    pub kind: &'static str,
+    /// Identity-link issuer (`entra:<tid>`, `saml:<IdP entityID>`).
+    pub issuer: String,
+    /// Identity-link subject (`oid`, NameID).
+    pub subject: String,
+    /// The email the IdP authenticated (already compared with the entered one, if any).
+    pub email: String,
+}
+
+/// Why no user matched; the audit reason, and the text the user reads.
+pub fn refusal_for(reason: &'static str) -> SsoRefusal {
+    match reason {
+        "email_not_configured" => SsoRefusal::EmailNotConfigured,
+        "multiple_usernames" => SsoRefusal::MultipleUsernames,
+        _ => SsoRefusal::IncorrectCredentials,
+    }
+}
+
+/// The user `identity` signs in as in `account_id`: by link, else by email (exactly one user,
+/// not disabled, not linked to another identity of this kind: then the link is made). The user
+/// must be a member of the account and not disabled; an invited user becomes active.
+pub async fn resolve_user(
+    state: &AppState,
+    account_id: &str,
+    identity: &VerifiedIdentity,
+    now: NaiveDateTime,
+) -> Result<Result<User, &'static str>, ServiceError> {
+    let (acct, id) = (account_id.to_string(), identity.clone());
+    let user = state
+        .db
+        .run(move |conn| {
+            diesel::Connection::transaction(conn, |conn| {
+                if let Some(link) = IdentityLink::find(conn, &id.issuer, &id.subject)? {
+                    IdentityLink::touch(conn, &link.id, now)?;
+                    return Ok::<_, ServiceError>(
+                        User::find(conn, &link.user_id)?.ok_or("linked_user_missing"),
+                    );
+                }
+                let mut users = account_users_with_email(conn, &acct, &id.email)?;
+                if users.len() != 1 {
+                    return Ok(Err(if users.is_empty() {
+                        "email_not_configured"
+                    } else {
+                        "multiple_usernames"
+                    }));
+                }
+                let user = users.remove(0);
+                // A disabled user gets no link (it would outlive the disablement).
+                if UserStatus::from_stored(&user.status) == UserStatus::Disabled {
+                    return Ok(Err("user_not_allowed"));
+                }
+                // A user linked to another identity of this kind is never re-linked by email.
+                if IdentityLink::find_for_user(conn, &user.id, id.kind)?.is_some() {
+                    return Ok(Err("linked_to_another_identity"));
+                }
+                IdentityLink {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    user_id: user.id.clone(),
+                    kind: id.kind.into(),
+                    issuer: id.issuer,
+                    subject: id.subject,
+                    created_at: now,
+                    last_used_at: Some(now),
+                }
+                .insert(conn)?;
+                Ok(Ok(user))
+            })
+        })
+        .await?;
+    let user = match user {
+        Ok(user) => user,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let (uid, acct) = (user.id.clone(), account_id.to_string());
+    let member = state
+        .db
+        .run(move |conn| Membership::find(conn, &uid, &acct))
+        .await?
+        .is_some();
+    let status = UserStatus::from_stored(&user.status);
+    if !member || status == UserStatus::Disabled {
+        return Ok(Err("user_not_allowed"));
+    }
+    if status == UserStatus::Invited {
+        // The first SSO sign-in accepts the invitation.
+        let uid = user.id.clone();
+        state
+            .db
+            .run(move |conn| User::set_status(conn, &uid, UserStatus::Active.as_str(), now))
+            .await?;
+    }
+    Ok(Ok(user))
+}

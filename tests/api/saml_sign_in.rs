@@ -1,0 +1,453 @@
+//! "Log in with SSO" through a SAML connection (SPEC §3.2, §5) against the development SAML IdP,
+//! which signs with a real RSA key: SP-initiated sign-in, `/api/v1/me`, replay and RelayState
+//! reuse, email mismatch, keys the connection does not trust, IdP-initiated sign-in, the session
+//! cap of `SessionNotOnOrAfter`, SP metadata, and the admin page's metadata import.
+
+use chrono::Duration;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sso_broker::clock::Clock;
+use sso_broker::domain::messages;
+use sso_broker::sso::devidp::saml::{decode_redirect_authn_request, DevSamlIdp, ResponseSpec};
+
+use crate::helpers::{csrf_from, location, spawn_app, TestApp};
+
+pub const IDP_ENTITY: &str = "http://www.okta.com/exk-dev-broker";
+pub const IDP_SSO: &str = "https://okta-co.okta.example/app/sso/saml";
+const ACCOUNT: &str = "okta-co";
+const EMAIL: &str = "alice@okta-co.example";
+const AMR: &str = "http://schemas.microsoft.com/claims/authnmethodsreferences";
+const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
+
+pub struct Saml {
+    pub app: TestApp,
+    pub idp: DevSamlIdp,
+    pub connection: Value,
+}
+
+impl Saml {
+    pub fn acs_url(&self) -> String {
+        self.connection["acs_url"].as_str().unwrap().to_string()
+    }
+
+    pub fn acs_path(&self) -> String {
+        format!("/sso/saml/acs/{}", self.connection["id"].as_str().unwrap())
+    }
+
+    /// A response from the IdP for `name_id`, answering `request_id`, valid now.
+    pub fn response(&self, request_id: Option<&str>, name_id: &str) -> ResponseSpec {
+        let mut spec = ResponseSpec::new(
+            IDP_ENTITY,
+            &self.acs_url(),
+            self.connection["sp_entity_id"].as_str().unwrap(),
+            name_id,
+            self.app.clock.now(),
+        );
+        spec.in_response_to = request_id.map(str::to_string);
+        spec.attributes
+            .push((AMR.into(), vec!["pwd".into(), MULTIPLE_AUTHN.into()]));
+        spec
+    }
+
+    /// Starts "Log in with SSO" for `email`: the AuthnRequest id and the RelayState.
+    pub async fn start(&self, email: &str) -> (String, String) {
+        let html = self.app.get_html("/login/sso").await;
+        let res = self
+            .app
+            .post_form(
+                "/login/sso",
+                &[
+                    ("csrf_token", &csrf_from(&html)),
+                    ("account", ACCOUNT),
+                    ("email", email),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "redirect to the IdP");
+        let url = url::Url::parse(&location(&res)).unwrap();
+        assert!(url.as_str().starts_with(IDP_SSO), "to the IdP's SSO URL");
+        let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        let request = decode_redirect_authn_request(&query["SAMLRequest"]).unwrap();
+        assert_eq!(request.acs_url.as_deref(), Some(self.acs_url().as_str()));
+        (request.id, query["RelayState"].clone())
+    }
+
+    pub async fn post(&self, spec: &ResponseSpec, relay_state: Option<&str>) -> reqwest::Response {
+        self.post_signed_by(&self.idp, spec, relay_state).await
+    }
+
+    pub async fn post_signed_by(
+        &self,
+        idp: &DevSamlIdp,
+        spec: &ResponseSpec,
+        relay_state: Option<&str>,
+    ) -> reqwest::Response {
+        let xml = idp.response_xml(spec).unwrap();
+        let field = data_encoding::BASE64.encode(xml.as_bytes());
+        let mut form = vec![("SAMLResponse", field.as_str())];
+        if let Some(rs) = relay_state {
+            form.push(("RelayState", rs));
+        }
+        self.app.post_form(&self.acs_path(), &form).await
+    }
+}
+
+/// An app with account `okta-co`, user alice and a SAML connection to a fresh development IdP.
+pub async fn spawn_saml_app(allow_idp_initiated: bool) -> Saml {
+    let app = spawn_app().await;
+    app.create_account(ACCOUNT).await;
+    app.create_user(ACCOUNT, EMAIL, EMAIL).await;
+    let idp = DevSamlIdp::generate("dev-okta").unwrap();
+    let res = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/accounts/{ACCOUNT}/connections"),
+            Some(json!({
+                "kind": "saml",
+                "idp_metadata_xml": idp.metadata_xml(IDP_ENTITY, IDP_SSO),
+                "allow_idp_initiated": allow_idp_initiated,
+            })),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let connection: Value = res.json().await.unwrap();
+    Saml {
+        app,
+        idp,
+        connection,
+    }
+}
+
+async fn refused_with(res: reqwest::Response, message: &str) {
+    assert_eq!(res.status(), 401);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(message), "page says {message:?}");
+}
+
+/// The reasons of the account's `login.sso` audit events (the frozen clock gives them one
+/// timestamp, so their order is not asserted).
+async fn sso_reasons(app: &TestApp) -> Vec<String> {
+    app.audit(ACCOUNT)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "login.sso")
+        .filter_map(|e| e["reason"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn saml_sign_in_creates_a_session_with_idp_amr_and_mfa_evidence() {
+    let saml = spawn_saml_app(false).await;
+    assert_eq!(saml.connection["kind"], "saml");
+    let (request_id, relay_state) = saml.start(EMAIL).await;
+    let res = saml
+        .post(&saml.response(Some(&request_id), EMAIL), Some(&relay_state))
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/");
+    let me: Value = saml.app.me().await.json().await.unwrap();
+    assert_eq!(me["username"], EMAIL);
+    assert_eq!(me["auth_method"], "sso");
+    assert_eq!(me["idp"], "saml");
+    assert_eq!(me["mfa"], "yes");
+    let amr: Vec<&str> = me["amr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(amr.contains(&MULTIPLE_AUTHN), "amr {amr:?}");
+    assert!(sso_reasons(&saml.app)
+        .await
+        .iter()
+        .any(|r| r.contains("\"mfa\":\"yes\"")));
+}
+
+#[tokio::test]
+async fn a_replayed_saml_response_is_refused() {
+    let saml = spawn_saml_app(false).await;
+    let (request_id, relay_state) = saml.start(EMAIL).await;
+    let spec = saml.response(Some(&request_id), EMAIL);
+    assert_eq!(saml.post(&spec, Some(&relay_state)).await.status(), 303);
+
+    // The same RelayState again: its flow is used.
+    let browser = saml.app.new_browser();
+    let xml = saml.idp.response_xml(&spec).unwrap();
+    let field = data_encoding::BASE64.encode(xml.as_bytes());
+    let res = browser
+        .post(saml.app.url(&saml.acs_path()))
+        .form(&[
+            ("SAMLResponse", field.as_str()),
+            ("RelayState", &relay_state),
+        ])
+        .send()
+        .await
+        .unwrap();
+    refused_with(res, messages::SESSION_EXPIRED).await;
+
+    // The same assertion through a fresh flow that happens to have its request id: the
+    // assertion id was used.
+    let (_, fresh_relay) = saml.start(EMAIL).await;
+    let res = browser
+        .post(saml.app.url(&saml.acs_path()))
+        .form(&[
+            ("SAMLResponse", field.as_str()),
+            ("RelayState", &fresh_relay),
+        ])
+        .send()
+        .await
+        .unwrap();
+    refused_with(res, messages::SSO_INCORRECT_CREDENTIALS).await;
+}
+
+#[tokio::test]
+async fn a_response_for_another_email_is_refused_and_signs_no_one_in() {
+    let saml = spawn_saml_app(false).await;
+    saml.app
+        .create_user(ACCOUNT, "bob@okta-co.example", "bob@okta-co.example")
+        .await;
+    let (request_id, relay_state) = saml.start(EMAIL).await;
+    let res = saml
+        .post(
+            &saml.response(Some(&request_id), "bob@okta-co.example"),
+            Some(&relay_state),
+        )
+        .await;
+    refused_with(res, messages::SSO_INCORRECT_CREDENTIALS).await;
+    assert_eq!(saml.app.me().await.status(), 401);
+    assert!(sso_reasons(&saml.app)
+        .await
+        .contains(&"email_mismatch".to_string()));
+}
+
+#[tokio::test]
+async fn a_response_signed_by_a_key_the_connection_does_not_trust_is_refused() {
+    let saml = spawn_saml_app(false).await;
+    let attacker = DevSamlIdp::generate("attacker").unwrap();
+    let (request_id, relay_state) = saml.start(EMAIL).await;
+    let res = saml
+        .post_signed_by(
+            &attacker,
+            &saml.response(Some(&request_id), EMAIL),
+            Some(&relay_state),
+        )
+        .await;
+    refused_with(res, messages::SSO_INCORRECT_CREDENTIALS).await;
+    assert_eq!(saml.app.me().await.status(), 401);
+    assert!(sso_reasons(&saml.app).await.contains(&"SS0108".to_string()));
+}
+
+#[tokio::test]
+async fn a_response_answering_another_request_is_refused() {
+    let saml = spawn_saml_app(false).await;
+    let (_, relay_state) = saml.start(EMAIL).await;
+    let res = saml
+        .post(
+            &saml.response(Some("_someone-elses"), EMAIL),
+            Some(&relay_state),
+        )
+        .await;
+    refused_with(res, messages::SSO_INCORRECT_CREDENTIALS).await;
+    assert!(sso_reasons(&saml.app).await.contains(&"SS0113".to_string()));
+}
+
+#[tokio::test]
+async fn an_unknown_user_gets_the_email_not_configured_message() {
+    let saml = spawn_saml_app(false).await;
+    let html = saml.app.get_html("/login/sso").await;
+    let res = saml
+        .app
+        .post_form(
+            "/login/sso",
+            &[
+                ("csrf_token", &csrf_from(&html)),
+                ("account", ACCOUNT),
+                ("email", "nobody@okta-co.example"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::EMAIL_NOT_CONFIGURED));
+}
+
+#[tokio::test]
+async fn idp_initiated_sign_in_is_refused_unless_the_connection_allows_it() {
+    let saml = spawn_saml_app(false).await;
+    let res = saml.post(&saml.response(None, EMAIL), None).await;
+    refused_with(res, messages::SESSION_EXPIRED).await;
+    assert_eq!(saml.app.me().await.status(), 401);
+
+    let allowed = spawn_saml_app(true).await;
+    let res = allowed.post(&allowed.response(None, EMAIL), None).await;
+    assert_eq!(res.status(), 303);
+    let me: Value = allowed.app.me().await.json().await.unwrap();
+    assert_eq!(me["idp"], "saml");
+    // Even then, a response claiming to answer a request we never made is refused.
+    let other = allowed.app.new_browser();
+    let xml = allowed
+        .idp
+        .response_xml(&allowed.response(Some("_never-asked"), EMAIL))
+        .unwrap();
+    let res = other
+        .post(allowed.app.url(&allowed.acs_path()))
+        .form(&[("SAMLResponse", data_encoding::BASE64.encode(xml.as_bytes()))])
+        .send()
+        .await
+        .unwrap();
+    refused_with(res, messages::SSO_INCORRECT_CREDENTIALS).await;
+}
+
+#[tokio::test]
+async fn the_session_ends_at_the_idps_session_not_on_or_after() {
+    let saml = spawn_saml_app(false).await;
+    let (request_id, relay_state) = saml.start(EMAIL).await;
+    let mut spec = saml.response(Some(&request_id), EMAIL);
+    spec.session_not_on_or_after = Some(saml.app.clock.now() + Duration::minutes(20));
+    assert_eq!(saml.post(&spec, Some(&relay_state)).await.status(), 303);
+    assert_eq!(saml.app.me().await.status(), 200);
+    saml.app.clock.advance(Duration::minutes(15));
+    assert_eq!(saml.app.me().await.status(), 200);
+    saml.app.clock.advance(Duration::minutes(6));
+    assert_eq!(saml.app.me().await.status(), 401);
+}
+
+#[tokio::test]
+async fn an_undecodable_acs_body_is_refused_with_the_spec_message() {
+    let saml = spawn_saml_app(false).await;
+    let (_, relay_state) = saml.start(EMAIL).await;
+    let res = saml
+        .app
+        .post_form(
+            &saml.acs_path(),
+            &[
+                ("SAMLResponse", "%%% not base64"),
+                ("RelayState", &relay_state),
+            ],
+        )
+        .await;
+    refused_with(res, messages::SSO_INCORRECT_CREDENTIALS).await;
+    assert!(sso_reasons(&saml.app).await.contains(&"SS0101".to_string()));
+}
+
+#[tokio::test]
+async fn sp_metadata_names_our_entity_id_and_acs() {
+    let saml = spawn_saml_app(false).await;
+    let id = saml.connection["id"].as_str().unwrap();
+    let res = saml.app.get(&format!("/sso/saml/metadata/{id}")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "application/samlmetadata+xml"
+    );
+    let xml = res.text().await.unwrap();
+    assert!(xml.contains(&format!(
+        "entityID=\"{}\"",
+        saml.connection["sp_entity_id"].as_str().unwrap()
+    )));
+    assert!(xml.contains(&format!("Location=\"{}\"", saml.acs_url())));
+    assert_eq!(
+        saml.app
+            .get("/sso/saml/metadata/00000000-0000-0000-0000-000000000000")
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn metadata_without_a_signing_certificate_is_refused_at_import() {
+    let app = spawn_app().await;
+    app.create_account(ACCOUNT).await;
+    let metadata = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#;
+    let res = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/accounts/{ACCOUNT}/connections"),
+            Some(json!({ "kind": "saml", "idp_metadata_xml": metadata })),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_saml_settings");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("no signing certificate"));
+}
+
+#[tokio::test]
+async fn an_admin_imports_idp_metadata_on_the_admin_page() {
+    let app = spawn_app().await;
+    app.create_account(ACCOUNT).await;
+    let res = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/accounts/{ACCOUNT}/users"),
+            Some(json!({ "email": "admin@okta-co.example", "username": "okta-admin", "role": "admin", "password": crate::helpers::PASSWORD })),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    app.create_user(ACCOUNT, "plain-user", "plain@okta-co.example")
+        .await;
+    let idp = DevSamlIdp::generate("dev-okta").unwrap();
+
+    // Not for a plain user.
+    assert_eq!(
+        app.sign_in("plain-user", crate::helpers::PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(app.get("/admin/saml").await.status(), 403);
+    app.submit("/logout", "/logout", &[]).await;
+
+    assert_eq!(
+        app.sign_in("okta-admin", crate::helpers::PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let page = app.get_html("/admin/saml").await;
+    assert!(
+        page.contains("/sso/saml/acs/"),
+        "the ACS URL is shown before import"
+    );
+    let res = app
+        .submit(
+            "/admin/saml",
+            "/admin/saml",
+            &[
+                ("idp_metadata_xml", &idp.metadata_xml(IDP_ENTITY, IDP_SSO)),
+                ("email_attribute", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("The SAML connection is set up."));
+    assert!(html.contains(IDP_ENTITY));
+    // The ACS URL given to the IdP before the import is the connection's.
+    let before = page.split("/sso/saml/acs/").nth(1).unwrap()[..36].to_string();
+    assert!(html.contains(&format!("/sso/saml/acs/{before}")));
+
+    let bad = app
+        .submit(
+            "/admin/saml",
+            "/admin/saml",
+            &[
+                ("idp_metadata_xml", "<not-metadata/>"),
+                ("email_attribute", ""),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    assert!(bad
+        .text()
+        .await
+        .unwrap()
+        .contains("The IdP metadata cannot be used"));
+}
