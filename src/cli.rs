@@ -143,9 +143,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 None
             };
+            let saml_listener = std::net::TcpListener::bind((settings.bind.ip(), 0))?;
             let state = AppState::build(settings, clock.clone()).await?;
             let info = demo::seed(&state).await?;
             demo::entra::seed_account(&state).await?;
+            demo::okta::seed_account(&state).await?;
+            let saml_idp = Arc::new(crate::routes::devidp_saml::DevSamlState {
+                idp: crate::sso::devidp::saml::DevSamlIdp::generate("okta-dev.sso-broker.test")?,
+                base: format!("http://{}", saml_listener.local_addr()?),
+                users: demo::okta::idp_users(),
+                clock: clock.clone(),
+            });
+            tokio::spawn(crate::routes::devidp_saml::serve(
+                saml_idp.clone(),
+                saml_listener,
+            )?);
             let idp_authority = match dev_idp {
                 Some((idp, listener, authority)) => {
                     demo::entra::seed_idp(&state, &idp).await?;
@@ -178,6 +190,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("    3. Sign out, then Log in with SSO: account entra-demo, email ada@contoso.example");
                 println!("    4. eve@fabrikam.example (another organization) is refused with the SPEC message");
             }
+            println!(
+                "\n  Account 'okta-demo' (SAML through the development Okta-style IdP at {})",
+                saml_idp.base
+            );
+            println!(
+                "    1. Sign in at {base}/login as okta-admin / {}",
+                demo::DEMO_PASSWORD
+            );
+            println!(
+                "    2. Open {}/saml/metadata, copy the XML and paste it at {base}/admin/saml (Save connection)",
+                saml_idp.base
+            );
+            println!("    3. Sign out, then Log in with SSO: account okta-demo, email grace@okta-demo.example (MFA) or heidi@okta-demo.example (password only)");
+            println!(
+                "    4. {base}/api/v1/me shows idp \"saml\", the amr values and the MFA evidence"
+            );
+            println!(
+                "    (the IdP's key is new at every start: import its metadata again after a restart)\n"
+            );
             println!(
                 "  Operator API token (shown once):\n    {}",
                 info.api_token.expose_secret()

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod devidp;
+pub mod devidp_saml;
 pub mod errors;
 pub mod extract;
 pub mod middleware;

@@ -192,3 +192,92 @@ pub mod entra {
         Ok(())
     }
 }
+
+/// The Okta demo: an account whose admin connects the development SAML IdP.
+pub mod okta {
+    use secrecy::SecretString;
+
+    use crate::db::account::Account;
+    use crate::routes::devidp_saml::DevSamlUser;
+    use crate::services::accounts::{self, NewAccount, NewUser};
+    use crate::services::{RequestMeta, ServiceError};
+    use crate::AppState;
+
+    pub const ACCOUNT: &str = "okta-demo";
+
+    /// Users of the development SAML IdP: Grace signs in with MFA, Heidi with a password only,
+    /// Mallory is not a user of the account.
+    pub fn idp_users() -> Vec<DevSamlUser> {
+        [
+            ("grace@okta-demo.example", "Grace", "Hopper", true),
+            ("heidi@okta-demo.example", "Heidi", "Lamarr", false),
+            ("mallory@elsewhere.example", "Mallory", "Elsewhere", true),
+        ]
+        .into_iter()
+        .map(|(email, given, surname, mfa)| DevSamlUser {
+            email: email.into(),
+            given_name: given.into(),
+            surname: surname.into(),
+            mfa,
+        })
+        .collect()
+    }
+
+    /// The `okta-demo` account: admin `okta-admin` (password) and SSO users grace and heidi.
+    pub async fn seed_account(state: &AppState) -> Result<(), ServiceError> {
+        if state
+            .db
+            .run(|conn| Account::find_by_name(conn, ACCOUNT))
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        accounts::create_account(
+            state,
+            NewAccount {
+                name: ACCOUNT.into(),
+                display_name: Some("Okta demo (SAML SSO)".into()),
+                parent: None,
+            },
+            "demo".into(),
+            RequestMeta::cli(),
+        )
+        .await?;
+        for (username, email, role, password) in [
+            (
+                "okta-admin",
+                "admin@okta-demo.example",
+                "admin",
+                Some(super::DEMO_PASSWORD),
+            ),
+            (
+                "grace@okta-demo.example",
+                "grace@okta-demo.example",
+                "user",
+                None,
+            ),
+            (
+                "heidi@okta-demo.example",
+                "heidi@okta-demo.example",
+                "user",
+                None,
+            ),
+        ] {
+            accounts::create_user(
+                state,
+                NewUser {
+                    account: ACCOUNT.into(),
+                    email: email.into(),
+                    username: Some(username.into()),
+                    role: role.into(),
+                    password: password.map(SecretString::from),
+                },
+                "demo".into(),
+                RequestMeta::cli(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
