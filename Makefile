@@ -70,10 +70,19 @@ lint:
 ci:
 	bash .ci/run
 
-# Interop with independent peers (npm oidc-provider): needs Node.js; installs the peer with npm ci.
+PYSAML2_VENV := target/pysaml2-venv
+
+# Interop with independent peers: npm oidc-provider (needs Node.js; installed with npm ci) and
+# PyPI pysaml2 (needs Python 3 and Debian's xmlsec1; installed into a virtualenv under target/).
 test-interop: deps
 	@command -v node >/dev/null || { echo "error: Node.js (node, npm) is needed for the interop tests" >&2; exit 1; }
+	@command -v python3 >/dev/null || { echo "error: Python 3 is needed for the interop tests" >&2; exit 1; }
 	cd tests/interop/oidc-provider && npm ci --no-audit --no-fund
+	bash scripts/install-deps.sh xmlsec1
+	python3 -m venv --help >/dev/null 2>&1 || bash scripts/install-deps.sh python3-venv
+	test -x $(PYSAML2_VENV)/bin/python3 || python3 -m venv $(PYSAML2_VENV)
+	$(PYSAML2_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/interop/pysaml2/requirements.txt
+	export SSO_BROKER_PYSAML2_PYTHON="$(CURDIR)/$(PYSAML2_VENV)/bin/python3"; \
 	unset SSO_BROKER_TEST_DATABASE_URL SSO_BROKER_TEST_REDIS_URL; \
 	if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --no-fail-fast --run-ignored only interop; \

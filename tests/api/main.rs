@@ -11,6 +11,7 @@ mod entra;
 mod entra_sign_in;
 mod helpers;
 mod interop_oidc_provider;
+mod interop_pysaml2;
 mod mail;
 mod migrations;
 mod operations;

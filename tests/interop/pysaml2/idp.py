@@ -237,6 +237,24 @@ def sp_metadata_xml(sp_entity_id, acs_url, protocol_binding, sp_cert_file=None):
     return str(ed)
 
 
+def check_response(xml):
+    """Sanity-check what pysaml2 produced: success, and both parts signed."""
+    from defusedxml.ElementTree import fromstring
+
+    p = "{urn:oasis:names:tc:SAML:2.0:protocol}"
+    a = "{urn:oasis:names:tc:SAML:2.0:assertion}"
+    ds = "{http://www.w3.org/2000/09/xmldsig#}"
+    root = fromstring(xml.encode("utf-8"))
+    status = root.find(f"{p}Status/{p}StatusCode")
+    if root.tag != f"{p}Response" or status is None or status.get("Value") != "urn:oasis:names:tc:SAML:2.0:status:Success":
+        raise ToolError(f"pysaml2 produced an error Response: {xml}")
+    assertion = root.find(f"{a}Assertion")
+    if assertion is None:
+        raise ToolError("pysaml2 produced a Response without a plain Assertion")
+    if root.find(f"{ds}Signature") is None or assertion.find(f"{ds}Signature") is None:
+        raise ToolError("pysaml2 did not sign both Response and Assertion")
+
+
 def cmd_respond(args):
     from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
     from saml2.s_utils import decode_base64_and_inflate
@@ -286,7 +304,11 @@ def cmd_respond(args):
     except Exception as exc:
         raise ToolError(f"pysaml2 rejected the AuthnRequest: {type(exc).__name__}: {exc}") from exc
     if req is None:
-        raise ToolError("pysaml2 rejected the AuthnRequest (bad IssueInstant?)")
+        raise ToolError("pysaml2 rejected the AuthnRequest")
+    # pysaml2 computes this (+-1 day window) in Request.verify() but ignores
+    # the result; enforce it here.
+    if not req.issue_instant_ok():
+        raise ToolError(f"AuthnRequest IssueInstant {req.message.issue_instant} is out of range")
 
     authn_req = req.message
     sp_entity_id = req.sender()
@@ -319,10 +341,7 @@ def cmd_respond(args):
         digest_alg=DIGEST_SHA256,
     )
     xml = str(response)
-    if "urn:oasis:names:tc:SAML:2.0:status:Success" not in xml:
-        raise ToolError(f"pysaml2 produced an error Response: {xml}")
-    if xml.count("SignatureValue>") < 2:
-        raise ToolError("pysaml2 did not sign both Response and Assertion")
+    check_response(xml)
 
     return {
         "acs_url": acs_url,

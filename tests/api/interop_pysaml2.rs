@@ -1,0 +1,191 @@
+//! Interop with an independent SAML IdP: PyPI `pysaml2` (with Debian's `xmlsec1`) generates its
+//! own IdP metadata, parses the broker's HTTP-Redirect AuthnRequest, and signs the Response and
+//! the Assertion with its own code; the broker imports that metadata and signs the user in.
+//!
+//! Needs `tests/interop/pysaml2`'s virtualenv (`make test-interop` creates it and runs this test;
+//! `SSO_BROKER_PYSAML2_PYTHON` names its interpreter).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use sso_broker::clock::{Clock, SystemClock};
+use sso_broker::domain::messages;
+
+use crate::helpers::{csrf_from, location, spawn_app, TestApp};
+
+const IDP_ENTITY: &str = "http://127.0.0.1:9999/pysaml2/metadata";
+const IDP_SSO: &str = "http://127.0.0.1:9999/pysaml2/sso";
+const EMAIL: &str = "alice@pysaml2.example";
+
+fn python() -> String {
+    std::env::var("SSO_BROKER_PYSAML2_PYTHON").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/target/pysaml2-venv/bin/python3"
+        )
+        .into()
+    })
+}
+
+fn idp(args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/pysaml2/idp.py");
+    let out = Command::new(python())
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("the pysaml2 virtualenv (make test-interop creates it)");
+    assert!(
+        out.status.success(),
+        "idp.py {:?}: {}",
+        args.first(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Peer {
+    dir: PathBuf,
+}
+
+impl Peer {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("pysaml2-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        idp(&["keys", dir.to_str().unwrap()]);
+        Self { dir }
+    }
+
+    fn metadata(&self) -> String {
+        idp(&[
+            "metadata",
+            "--dir",
+            self.dir.to_str().unwrap(),
+            "--entity-id",
+            IDP_ENTITY,
+            "--sso-url",
+            IDP_SSO,
+        ])
+    }
+
+    /// pysaml2's answer to the AuthnRequest in `redirect`.
+    fn respond(&self, redirect: &str) -> Value {
+        let out = idp(&[
+            "respond",
+            "--dir",
+            self.dir.to_str().unwrap(),
+            "--entity-id",
+            IDP_ENTITY,
+            "--sso-url",
+            IDP_SSO,
+            "--authn-request-url",
+            redirect,
+            "--name-id",
+            EMAIL,
+            "--email",
+            EMAIL,
+            "--given-name",
+            "Alice",
+            "--surname",
+            "Liddell",
+        ]);
+        serde_json::from_str(out.trim()).unwrap()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn start_sign_in(app: &TestApp) -> String {
+    let html = app.get_html("/login/sso").await;
+    let res = app
+        .post_form(
+            "/login/sso",
+            &[
+                ("csrf_token", &csrf_from(&html)),
+                ("account", "pysaml2"),
+                ("email", EMAIL),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    location(&res)
+}
+
+fn acs_path(answer: &Value) -> String {
+    let acs = url::Url::parse(answer["acs_url"].as_str().unwrap()).unwrap();
+    acs.path().to_string()
+}
+
+#[tokio::test]
+#[ignore = "needs the pysaml2 virtualenv: make test-interop"]
+async fn interop_pysaml2_idp_signs_a_user_in() {
+    let app = spawn_app().await;
+    // pysaml2 reads the wall clock; so does the broker here.
+    app.clock.set(SystemClock.now());
+    app.create_account("pysaml2").await;
+    app.create_user("pysaml2", EMAIL, EMAIL).await;
+    let peer = Peer::new();
+    let res = app
+        .api(
+            Method::POST,
+            "/api/v1/accounts/pysaml2/connections",
+            Some(json!({ "kind": "saml", "idp_metadata_xml": peer.metadata() })),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "pysaml2's own metadata imports");
+
+    let answer = peer.respond(&start_sign_in(&app).await);
+    let relay_state = answer["RelayState"].as_str().unwrap().to_string();
+    let field = answer["SAMLResponse"].as_str().unwrap().to_string();
+
+    // One byte changed in the signed XML: refused.
+    let xml = String::from_utf8(data_encoding::BASE64.decode(field.as_bytes()).unwrap()).unwrap();
+    let forged = xml.replacen("Liddell", "Liddelx", 1);
+    assert_ne!(forged, xml);
+    let res = app
+        .new_browser()
+        .post(app.url(&acs_path(&answer)))
+        .form(&[
+            (
+                "SAMLResponse",
+                data_encoding::BASE64.encode(forged.as_bytes()),
+            ),
+            ("RelayState", relay_state.clone()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::SSO_INCORRECT_CREDENTIALS));
+
+    // pysaml2's genuine response, for a fresh flow.
+    let answer = peer.respond(&start_sign_in(&app).await);
+    let res = app
+        .post_form(
+            &acs_path(&answer),
+            &[
+                ("SAMLResponse", answer["SAMLResponse"].as_str().unwrap()),
+                ("RelayState", answer["RelayState"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        303,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let me: Value = app.me().await.json().await.unwrap();
+    assert_eq!(me["username"], EMAIL);
+    assert_eq!(me["idp"], "saml");
+    assert_eq!(me["mfa"], "yes");
+}
