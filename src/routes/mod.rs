@@ -15,6 +15,10 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(pages::home::show))
         .route("/static/app.css", web::get().to(ops::stylesheet))
+        .route(
+            "/static/file-field.js",
+            web::get().to(ops::file_field_script),
+        )
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics))

@@ -33,3 +33,13 @@ pub async fn stylesheet() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(STYLESHEET)
 }
+
+const FILE_FIELD_SCRIPT: &str = include_str!("../../templates/static/file-field.js");
+
+/// The one script: fills a textarea from a chosen file (metadata upload on `/admin/saml`).
+pub async fn file_field_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(FILE_FIELD_SCRIPT)
+}

@@ -17,6 +17,7 @@ mod migrations;
 mod operations;
 mod operator_api;
 mod password_login;
+mod saml_admin;
 mod saml_sign_in;
 mod sessions;
 mod totp;
