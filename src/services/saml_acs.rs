@@ -58,12 +58,26 @@ pub async fn begin(
     // An NCName: a letter or underscore first.
     let request_id = format!("_{}", sha256_hex(&random_token(32)));
     let sp = target.connection.sp(state.settings.public_url.as_str());
+    let settings = &target.connection.settings;
+    let signer = match (
+        &settings.sp_signing,
+        settings.idp.want_authn_requests_signed,
+    ) {
+        (Some(key), true) => Some(key.private_key(state)?),
+        (None, true) => {
+            return Err(ServiceError::Internal(anyhow::anyhow!(
+                "the IdP wants signed AuthnRequests and the connection has no SP key"
+            )))
+        }
+        (_, false) => None,
+    };
     let redirect = authn_request_redirect(
         &sp,
-        &target.connection.settings.idp,
+        &settings.idp,
         &request_id,
         &relay_state,
         now,
+        signer.as_ref(),
     )
     .map_err(|e| ServiceError::Internal(e.into()))?;
     let payload = SamlFlowPayload {

@@ -35,6 +35,58 @@ pub struct SamlConnectionSettings {
     /// email field").
     pub email_attribute: String,
     pub allow_idp_initiated: bool,
+    /// The key that signs our AuthnRequests for IdPs that want them signed.
+    #[serde(default)]
+    pub sp_signing: Option<SpSigningKey>,
+}
+
+/// The connection's own SP key: the private key sealed with the installation key, and its
+/// self-signed certificate (base64 DER) as published in our SP metadata.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SpSigningKey {
+    pub sealed_private_key: String,
+    pub certificate: String,
+}
+
+impl std::fmt::Debug for SpSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpSigningKey")
+            .field("certificate", &self.certificate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SpSigningKey {
+    /// A new key for a connection of `public_url`.
+    pub fn generate(state: &AppState) -> Result<Self, ServiceError> {
+        let host = state.settings.public_url.host_str().unwrap_or("sso-broker");
+        let (key, cert) = crate::crypto::self_signed::generate(&format!("{host} SAML SP"))
+            .map_err(|e| ServiceError::Internal(e.into()))?;
+        let der = key
+            .private_key_to_der()
+            .map_err(|e| ServiceError::Internal(e.into()))?;
+        let cert = cert
+            .to_der()
+            .map_err(|e| ServiceError::Internal(e.into()))?;
+        Ok(Self {
+            sealed_private_key: state.keys.secret_box.seal(&der),
+            certificate: data_encoding::BASE64.encode(&cert),
+        })
+    }
+
+    /// The private key, unsealed for one signature.
+    pub fn private_key(
+        &self,
+        state: &AppState,
+    ) -> Result<openssl::pkey::PKey<openssl::pkey::Private>, ServiceError> {
+        let der = state
+            .keys
+            .secret_box
+            .open(&self.sealed_private_key)
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("SP key unreadable: {e}")))?;
+        openssl::pkey::PKey::private_key_from_der(&der)
+            .map_err(|e| ServiceError::Internal(e.into()))
+    }
 }
 
 /// A SAML connection as admins and the API see it.
@@ -50,6 +102,10 @@ pub struct SamlConnectionView {
     pub email_attribute: String,
     pub allow_idp_initiated: bool,
     pub certificates: Vec<CertificateView>,
+    /// Whether the IdP wants signed AuthnRequests (then ours are signed).
+    pub authn_requests_signed: bool,
+    /// Our SP signing certificate (PEM), for IdPs that verify signed AuthnRequests.
+    pub sp_signing_certificate: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -99,7 +155,25 @@ impl SamlConnection {
                 .iter()
                 .map(|c| certificate_view(c))
                 .collect(),
+            authn_requests_signed: self.settings.idp.want_authn_requests_signed,
+            sp_signing_certificate: self
+                .settings
+                .sp_signing
+                .as_ref()
+                .map(|k| pem(&k.certificate)),
         }
+    }
+
+    /// Our SP metadata for this connection.
+    pub fn sp_metadata(&self, public_url: &str) -> String {
+        crate::sso::saml::sp_metadata_xml(
+            &self.sp(public_url),
+            self.settings
+                .sp_signing
+                .as_ref()
+                .map(|k| k.certificate.as_str()),
+            self.settings.idp.want_authn_requests_signed,
+        )
     }
 
     /// The account's SAML connection, if any.
@@ -126,6 +200,19 @@ impl SamlConnection {
         })?;
         Ok(Self { row, settings })
     }
+}
+
+/// A base64 DER certificate as PEM text.
+fn pem(b64: &str) -> String {
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .filter_map(|c| std::str::from_utf8(c).ok())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
 }
 
 fn certificate_view(b64: &str) -> CertificateView {
@@ -183,11 +270,6 @@ fn metadata_problem(e: &SsoError) -> String {
 /// Reads and checks IdP metadata XML.
 pub fn import_metadata(xml: &str) -> Result<IdpSettings, ServiceError> {
     let idp = parse_idp_metadata(xml).map_err(|e| invalid(metadata_problem(&e)))?;
-    if idp.want_authn_requests_signed {
-        return Err(invalid(
-            "This IdP requires signed AuthnRequests; sso-broker sends them unsigned. Turn off request signing for this application in your IdP, then import its metadata again.".into(),
-        ));
-    }
     if idp.certificates.len() > MAX_CERTIFICATES {
         return Err(invalid(format!(
             "The IdP metadata lists {} signing certificates; at most {MAX_CERTIFICATES} (the current and the next) are accepted.",
@@ -251,6 +333,7 @@ pub async fn create(
         idp: import_metadata(xml)?,
         email_attribute: email_attribute(input.email_attribute.as_deref())?,
         allow_idp_initiated: input.allow_idp_initiated.unwrap_or(false),
+        sp_signing: Some(SpSigningKey::generate(state)?),
     };
     let json = serde_json::to_string(&settings).map_err(|e| ServiceError::Internal(e.into()))?;
     let now = state.clock.now_naive();
@@ -406,9 +489,6 @@ pub async fn sp_metadata(state: &AppState, id: String) -> Result<Option<String>,
     let public_url = state.settings.public_url.to_string();
     state
         .db
-        .run(move |conn| {
-            Ok(SamlConnection::find(conn, &id)?
-                .map(|c| crate::sso::saml::sp_metadata_xml(&c.sp(&public_url))))
-        })
+        .run(move |conn| Ok(SamlConnection::find(conn, &id)?.map(|c| c.sp_metadata(&public_url))))
         .await
 }

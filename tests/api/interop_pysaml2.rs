@@ -29,13 +29,17 @@ fn python() -> String {
     })
 }
 
-fn idp(args: &[&str]) -> String {
+fn run_idp(args: &[&str]) -> std::process::Output {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/pysaml2/idp.py");
-    let out = Command::new(python())
+    Command::new(python())
         .arg(script)
         .args(args)
         .output()
-        .expect("the pysaml2 virtualenv (make test-interop creates it)");
+        .expect("the pysaml2 virtualenv (make test-interop creates it)")
+}
+
+fn idp(args: &[&str]) -> String {
+    let out = run_idp(args);
     assert!(
         out.status.success(),
         "idp.py {:?}: {}",
@@ -57,21 +61,28 @@ impl Peer {
         Self { dir }
     }
 
-    fn metadata(&self) -> String {
-        idp(&[
+    fn metadata(&self, want_signed_requests: bool) -> String {
+        let dir = self.dir.to_str().unwrap();
+        let mut args = vec![
             "metadata",
             "--dir",
-            self.dir.to_str().unwrap(),
+            dir,
             "--entity-id",
             IDP_ENTITY,
             "--sso-url",
             IDP_SSO,
-        ])
+        ];
+        if want_signed_requests {
+            args.push("--want-signed-requests");
+        }
+        idp(&args)
     }
 
-    /// pysaml2's answer to the AuthnRequest in `redirect`.
-    fn respond(&self, redirect: &str) -> Value {
-        let out = idp(&[
+    /// pysaml2's answer to the AuthnRequest in `redirect`; with `sp_cert`, pysaml2 requires the
+    /// redirect's signature and verifies it with that certificate.
+    fn respond(&self, redirect: &str, sp_cert: Option<&str>) -> Value {
+        let cert_file = self.dir.join("sp.crt");
+        let mut args = vec![
             "respond",
             "--dir",
             self.dir.to_str().unwrap(),
@@ -89,8 +100,39 @@ impl Peer {
             "Alice",
             "--surname",
             "Liddell",
-        ]);
+        ];
+        if let Some(cert) = sp_cert {
+            std::fs::write(&cert_file, cert).unwrap();
+            args.extend(["--sp-cert", cert_file.to_str().unwrap()]);
+        }
+        let out = idp(&args);
         serde_json::from_str(out.trim()).unwrap()
+    }
+
+    /// Whether pysaml2 accepts the redirect's signature with `sp_cert`.
+    fn accepts_signature(&self, redirect: &str, sp_cert: &str) -> bool {
+        let cert_file = self.dir.join("other-sp.crt");
+        std::fs::write(&cert_file, sp_cert).unwrap();
+        let dir = self.dir.to_str().unwrap();
+        run_idp(&[
+            "respond",
+            "--dir",
+            dir,
+            "--entity-id",
+            IDP_ENTITY,
+            "--sso-url",
+            IDP_SSO,
+            "--authn-request-url",
+            redirect,
+            "--name-id",
+            EMAIL,
+            "--email",
+            EMAIL,
+            "--sp-cert",
+            cert_file.to_str().unwrap(),
+        ])
+        .status
+        .success()
     }
 }
 
@@ -121,25 +163,73 @@ fn acs_path(answer: &Value) -> String {
     acs.path().to_string()
 }
 
-#[tokio::test]
-#[ignore = "needs the pysaml2 virtualenv: make test-interop"]
-async fn interop_pysaml2_idp_signs_a_user_in() {
+/// An app whose account `pysaml2` is connected to `peer` through pysaml2's own metadata.
+async fn connected_app(peer: &Peer, want_signed_requests: bool) -> (TestApp, Value) {
     let app = spawn_app().await;
     // pysaml2 reads the wall clock; so does the broker here.
     app.clock.set(SystemClock.now());
     app.create_account("pysaml2").await;
     app.create_user("pysaml2", EMAIL, EMAIL).await;
-    let peer = Peer::new();
     let res = app
         .api(
             Method::POST,
             "/api/v1/accounts/pysaml2/connections",
-            Some(json!({ "kind": "saml", "idp_metadata_xml": peer.metadata() })),
+            Some(
+                json!({ "kind": "saml", "idp_metadata_xml": peer.metadata(want_signed_requests) }),
+            ),
         )
         .await;
     assert_eq!(res.status(), 201, "pysaml2's own metadata imports");
+    let connection = res.json().await.unwrap();
+    (app, connection)
+}
 
-    let answer = peer.respond(&start_sign_in(&app).await);
+async fn finish_sign_in(app: &TestApp, answer: &Value) {
+    let res = app
+        .post_form(
+            &acs_path(answer),
+            &[
+                ("SAMLResponse", answer["SAMLResponse"].as_str().unwrap()),
+                ("RelayState", answer["RelayState"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        303,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let me: Value = app.me().await.json().await.unwrap();
+    assert_eq!(me["username"], EMAIL);
+    assert_eq!(me["idp"], "saml");
+    assert_eq!(me["mfa"], "yes");
+}
+
+#[tokio::test]
+#[ignore = "needs the pysaml2 virtualenv: make test-interop"]
+async fn interop_pysaml2_verifies_our_signed_authn_request() {
+    let peer = Peer::new();
+    let (app, connection) = connected_app(&peer, true).await;
+    assert_eq!(connection["authn_requests_signed"], true);
+    let sp_cert = connection["sp_signing_certificate"].as_str().unwrap();
+    let redirect = start_sign_in(&app).await;
+    assert!(redirect.contains("&SigAlg=") && redirect.contains("&Signature="));
+    // pysaml2 refuses the signature under a certificate that is not ours...
+    let (_, other) = sso_broker::crypto::self_signed::generate("not-the-sp").unwrap();
+    let other = String::from_utf8(other.to_pem().unwrap()).unwrap();
+    assert!(!peer.accepts_signature(&redirect, &other));
+    // ...and verifies it with ours.
+    let answer = peer.respond(&redirect, Some(sp_cert));
+    finish_sign_in(&app, &answer).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the pysaml2 virtualenv: make test-interop"]
+async fn interop_pysaml2_idp_signs_a_user_in() {
+    let peer = Peer::new();
+    let (app, _) = connected_app(&peer, false).await;
+    let answer = peer.respond(&start_sign_in(&app).await, None);
     let relay_state = answer["RelayState"].as_str().unwrap().to_string();
     let field = answer["SAMLResponse"].as_str().unwrap().to_string();
 
@@ -168,7 +258,7 @@ async fn interop_pysaml2_idp_signs_a_user_in() {
         .contains(messages::SSO_INCORRECT_CREDENTIALS));
 
     // pysaml2's genuine response, for a fresh flow.
-    let answer = peer.respond(&start_sign_in(&app).await);
+    let answer = peer.respond(&start_sign_in(&app).await, None);
     let res = app
         .post_form(
             &acs_path(&answer),

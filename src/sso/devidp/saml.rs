@@ -9,13 +9,6 @@ use std::io::Read as _;
 
 use chrono::{DateTime, Duration, Utc};
 use data_encoding::BASE64;
-use openssl::asn1::Asn1Time;
-use openssl::bn::{BigNum, MsbOption};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
-use openssl::x509::{X509Name, X509};
 use samael::crypto::{CryptoProvider as _, XmlSec};
 
 const NS_PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
@@ -42,7 +35,6 @@ pub const AC_PASSWORD_PROTECTED_TRANSPORT: &str =
 /// Largest inflated AuthnRequest accepted (a DEFLATE bomb stops here).
 const MAX_AUTHN_REQUEST_BYTES: u64 = 64 * 1024;
 /// How long the self-signed certificate is valid.
-const CERT_VALID_DAYS: u32 = 3650;
 
 /// Why the development SAML IdP could not do its part. The text is for the developer's log.
 #[derive(Debug, thiserror::Error)]
@@ -198,39 +190,12 @@ impl DevSamlIdp {
     /// from now for ten years.
     pub fn generate(common_name: &str) -> Result<Self, DevSamlError> {
         let key = |e: openssl::error::ErrorStack| DevSamlError::Key(e.to_string());
-        let rsa = Rsa::generate(2048).map_err(key)?;
-        let key_der = rsa.private_key_to_der().map_err(key)?;
-        let pkey = PKey::from_rsa(rsa).map_err(key)?;
+        let (pkey, cert) = crate::crypto::self_signed::generate(common_name).map_err(key)?;
+        let key_der = pkey
+            .rsa()
+            .and_then(|r| r.private_key_to_der())
+            .map_err(key)?;
         let key_pem = pem_text(pkey.private_key_to_pem_pkcs8().map_err(key)?)?;
-
-        let mut name = X509Name::builder().map_err(key)?;
-        name.append_entry_by_nid(Nid::COMMONNAME, common_name)
-            .map_err(key)?;
-        let name = name.build();
-        let mut serial = BigNum::new().map_err(key)?;
-        serial
-            .rand(127, MsbOption::MAYBE_ZERO, false)
-            .map_err(key)?;
-        let mut builder = X509::builder().map_err(key)?;
-        builder.set_version(2).map_err(key)?;
-        builder
-            .set_serial_number(serial.to_asn1_integer().map_err(key)?.as_ref())
-            .map_err(key)?;
-        builder.set_subject_name(&name).map_err(key)?;
-        builder.set_issuer_name(&name).map_err(key)?;
-        builder.set_pubkey(&pkey).map_err(key)?;
-        builder
-            .set_not_before(Asn1Time::days_from_now(0).map_err(key)?.as_ref())
-            .map_err(key)?;
-        builder
-            .set_not_after(
-                Asn1Time::days_from_now(CERT_VALID_DAYS)
-                    .map_err(key)?
-                    .as_ref(),
-            )
-            .map_err(key)?;
-        builder.sign(&pkey, MessageDigest::sha256()).map_err(key)?;
-        let cert = builder.build();
 
         Ok(Self {
             key_der,

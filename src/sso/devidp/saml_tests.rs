@@ -1,6 +1,10 @@
 //! Tests of the development SAML IdP: its responses verify with samael and xmlsec1.
 
 use super::*;
+use openssl::asn1::Asn1Time;
+use openssl::nid::Nid;
+use openssl::pkey::PKey;
+use openssl::x509::X509;
 use samael::crypto::{AllowedSignatureAlgorithm, CertificateDer, ReduceMode};
 use std::io::Write as _;
 

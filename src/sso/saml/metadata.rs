@@ -142,13 +142,27 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpSettings, SsoError> {
     })
 }
 
-/// Our SP metadata for one connection: entityID, the ACS (HTTP-POST), NameID format email;
-/// AuthnRequests are not signed, assertions must be.
-pub fn sp_metadata_xml(sp: &SpSettings) -> String {
+/// Our SP metadata for one connection: entityID, the ACS (HTTP-POST), NameID format email, the
+/// certificate of the key that signs our AuthnRequests (when the connection has one; requests are
+/// signed when the IdP wants them), and assertions must be signed.
+pub fn sp_metadata_xml(
+    sp: &SpSettings,
+    signing_certificate: Option<&str>,
+    requests_signed: bool,
+) -> String {
+    let key = signing_certificate
+        .map(|cert| {
+            format!(
+                r#"
+    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
+                xml_escape(cert)
+            )
+        })
+        .unwrap_or_default();
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
-  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+  <md:SPSSODescriptor AuthnRequestsSigned="{requests_signed}" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{key}
     <md:NameIDFormat>{nameid}</md:NameIDFormat>
     <md:AssertionConsumerService Binding="{post}" Location="{acs}" index="0" isDefault="true"/>
   </md:SPSSODescriptor>

@@ -144,7 +144,9 @@ def idp_config(args, inline_metadata=None):
                     "single_sign_on_service": [(args.sso_url, BINDING_HTTP_REDIRECT)],
                 },
                 "name_id_format": [NAMEID_FORMAT_EMAILADDRESS],
-                "want_authn_requests_signed": bool(getattr(args, "sp_cert", None)),
+                "want_authn_requests_signed": bool(
+                    getattr(args, "sp_cert", None) or getattr(args, "want_signed_requests", False)
+                ),
                 "sign_response": True,
                 "sign_assertion": True,
                 "policy": {
@@ -369,6 +371,8 @@ def build_parser():
 
     m = sub.add_parser("metadata", help="print IdP metadata XML")
     common(m)
+    m.add_argument("--want-signed-requests", action="store_true",
+                   help="WantAuthnRequestsSigned=\"true\" in the metadata")
 
     r = sub.add_parser("respond", help="answer an HTTP-Redirect AuthnRequest")
     common(r)
