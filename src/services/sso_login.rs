@@ -62,7 +62,7 @@ pub struct SsoRedirect {
 enum Target {
     /// The approved tenant to sign in through.
     Entra(String),
-    Saml(SamlConnection),
+    Saml(Box<SamlConnection>),
 }
 
 /// The secrets and context of one flow, sealed at rest.
@@ -189,7 +189,7 @@ fn decide(
         }
     }
     if let Some(saml) = saml {
-        return Ok(Ok((account.id, Target::Saml(saml))));
+        return Ok(Ok((account.id, Target::Saml(Box::new(saml)))));
     }
     // With several approved tenants, the one whose verified domains hold the email's.
     let by_domain = tenants.iter().find(|t| {
@@ -275,7 +275,7 @@ pub async fn begin(
         Ok((account_id, Target::Saml(connection))) => {
             let target = SamlTarget {
                 account_id,
-                connection,
+                connection: *connection,
                 email: email.as_str().to_string(),
                 return_to,
                 actor,

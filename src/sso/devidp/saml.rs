@@ -34,8 +34,6 @@ pub const AC_PASSWORD_PROTECTED_TRANSPORT: &str =
 
 /// Largest inflated AuthnRequest accepted (a DEFLATE bomb stops here).
 const MAX_AUTHN_REQUEST_BYTES: u64 = 64 * 1024;
-/// How long the self-signed certificate is valid.
-
 /// Why the development SAML IdP could not do its part. The text is for the developer's log.
 #[derive(Debug, thiserror::Error)]
 pub enum DevSamlError {
