@@ -378,3 +378,39 @@ async fn metadata_without_a_signing_certificate_is_refused_at_import() {
         .unwrap()
         .contains("no signing certificate"));
 }
+
+#[tokio::test]
+async fn a_response_signed_only_on_the_response_or_only_on_the_assertion_signs_in() {
+    use sso_broker::sso::devidp::saml::Signing;
+    let saml = spawn_saml_app(false).await;
+    for signing in [Signing::Response, Signing::Assertion] {
+        let browser = saml.app.new_browser();
+        let html = saml.app.get_html_from(&browser, "/login/sso").await;
+        let res = browser
+            .post(saml.app.url("/login/sso"))
+            .form(&[
+                ("csrf_token", csrf_from(&html).as_str()),
+                ("account", ACCOUNT),
+                ("email", EMAIL),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let url = url::Url::parse(&location(&res)).unwrap();
+        let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        let request = decode_redirect_authn_request(&query["SAMLRequest"]).unwrap();
+        let mut spec = saml.response(Some(&request.id), EMAIL);
+        spec.signing = signing;
+        let xml = saml.idp.response_xml(&spec).unwrap();
+        let res = browser
+            .post(saml.app.url(&saml.acs_path()))
+            .form(&[
+                ("SAMLResponse", data_encoding::BASE64.encode(xml.as_bytes())),
+                ("RelayState", query["RelayState"].clone()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{signing:?}");
+    }
+}

@@ -177,7 +177,11 @@ fn verified_assertion(
     shape: &RawShape,
     rules: &AcsRules<'_>,
 ) -> Result<Assertion, SsoError> {
-    if let Ok(response) = reduced.parse::<Response>() {
+    let root = xml_guard::root_of(reduced)?;
+    if root == xml_guard::Root::Response {
+        let response = reduced
+            .parse::<Response>()
+            .map_err(|_| SsoError::SamlMalformed("the signed Response cannot be read"))?;
         if response.id.as_str() != shape.response_id.as_deref().unwrap_or_default() {
             return Err(SsoError::SamlBadSignature);
         }
@@ -194,9 +198,14 @@ fn verified_assertion(
         }
         return response.assertion.ok_or(SsoError::SamlAssertionCount);
     }
+    if root != xml_guard::Root::Assertion {
+        return Err(SsoError::SamlMalformed(
+            "the signed element is not a Response or Assertion",
+        ));
+    }
     reduced
         .parse::<Assertion>()
-        .map_err(|_| SsoError::SamlMalformed("the signed element is not a Response or Assertion"))
+        .map_err(|_| SsoError::SamlMalformed("the signed Assertion cannot be read"))
 }
 
 fn check_assertion(a: &Assertion, rules: &AcsRules<'_>) -> Result<VerifiedAssertion, SsoError> {

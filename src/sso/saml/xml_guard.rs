@@ -163,6 +163,37 @@ pub fn inspect_response(xml: &str) -> Result<RawShape, SsoError> {
     Ok(shape)
 }
 
+/// The root element of a (verified) document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    Response,
+    Assertion,
+    Other,
+}
+
+/// Names the root element by namespace and local name (serde parsing does not look at either).
+pub fn root_of(xml: &str) -> Result<Root, SsoError> {
+    let mut reader = NsReader::from_str(xml);
+    loop {
+        let (ns, event) = reader
+            .read_resolved_event()
+            .map_err(|_| SsoError::SamlMalformed("XML syntax"))?;
+        match event {
+            Event::Start(ref start) | Event::Empty(ref start) => {
+                return Ok(if local_is(&ns, start, PROTOCOL_NS, "Response") {
+                    Root::Response
+                } else if local_is(&ns, start, ASSERTION_NS, "Assertion") {
+                    Root::Assertion
+                } else {
+                    Root::Other
+                });
+            }
+            Event::Eof => return Err(SsoError::SamlMalformed("no root element")),
+            _ => {}
+        }
+    }
+}
+
 /// Refuses any document type declaration, wherever it is and however it is spelled.
 pub fn reject_doctype(xml: &str) -> Result<(), SsoError> {
     let bytes = xml.as_bytes();
