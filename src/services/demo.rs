@@ -17,44 +17,65 @@ pub struct DemoInfo {
     pub api_token: SecretString,
 }
 
-/// Creates the demo account and users when missing; always makes a fresh operator token.
-pub async fn seed(state: &AppState) -> Result<DemoInfo, ServiceError> {
+/// A demo user: username, email, role, and whether it has `DEMO_PASSWORD` (SSO users do not).
+type DemoUser = (&'static str, &'static str, &'static str, bool);
+
+/// Creates account `name` with `users`, unless the account exists already.
+async fn seed_account(
+    state: &AppState,
+    name: &'static str,
+    display_name: &str,
+    users: &[DemoUser],
+) -> Result<(), ServiceError> {
     let exists = state
         .db
-        .run(|conn| Account::find_by_name(conn, DEMO_ACCOUNT))
+        .run(move |conn| Account::find_by_name(conn, name))
         .await?
         .is_some();
-    if !exists {
-        accounts::create_account(
+    if exists {
+        return Ok(());
+    }
+    accounts::create_account(
+        state,
+        NewAccount {
+            name: name.into(),
+            display_name: Some(display_name.into()),
+            parent: None,
+        },
+        "demo".into(),
+        RequestMeta::cli(),
+    )
+    .await?;
+    for &(username, email, role, with_password) in users {
+        accounts::create_user(
             state,
-            NewAccount {
-                name: DEMO_ACCOUNT.into(),
-                display_name: Some("Demo Company (password + TOTP)".into()),
-                parent: None,
+            NewUser {
+                account: name.into(),
+                email: email.into(),
+                username: Some(username.into()),
+                role: role.into(),
+                password: with_password.then(|| SecretString::from(DEMO_PASSWORD)),
             },
             "demo".into(),
             RequestMeta::cli(),
         )
         .await?;
-        for (username, email, role) in [
-            ("demo-admin", "admin@demo.example.com", "admin"),
-            ("demo-user", "user@demo.example.com", "user"),
-        ] {
-            accounts::create_user(
-                state,
-                NewUser {
-                    account: DEMO_ACCOUNT.into(),
-                    email: email.into(),
-                    username: Some(username.into()),
-                    role: role.into(),
-                    password: Some(SecretString::from(DEMO_PASSWORD)),
-                },
-                "demo".into(),
-                RequestMeta::cli(),
-            )
-            .await?;
-        }
     }
+    Ok(())
+}
+
+/// Creates the demo account and users when missing; always makes a fresh operator token.
+pub async fn seed(state: &AppState) -> Result<DemoInfo, ServiceError> {
+    seed_account(
+        state,
+        DEMO_ACCOUNT,
+        "Demo Company (password + TOTP)",
+        &[
+            ("demo-admin", "admin@demo.example.com", "admin", true),
+            ("demo-user", "user@demo.example.com", "user", true),
+        ],
+    )
+    .await?;
     let suffix = crate::crypto::tokens::random_token(4);
     let api_token =
         api_tokens::create(state, &format!("demo-{suffix}"), RequestMeta::cli()).await?;
@@ -66,12 +87,8 @@ pub async fn seed(state: &AppState) -> Result<DemoInfo, ServiceError> {
 pub mod entra {
     use std::sync::Arc;
 
-    use secrecy::SecretString;
-
-    use crate::db::account::Account;
     use crate::db::approved_tenant::ApprovedTenant;
-    use crate::services::accounts::{self, NewAccount, NewUser};
-    use crate::services::{RequestMeta, ServiceError};
+    use crate::services::ServiceError;
     use crate::sso::devidp::{DevIdp, DevTenant, DevUser};
     use crate::sso::entra::admin_roles::GLOBAL_ADMINISTRATOR;
     use crate::AppState;
@@ -147,60 +164,23 @@ pub mod entra {
 
     /// The `entra-demo` account: admin `entra-admin` (password) and user ada@contoso.example.
     pub async fn seed_account(state: &AppState) -> Result<(), ServiceError> {
-        if state
-            .db
-            .run(|conn| Account::find_by_name(conn, ACCOUNT))
-            .await?
-            .is_some()
-        {
-            return Ok(());
-        }
-        accounts::create_account(
+        super::seed_account(
             state,
-            NewAccount {
-                name: ACCOUNT.into(),
-                display_name: Some("Entra demo (Microsoft Entra ID SSO)".into()),
-                parent: None,
-            },
-            "demo".into(),
-            RequestMeta::cli(),
+            ACCOUNT,
+            "Entra demo (Microsoft Entra ID SSO)",
+            &[
+                ("entra-admin", "admin@entra-demo.example", "admin", true),
+                ("ada", "ada@contoso.example", "user", false),
+            ],
         )
-        .await?;
-        for (username, email, role, password) in [
-            (
-                "entra-admin",
-                "admin@entra-demo.example",
-                "admin",
-                Some(super::DEMO_PASSWORD),
-            ),
-            ("ada", "ada@contoso.example", "user", None),
-        ] {
-            accounts::create_user(
-                state,
-                NewUser {
-                    account: ACCOUNT.into(),
-                    email: email.into(),
-                    username: Some(username.into()),
-                    role: role.into(),
-                    password: password.map(SecretString::from),
-                },
-                "demo".into(),
-                RequestMeta::cli(),
-            )
-            .await?;
-        }
-        Ok(())
+        .await
     }
 }
 
 /// The Okta demo: an account whose admin connects the development SAML IdP.
 pub mod okta {
-    use secrecy::SecretString;
-
-    use crate::db::account::Account;
     use crate::routes::devidp_saml::DevSamlUser;
-    use crate::services::accounts::{self, NewAccount, NewUser};
-    use crate::services::{RequestMeta, ServiceError};
+    use crate::services::ServiceError;
     use crate::AppState;
 
     pub const ACCOUNT: &str = "okta-demo";
@@ -225,59 +205,26 @@ pub mod okta {
 
     /// The `okta-demo` account: admin `okta-admin` (password) and SSO users grace and heidi.
     pub async fn seed_account(state: &AppState) -> Result<(), ServiceError> {
-        if state
-            .db
-            .run(|conn| Account::find_by_name(conn, ACCOUNT))
-            .await?
-            .is_some()
-        {
-            return Ok(());
-        }
-        accounts::create_account(
+        super::seed_account(
             state,
-            NewAccount {
-                name: ACCOUNT.into(),
-                display_name: Some("Okta demo (SAML SSO)".into()),
-                parent: None,
-            },
-            "demo".into(),
-            RequestMeta::cli(),
+            ACCOUNT,
+            "Okta demo (SAML SSO)",
+            &[
+                ("okta-admin", "admin@okta-demo.example", "admin", true),
+                (
+                    "grace@okta-demo.example",
+                    "grace@okta-demo.example",
+                    "user",
+                    false,
+                ),
+                (
+                    "heidi@okta-demo.example",
+                    "heidi@okta-demo.example",
+                    "user",
+                    false,
+                ),
+            ],
         )
-        .await?;
-        for (username, email, role, password) in [
-            (
-                "okta-admin",
-                "admin@okta-demo.example",
-                "admin",
-                Some(super::DEMO_PASSWORD),
-            ),
-            (
-                "grace@okta-demo.example",
-                "grace@okta-demo.example",
-                "user",
-                None,
-            ),
-            (
-                "heidi@okta-demo.example",
-                "heidi@okta-demo.example",
-                "user",
-                None,
-            ),
-        ] {
-            accounts::create_user(
-                state,
-                NewUser {
-                    account: ACCOUNT.into(),
-                    email: email.into(),
-                    username: Some(username.into()),
-                    role: role.into(),
-                    password: password.map(SecretString::from),
-                },
-                "demo".into(),
-                RequestMeta::cli(),
-            )
-            .await?;
-        }
-        Ok(())
+        .await
     }
 }

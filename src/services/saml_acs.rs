@@ -10,11 +10,11 @@
 
 use serde_json::json;
 
-use super::audit::{Outcome, RequestMeta};
+use super::audit::RequestMeta;
 use super::saml_connections::SamlConnection;
 use super::sso_callback::SsoSignIn;
-use super::sso_identity::{refusal_for, resolve_user, VerifiedIdentity};
-use super::sso_login::{audit_attempt, audit_failure, SsoRedirect, SsoRefusal, FLOW_LIFETIME};
+use super::sso_identity::{audit_success, refusal_for, resolve_user, VerifiedIdentity};
+use super::sso_login::{audit_failure, start_flow, NewFlow, SsoRedirect, SsoRefusal};
 use super::ServiceError;
 use crate::auth::session::SignedIn;
 use crate::crypto::tokens::{random_token, sha256_hex};
@@ -53,7 +53,6 @@ pub async fn begin(
     meta: RequestMeta,
 ) -> Result<SsoRedirect, ServiceError> {
     let now = state.clock.now();
-    let naive = now.naive_utc();
     let relay_state = random_token(32);
     // An NCName: a letter or underscore first.
     let request_id = format!("_{}", sha256_hex(&random_token(32)));
@@ -86,35 +85,13 @@ pub async fn begin(
         email: target.email,
         return_to: target.return_to,
     };
-    let sealed = state
-        .keys
-        .secret_box
-        .seal(&serde_json::to_vec(&payload).map_err(|e| ServiceError::Internal(e.into()))?);
-    let flow = LoginFlow {
-        id: sha256_hex(&relay_state),
-        kind: KIND_SAML.into(),
-        account_id: Some(target.account_id.clone()),
-        payload: sealed,
-        created_at: naive,
-        expires_at: naive + FLOW_LIFETIME,
-        used_at: None,
+    let flow = NewFlow {
+        key: &relay_state,
+        kind: KIND_SAML,
+        account_id: target.account_id,
+        actor: target.actor,
     };
-    let (actor, account_id) = (target.actor, target.account_id);
-    state
-        .db
-        .run(move |conn| {
-            flow.insert(conn)?;
-            audit_attempt(
-                conn,
-                &meta,
-                naive,
-                &actor,
-                Some(&account_id),
-                Outcome::Success,
-                "redirected_to_idp",
-            )
-        })
-        .await?;
+    start_flow(state, flow, &payload, meta).await?;
     Ok(SsoRedirect {
         url: redirect.url,
         state: None,
@@ -274,28 +251,13 @@ pub async fn complete(
         last_seen_at: now.timestamp(),
         not_after: verified.session_not_on_or_after.map(|t| t.timestamp()),
     };
-    let actor = format!("user:{}", user.username);
     let reason = json!({
         "idp": verified.issuer,
         "mfa": signed_in.mfa,
         "idp_initiated": !verified.solicited,
     })
     .to_string();
-    state
-        .db
-        .run(move |conn| {
-            audit_attempt(
-                conn,
-                &meta,
-                naive,
-                &actor,
-                Some(&account_id),
-                Outcome::Success,
-                &reason,
-            )
-        })
-        .await?;
-    state.metrics.sign_in("sso", "success");
+    audit_success(state, meta, account_id, &user.username, reason).await?;
     Ok(Ok(SsoSignIn {
         signed_in,
         return_to: flow.and_then(|f| f.return_to),

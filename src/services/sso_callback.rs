@@ -6,9 +6,9 @@ use secrecy::SecretString;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use super::audit::{Outcome, RequestMeta};
-use super::sso_identity::{refusal_for, resolve_user, VerifiedIdentity};
-use super::sso_login::{audit_attempt, audit_failure, FlowPayload, SsoRefusal};
+use super::audit::RequestMeta;
+use super::sso_identity::{audit_success, refusal_for, resolve_user, VerifiedIdentity};
+use super::sso_login::{audit_failure, FlowPayload, SsoRefusal};
 use super::ServiceError;
 use crate::auth::session::SignedIn;
 use crate::crypto::tokens::sha256_hex;
@@ -227,24 +227,9 @@ async fn complete_user_sign_in(
         last_seen_at: now.timestamp(),
         not_after: None,
     };
-    let actor = format!("user:{}", user.username);
     let reason =
         json!({ "tenant": verified.tenant_id.to_string(), "mfa": signed_in.mfa }).to_string();
-    state
-        .db
-        .run(move |conn| {
-            audit_attempt(
-                conn,
-                &meta,
-                naive,
-                &actor,
-                Some(&account_id),
-                Outcome::Success,
-                &reason,
-            )
-        })
-        .await?;
-    state.metrics.sign_in("sso", "success");
+    audit_success(state, meta, account_id, &user.username, reason).await?;
     Ok(Ok(SsoSignIn {
         signed_in,
         return_to: payload.return_to,

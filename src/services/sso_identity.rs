@@ -4,7 +4,8 @@
 
 use chrono::NaiveDateTime;
 
-use super::sso_login::{account_users_with_email, SsoRefusal};
+use super::audit::{Outcome, RequestMeta};
+use super::sso_login::{account_users_with_email, audit_attempt, SsoRefusal};
 use super::ServiceError;
 use crate::db::identity_link::IdentityLink;
 use crate::db::membership::Membership;
@@ -108,4 +109,32 @@ pub async fn resolve_user(
             .await?;
     }
     Ok(Ok(user))
+}
+
+/// Audits a completed SSO sign-in of `username` (the reason says how: IdP, MFA evidence) and
+/// counts it.
+pub async fn audit_success(
+    state: &AppState,
+    meta: RequestMeta,
+    account_id: String,
+    username: &str,
+    reason: String,
+) -> Result<(), ServiceError> {
+    let (now, actor) = (state.clock.now_naive(), format!("user:{username}"));
+    state
+        .db
+        .run(move |conn| {
+            audit_attempt(
+                conn,
+                &meta,
+                now,
+                &actor,
+                Some(&account_id),
+                Outcome::Success,
+                &reason,
+            )
+        })
+        .await?;
+    state.metrics.sign_in("sso", "success");
+    Ok(())
 }

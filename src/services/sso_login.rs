@@ -130,6 +130,54 @@ pub(super) async fn audit_failure(
         .await
 }
 
+/// A login flow about to be stored under the SHA-256 of its secret `key` (OIDC `state`, SAML
+/// `RelayState`).
+pub(super) struct NewFlow<'a> {
+    pub(super) key: &'a str,
+    pub(super) kind: &'static str,
+    pub(super) account_id: String,
+    pub(super) actor: String,
+}
+
+/// Stores a flow with its `payload` sealed at rest, and audits the redirect to the IdP.
+pub(super) async fn start_flow(
+    state: &AppState,
+    flow: NewFlow<'_>,
+    payload: &impl serde::Serialize,
+    meta: RequestMeta,
+) -> Result<(), ServiceError> {
+    let naive = state.clock.now_naive();
+    let sealed = state
+        .keys
+        .secret_box
+        .seal(&serde_json::to_vec(payload).map_err(|e| ServiceError::Internal(e.into()))?);
+    let row = LoginFlow {
+        id: sha256_hex(flow.key),
+        kind: flow.kind.into(),
+        account_id: Some(flow.account_id.clone()),
+        payload: sealed,
+        created_at: naive,
+        expires_at: naive + FLOW_LIFETIME,
+        used_at: None,
+    };
+    let (actor, account_id) = (flow.actor, flow.account_id);
+    state
+        .db
+        .run(move |conn| {
+            row.insert(conn)?;
+            audit_attempt(
+                conn,
+                &meta,
+                naive,
+                &actor,
+                Some(&account_id),
+                Outcome::Success,
+                "redirected_to_idp",
+            )
+        })
+        .await
+}
+
 /// The users of `account` with `email` (legacy data may hold several).
 pub(super) fn account_users_with_email(
     conn: &mut DbConnection,
@@ -308,34 +356,13 @@ pub async fn begin(
         email: email.as_str().to_string(),
         return_to,
     };
-    let sealed = state
-        .keys
-        .secret_box
-        .seal(&serde_json::to_vec(&payload).map_err(|e| ServiceError::Internal(e.into()))?);
-    let flow = LoginFlow {
-        id: sha256_hex(request.state.expose_secret()),
-        kind: KIND_ENTRA.into(),
-        account_id: Some(account_id.clone()),
-        payload: sealed,
-        created_at: naive,
-        expires_at: naive + FLOW_LIFETIME,
-        used_at: None,
+    let flow = NewFlow {
+        key: request.state.expose_secret(),
+        kind: KIND_ENTRA,
+        account_id,
+        actor,
     };
-    state
-        .db
-        .run(move |conn| {
-            flow.insert(conn)?;
-            audit_attempt(
-                conn,
-                &meta,
-                naive,
-                &actor,
-                Some(&account_id),
-                Outcome::Success,
-                "redirected_to_idp",
-            )
-        })
-        .await?;
+    start_flow(state, flow, &payload, meta).await?;
     Ok(Ok(SsoRedirect {
         url: request.url.to_string(),
         state: Some(request.state),
