@@ -20,7 +20,7 @@ use samael::crypto::{AllowedSignatureAlgorithm, Crypto, CryptoProvider, ReduceMo
 use samael::schema::{Assertion, Response};
 
 use super::xml_guard::{self, RawShape};
-use super::{claims, IdpSettings, SpSettings, BEARER, STATUS_SUCCESS};
+use super::{claims, IdpSettings, SpSettings, ASSERTION_NS, BEARER, PROTOCOL_NS, STATUS_SUCCESS};
 use crate::domain::Email;
 use crate::sso::SsoError;
 
@@ -154,6 +154,15 @@ fn check_shape(shape: &RawShape, rules: &AcsRules<'_>) -> Result<(), SsoError> {
     if shape.destination.as_deref() != Some(rules.sp.acs_url.as_str()) {
         return Err(SsoError::SamlWrongDestination);
     }
+    // Checked again on verified data when the Response is signed; when only the assertion is,
+    // this is the only look at it.
+    if shape
+        .issuer
+        .as_deref()
+        .is_some_and(|issuer| issuer.trim() != rules.idp.entity_id)
+    {
+        return Err(SsoError::SamlWrongIssuer);
+    }
     check_in_response_to(shape.in_response_to.as_deref(), rules)
 }
 
@@ -177,11 +186,10 @@ fn verified_assertion(
     shape: &RawShape,
     rules: &AcsRules<'_>,
 ) -> Result<Assertion, SsoError> {
-    let root = xml_guard::root_of(reduced)?;
-    if root == xml_guard::Root::Response {
+    if xml_guard::root_is(reduced, PROTOCOL_NS, "Response") {
         let response = reduced
             .parse::<Response>()
-            .map_err(|_| SsoError::SamlMalformed("the signed Response cannot be read"))?;
+            .map_err(|_| SsoError::SamlMalformed("the signed Response does not parse"))?;
         if response.id.as_str() != shape.response_id.as_deref().unwrap_or_default() {
             return Err(SsoError::SamlBadSignature);
         }
@@ -198,14 +206,14 @@ fn verified_assertion(
         }
         return response.assertion.ok_or(SsoError::SamlAssertionCount);
     }
-    if root != xml_guard::Root::Assertion {
+    if !xml_guard::root_is(reduced, ASSERTION_NS, "Assertion") {
         return Err(SsoError::SamlMalformed(
             "the signed element is not a Response or Assertion",
         ));
     }
     reduced
         .parse::<Assertion>()
-        .map_err(|_| SsoError::SamlMalformed("the signed Assertion cannot be read"))
+        .map_err(|_| SsoError::SamlMalformed("the signed Assertion does not parse"))
 }
 
 fn check_assertion(a: &Assertion, rules: &AcsRules<'_>) -> Result<VerifiedAssertion, SsoError> {

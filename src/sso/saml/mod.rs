@@ -11,7 +11,15 @@ pub mod metadata;
 pub mod xml_guard;
 
 #[cfg(test)]
+mod acs_fixture;
+#[cfg(test)]
+mod acs_tests;
+#[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod vector_tests;
+#[cfg(test)]
+mod xsw_tests;
 
 pub use acs::{verify_acs_response, AcsRules, VerifiedAssertion};
 pub use authn_request::{authn_request_redirect, AuthnRedirect};

@@ -29,6 +29,9 @@ pub struct RawShape {
     pub response_id: Option<String>,
     pub destination: Option<String>,
     pub in_response_to: Option<String>,
+    /// Text of the root's `<saml:Issuer>` (optional in a Response): text and references, comments
+    /// skipped (a CDATA section is not read, so such an Issuer never matches).
+    pub issuer: Option<String>,
     /// `Status/StatusCode@Value` of the root (the first, top-level one).
     pub status: Option<String>,
     /// `ID`s of the `Assertion` children of the root, in order.
@@ -82,6 +85,12 @@ fn check_attribute_names(start: &BytesStart<'_>) -> Result<(), SsoError> {
     Ok(())
 }
 
+fn push_issuer(shape: &mut RawShape, text: &str) {
+    if let Some(issuer) = shape.issuer.as_mut() {
+        issuer.push_str(text);
+    }
+}
+
 /// Refuses DTDs and reads the raw shape of a document whose root must be a protocol `Response`.
 pub fn inspect_response(xml: &str) -> Result<RawShape, SsoError> {
     reject_doctype(xml)?;
@@ -123,6 +132,9 @@ pub fn inspect_response(xml: &str) -> Result<RawShape, SsoError> {
                 } else if depth == 1 && local_is(&ns, start, ASSERTION_NS, "EncryptedAssertion") {
                     shape.encrypted_assertions += 1;
                     "E"
+                } else if depth == 1 && local_is(&ns, start, ASSERTION_NS, "Issuer") {
+                    shape.issuer.get_or_insert_with(String::new);
+                    "I"
                 } else if depth == 1 && local_is(&ns, start, PROTOCOL_NS, "Status") {
                     "S"
                 } else if depth == 2
@@ -153,6 +165,25 @@ pub fn inspect_response(xml: &str) -> Result<RawShape, SsoError> {
             Event::Text(ref t) if stack.is_empty() && !t.iter().all(u8::is_ascii_whitespace) => {
                 return Err(SsoError::SamlMalformed("text outside the root element"));
             }
+            Event::Text(ref t) if stack.last() == Some(&"I") => {
+                let text = t
+                    .xml10_content()
+                    .map_err(|_| SsoError::SamlMalformed("bad Issuer text"))?;
+                push_issuer(&mut shape, &text);
+            }
+            Event::GeneralRef(ref r) if stack.last() == Some(&"I") => {
+                let name = r
+                    .decode()
+                    .map_err(|_| SsoError::SamlMalformed("bad Issuer text"))?;
+                let text = match r.resolve_char_ref() {
+                    Ok(Some(c)) => c.to_string(),
+                    Ok(None) => quick_xml::escape::resolve_predefined_entity(&name)
+                        .ok_or(SsoError::SamlMalformed("undeclared entity"))?
+                        .to_string(),
+                    Err(_) => return Err(SsoError::SamlMalformed("bad character reference")),
+                };
+                push_issuer(&mut shape, &text);
+            }
             Event::Eof => break,
             _ => {}
         }
@@ -160,36 +191,25 @@ pub fn inspect_response(xml: &str) -> Result<RawShape, SsoError> {
     if !root_seen {
         return Err(SsoError::SamlMalformed("no root element"));
     }
+    // quick-xml stops at the end of input without complaint, and libxml2 (in samael's recover
+    // mode) closes what is open: a truncated document must not get that far.
+    if !stack.is_empty() {
+        return Err(SsoError::SamlMalformed("an element is not closed"));
+    }
     Ok(shape)
 }
 
-/// The root element of a (verified) document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Root {
-    Response,
-    Assertion,
-    Other,
-}
-
-/// Names the root element by namespace and local name (serde parsing does not look at either).
-pub fn root_of(xml: &str) -> Result<Root, SsoError> {
+/// Whether the root element of `xml` is `{ns}local`. Decides what xmlsec's verified subtree
+/// is: samael's `Response` parser ignores the root's name and reads an `Assertion` as well.
+pub fn root_is(xml: &str, ns: &str, local: &str) -> bool {
     let mut reader = NsReader::from_str(xml);
     loop {
-        let (ns, event) = reader
-            .read_resolved_event()
-            .map_err(|_| SsoError::SamlMalformed("XML syntax"))?;
-        match event {
-            Event::Start(ref start) | Event::Empty(ref start) => {
-                return Ok(if local_is(&ns, start, PROTOCOL_NS, "Response") {
-                    Root::Response
-                } else if local_is(&ns, start, ASSERTION_NS, "Assertion") {
-                    Root::Assertion
-                } else {
-                    Root::Other
-                });
+        match reader.read_resolved_event() {
+            Ok((resolved, Event::Start(ref start) | Event::Empty(ref start))) => {
+                return local_is(&resolved, start, ns, local);
             }
-            Event::Eof => return Err(SsoError::SamlMalformed("no root element")),
-            _ => {}
+            Ok((_, Event::Eof)) | Err(_) => return false,
+            Ok(_) => {}
         }
     }
 }
@@ -242,6 +262,45 @@ mod tests {
             shape.status.as_deref(),
             Some("urn:oasis:names:tc:SAML:2.0:status:Success")
         );
+    }
+
+    #[test]
+    fn the_response_issuer_is_read_whole_and_the_assertion_issuer_is_not_taken_for_it() {
+        let xml = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="r1">
+            <saml:Issuer>https://idp.example/<!-- c -->saml?a=1&amp;b=&#x32;</saml:Issuer>
+            <saml:Assertion ID="a1"><saml:Issuer>https://other.example</saml:Issuer></saml:Assertion>
+        </samlp:Response>"#;
+        let shape = inspect_response(xml).unwrap();
+        assert_eq!(
+            shape.issuer.as_deref(),
+            Some("https://idp.example/saml?a=1&b=2")
+        );
+        let nested_only = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="r1">
+            <saml:Assertion ID="a1"><saml:Issuer>https://other.example</saml:Issuer></saml:Assertion>
+        </samlp:Response>"#;
+        assert_eq!(inspect_response(nested_only).unwrap().issuer, None);
+    }
+
+    #[test]
+    fn the_root_element_is_named_with_its_namespace() {
+        let response =
+            r#"<?xml version="1.0"?><p:Response xmlns:p="urn:oasis:names:tc:SAML:2.0:protocol"/>"#;
+        assert!(root_is(response, PROTOCOL_NS, "Response"));
+        assert!(!root_is(response, ASSERTION_NS, "Response"));
+        let assertion = r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/></saml:Assertion>"#;
+        assert!(!root_is(assertion, PROTOCOL_NS, "Response"));
+        assert!(root_is(assertion, ASSERTION_NS, "Assertion"));
+    }
+
+    #[test]
+    fn a_document_whose_elements_are_not_all_closed_is_refused() {
+        let xml = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="r1"><samlp:Status>"#;
+        assert!(matches!(
+            inspect_response(xml),
+            Err(SsoError::SamlMalformed("an element is not closed"))
+        ));
+        let closed = format!("{xml}</samlp:Status></samlp:Response>");
+        assert!(inspect_response(&closed).is_ok());
     }
 
     #[test]
