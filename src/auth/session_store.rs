@@ -75,6 +75,15 @@ impl BrokerSessionStore {
         })
     }
 
+    /// The Redis connection and key prefix, when sessions live in Redis (other shared state,
+    /// such as the SAML replay store, lives beside them then).
+    pub fn redis_connection(&self) -> Option<(redis::aio::ConnectionManager, &str)> {
+        match &self.backend {
+            Backend::Db(_) => None,
+            Backend::Redis { conn, prefix } => Some((conn.clone(), prefix.as_str())),
+        }
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
             Backend::Db(_) => "database",

@@ -264,7 +264,8 @@ pub async fn complete(
     }))
 }
 
-/// Records the assertion's first use; `Err(reason)` for a replay.
+/// Records the assertion's first use — in Redis when sessions are there (`SET NX` with the
+/// assertion's remaining lifetime), else in the database — and `Err(reason)` for a replay.
 async fn check_replay(
     state: &AppState,
     verified: &VerifiedAssertion,
@@ -272,9 +273,26 @@ async fn check_replay(
 ) -> Result<Result<(), &'static str>, ServiceError> {
     let key = sha256_hex(&format!("{}\n{}", verified.issuer, verified.assertion_id));
     let until = verified.replay_until.naive_utc();
-    let first = state
-        .db
-        .run(move |conn| SamlReplay::record_first_use(conn, &key, until, now))
-        .await?;
+    let first = match state.session_store.redis_connection() {
+        Some((mut conn, prefix)) => {
+            let ttl_ms = (until - now).num_milliseconds().max(1000);
+            let set: Option<String> = redis::cmd("SET")
+                .arg(format!("{prefix}:saml-replay:{key}"))
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl_ms)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| ServiceError::Internal(e.into()))?;
+            set.is_some()
+        }
+        None => {
+            state
+                .db
+                .run(move |conn| SamlReplay::record_first_use(conn, &key, until, now))
+                .await?
+        }
+    };
     Ok(if first { Ok(()) } else { Err("SS0118") })
 }
