@@ -17,6 +17,7 @@ use super::sso_identity::{audit_success, refusal_for, resolve_user, VerifiedIden
 use super::sso_login::{audit_failure, start_flow, NewFlow, SsoRedirect, SsoRefusal};
 use super::ServiceError;
 use crate::auth::session::SignedIn;
+use crate::auth::throttle;
 use crate::crypto::tokens::{random_token, sha256_hex};
 use crate::db::connection::KIND_SAML;
 use crate::db::login_flow::LoginFlow;
@@ -161,6 +162,19 @@ pub async fn complete(
         return Ok(Err(SsoRefusal::NotConfigured));
     };
     let account_id = connection.row.account_id.clone();
+    // Refused responses count as failed sign-in steps of the client address: each one costs a
+    // signature check, so a flood of them is throttled like password guesses.
+    let ip_bucket = meta.ip.as_deref().map(throttle::ip_bucket);
+    if let Some(bucket) = ip_bucket.clone() {
+        let throttled = state
+            .db
+            .run(move |conn| throttle::is_throttled(conn, &bucket, throttle::PER_IP, naive))
+            .await?;
+        if throttled {
+            audit_failure(state, &meta, "anonymous", &account_id, "throttled").await?;
+            return Ok(Err(SsoRefusal::Throttled));
+        }
+    }
     let relay_state = form.relay_state.unwrap_or_default();
     let flow = take_flow(state, &connection_id, &relay_state).await?;
     let actor = flow
@@ -169,12 +183,19 @@ pub async fn complete(
         .unwrap_or_else(|| "anonymous".into());
     let refuse = |refusal: SsoRefusal, reason: String| {
         let (meta, actor, account_id) = (meta.clone(), actor.clone(), account_id.clone());
+        let bucket = ip_bucket.clone();
         async move {
             log::info!(
                 "request_id={} SAML sign-in refused: {reason}",
                 meta.request_id
             );
             audit_failure(state, &meta, &actor, &account_id, &reason).await?;
+            if let Some(bucket) = bucket {
+                state
+                    .db
+                    .run(move |conn| throttle::record_failure(conn, &bucket, naive))
+                    .await?;
+            }
             state.metrics.sign_in("sso", "failure");
             Ok::<_, ServiceError>(Err(refusal))
         }
@@ -232,7 +253,9 @@ pub async fn complete(
     };
     let identity = VerifiedIdentity {
         kind: KIND_SAML,
-        issuer: format!("saml:{}", verified.issuer),
+        // Scoped to the connection: an entityID is public, and another account's admin could
+        // import metadata naming it (link squatting across accounts).
+        issuer: format!("saml:{connection_id}:{}", verified.issuer),
         subject: verified.name_id.clone(),
         email,
     };

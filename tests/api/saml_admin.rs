@@ -41,6 +41,7 @@ async fn an_admin_imports_idp_metadata_on_the_admin_page() {
         page.contains("/sso/saml/acs/"),
         "the ACS URL is shown before import"
     );
+    assert!(page.contains("<title>SAML single sign-on · sso-broker</title>"));
     let res = app
         .submit(
             "/admin/saml",
@@ -169,4 +170,53 @@ async fn the_next_certificate_is_trusted_beside_the_current_one_until_the_old_is
     assert!(audit
         .iter()
         .any(|e| e["action"] == "connection.certificate_remove"));
+}
+
+#[tokio::test]
+async fn another_accounts_connection_naming_the_same_idp_cannot_squat_its_identity_links() {
+    // okta-co trusts the real IdP; "squatter" imports metadata naming the same entityID with its
+    // own key and signs, IdP-initiated, alice's NameID for one of its own users.
+    let saml = spawn_saml_app(false).await;
+    let app = &saml.app;
+    app.create_account("squatter").await;
+    app.create_user("squatter", "pawn@squatter.example", "pawn@squatter.example")
+        .await;
+    let fake = DevSamlIdp::generate("fake-okta").unwrap();
+    let res = app
+        .api(
+            Method::POST,
+            "/api/v1/accounts/squatter/connections",
+            Some(json!({
+                "kind": "saml",
+                "idp_metadata_xml": fake.metadata_xml(IDP_ENTITY, IDP_SSO),
+                "allow_idp_initiated": true,
+            })),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let squat: serde_json::Value = res.json().await.unwrap();
+    let mut spec = sso_broker::sso::devidp::saml::ResponseSpec::new(
+        IDP_ENTITY,
+        squat["acs_url"].as_str().unwrap(),
+        squat["sp_entity_id"].as_str().unwrap(),
+        "alice@okta-co.example",
+        sso_broker::clock::Clock::now(&app.clock),
+    );
+    spec.attributes = vec![(
+        sso_broker::sso::saml::claims::EMAIL.into(),
+        vec!["pawn@squatter.example".into()],
+    )];
+    let xml = fake.response_xml(&spec).unwrap();
+    let acs = format!("/sso/saml/acs/{}", squat["id"].as_str().unwrap());
+    let res = app
+        .new_browser()
+        .post(app.url(&acs))
+        .form(&[("SAMLResponse", data_encoding::BASE64.encode(xml.as_bytes()))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the squatter's own user signs in there");
+
+    // Alice still signs in through okta-co's real IdP, as herself.
+    assert_eq!(sign_in_signed_by(&saml, &saml.idp).await, 303);
 }

@@ -414,3 +414,24 @@ async fn a_response_signed_only_on_the_response_or_only_on_the_assertion_signs_i
         assert_eq!(res.status(), 303, "{signing:?}");
     }
 }
+
+#[tokio::test]
+async fn a_flood_of_refused_responses_from_one_address_is_throttled() {
+    let saml = spawn_saml_app(true).await;
+    for _ in 0..30 {
+        let res = saml
+            .app
+            .post_form(&saml.acs_path(), &[("SAMLResponse", "bm90IFhNTA==")])
+            .await;
+        assert_eq!(res.status(), 401);
+    }
+    // Even a valid response waits until the window has passed.
+    let valid = saml.response(None, EMAIL);
+    let res = saml.post(&valid, None).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.text().await.unwrap().contains(messages::THROTTLED));
+    saml.app.clock.advance(Duration::minutes(16));
+    let mut fresh = saml.response(None, EMAIL);
+    fresh.not_on_or_after = saml.app.clock.now() + Duration::minutes(5);
+    assert_eq!(saml.post(&fresh, None).await.status(), 303);
+}

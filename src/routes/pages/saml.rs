@@ -21,6 +21,7 @@ pub const ACS_FORM_LIMIT: usize = crate::sso::saml::xml_guard::MAX_ENCODED_LEN +
 fn refused(csrf: CsrfToken, refusal: &SsoRefusal) -> Result<HttpResponse, PageError> {
     let status = match refusal {
         SsoRefusal::NotConfigured => StatusCode::NOT_FOUND,
+        SsoRefusal::Throttled => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::UNAUTHORIZED,
     };
     render(

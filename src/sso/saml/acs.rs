@@ -37,6 +37,21 @@ pub const ALLOWED_ALGORITHMS: &[AllowedSignatureAlgorithm] = &[
     AllowedSignatureAlgorithm::EcdsaSha512,
 ];
 
+/// The transforms a SAML signature needs, and no others: enveloped signature and the four
+/// canonicalizations. XPath and XSLT transforms are refused before xmlsec runs them (they cost
+/// CPU in proportion to the square of the document, before any signature check fails).
+pub const ALLOWED_TRANSFORMS: &[&str] = &[
+    "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+    "http://www.w3.org/2001/10/xml-exc-c14n#",
+    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
+];
+
+/// A Response signature, an Assertion signature and two signed assertions in its `Advice`
+/// (legitimate, if rare), at most: each signature costs a verification per certificate.
+pub const MAX_SIGNATURES: usize = 4;
+
 /// Whether a `SignatureMethod` or `DigestMethod` algorithm is on the allow-list.
 fn allowed_algorithm_uri(uri: &str) -> bool {
     ALLOWED_ALGORITHMS
@@ -141,6 +156,16 @@ fn check_shape(shape: &RawShape, rules: &AcsRules<'_>) -> Result<(), SsoError> {
     if shape.assertion_ids.len() != 1 {
         return Err(SsoError::SamlAssertionCount);
     }
+    if shape.signatures > MAX_SIGNATURES {
+        return Err(SsoError::SamlMalformed("too many signatures"));
+    }
+    if let Some(odd) = shape
+        .transforms
+        .iter()
+        .find(|t| !ALLOWED_TRANSFORMS.contains(&t.as_str()))
+    {
+        return Err(SsoError::SamlWeakAlgorithm(odd.chars().take(100).collect()));
+    }
     if let Some(weak) = shape.algorithms.iter().find(|a| !allowed_algorithm_uri(a)) {
         return Err(SsoError::SamlWeakAlgorithm(
             weak.chars().take(100).collect(),
@@ -224,19 +249,21 @@ fn check_assertion(a: &Assertion, rules: &AcsRules<'_>) -> Result<VerifiedAssert
     if a.issuer.value.as_deref() != Some(rules.idp.entity_id.as_str()) {
         return Err(SsoError::SamlWrongIssuer);
     }
-    if a.issue_instant - MAX_SKEW > now {
+    // Times are compared with `now ± skew`, never shifted themselves: a signed date near
+    // chrono's limits must not overflow.
+    if a.issue_instant > now + MAX_SKEW {
         return Err(SsoError::SamlNotYetValid);
     }
     let conditions = a
         .conditions
         .as_ref()
         .ok_or(SsoError::SamlMalformed("no Conditions"))?;
-    if conditions.not_before.is_some_and(|t| t - MAX_SKEW > now) {
+    if conditions.not_before.is_some_and(|t| t > now + MAX_SKEW) {
         return Err(SsoError::SamlNotYetValid);
     }
     if conditions
         .not_on_or_after
-        .is_some_and(|t| t + MAX_SKEW <= now)
+        .is_some_and(|t| t <= now - MAX_SKEW)
     {
         return Err(SsoError::SamlExpired);
     }
@@ -264,7 +291,7 @@ fn check_assertion(a: &Assertion, rules: &AcsRules<'_>) -> Result<VerifiedAssert
         .ok_or(SsoError::SamlMalformed("no AuthnStatement"))?;
     if authn
         .session_not_on_or_after
-        .is_some_and(|t| t + MAX_SKEW <= now)
+        .is_some_and(|t| t <= now - MAX_SKEW)
     {
         return Err(SsoError::SamlExpired);
     }
@@ -310,12 +337,20 @@ fn check_assertion(a: &Assertion, rules: &AcsRules<'_>) -> Result<VerifiedAssert
     {
         amr.push(class.trim().to_string());
     }
-    let replay_until = [Some(confirmation_until), conditions.not_on_or_after]
-        .into_iter()
-        .flatten()
+    // Kept until no window of the assertion is open any more: the latest of every bearer
+    // confirmation and the conditions, plus the skew.
+    let bearer_untils = a
+        .subject
+        .iter()
+        .flat_map(|s| s.subject_confirmations.iter().flatten())
+        .filter(|c| c.method.as_deref() == Some(BEARER))
+        .filter_map(|c| c.subject_confirmation_data.as_ref()?.not_on_or_after);
+    let latest = bearer_untils
+        .chain([confirmation_until])
+        .chain(conditions.not_on_or_after)
         .max()
-        .unwrap_or(confirmation_until)
-        + MAX_SKEW;
+        .unwrap_or(confirmation_until);
+    let replay_until = latest.checked_add_signed(MAX_SKEW).unwrap_or(latest);
     Ok(VerifiedAssertion {
         assertion_id: a.id.clone(),
         issuer: rules.idp.entity_id.clone(),
@@ -359,11 +394,11 @@ fn bearer_confirmation(a: &Assertion, rules: &AcsRules<'_>) -> Result<DateTime<U
             ));
             continue;
         };
-        if until + MAX_SKEW <= now {
+        if until <= now - MAX_SKEW {
             first_error.get_or_insert(SsoError::SamlExpired);
             continue;
         }
-        if data.not_before.is_some_and(|t| t - MAX_SKEW > now) {
+        if data.not_before.is_some_and(|t| t > now + MAX_SKEW) {
             first_error.get_or_insert(SsoError::SamlNotYetValid);
             continue;
         }

@@ -84,7 +84,7 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpSettings, SsoError> {
     if xml.len() > MAX_METADATA_LEN {
         return Err(SsoError::SamlTooLarge);
     }
-    xml_guard::reject_doctype(xml)?;
+    xml_guard::check_plain_xml(xml)?;
     let descriptor: EntityDescriptor = xml
         .trim_start_matches('\u{feff}')
         .parse()

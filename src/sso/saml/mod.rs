@@ -17,6 +17,8 @@ mod acs_tests;
 #[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
+mod guard_tests;
+#[cfg(test)]
 mod vector_tests;
 #[cfg(test)]
 mod xsw_tests;

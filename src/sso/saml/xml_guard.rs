@@ -39,6 +39,10 @@ pub struct RawShape {
     pub encrypted_assertions: usize,
     /// Every `SignatureMethod` and `DigestMethod` algorithm anywhere in the document.
     pub algorithms: Vec<String>,
+    /// Every `Transform` and `CanonicalizationMethod` algorithm anywhere in the document.
+    pub transforms: Vec<String>,
+    /// How many `ds:Signature` elements the document holds.
+    pub signatures: usize,
 }
 
 /// Decodes the `SAMLResponse` form field: base64 (line breaks allowed) of UTF-8 XML.
@@ -91,9 +95,62 @@ fn push_issuer(shape: &mut RawShape, text: &str) {
     }
 }
 
+/// A reference names an element by `ID` (`#id`) or the whole document (`""`); XPointer
+/// expressions (`#xpointer(...)`) are refused.
+fn reference_uri_allowed(uri: &str) -> bool {
+    uri.is_empty()
+        || uri.strip_prefix('#').is_some_and(|id| {
+            !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        })
+}
+
+/// The XML policy of everything the broker parses from outside (responses, metadata), checked
+/// with quick-xml before libxml2 sees the text:
+/// - no DTD, and no entity reference but the five predefined ones and character references
+///   (billion laughs, XXE);
+/// - UTF-8 only: libxml2 honours an `encoding` declaration that quick-xml does not, so a UTF-7
+///   document would hide a DOCTYPE from this check;
+/// - no processing instructions.
+pub fn check_plain_xml(xml: &str) -> Result<(), SsoError> {
+    reject_doctype(xml)?;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    loop {
+        match reader
+            .read_event()
+            .map_err(|_| SsoError::SamlMalformed("XML syntax"))?
+        {
+            Event::DocType(_) => return Err(SsoError::SamlDoctype),
+            Event::Decl(decl) => {
+                if let Some(encoding) = decl.encoding() {
+                    let encoding =
+                        encoding.map_err(|_| SsoError::SamlMalformed("bad XML declaration"))?;
+                    if !encoding.eq_ignore_ascii_case(b"utf-8") {
+                        return Err(SsoError::SamlMalformed("the document is not UTF-8"));
+                    }
+                }
+            }
+            Event::PI(_) => return Err(SsoError::SamlMalformed("processing instruction")),
+            Event::GeneralRef(r) => {
+                let predefined = r
+                    .decode()
+                    .ok()
+                    .is_some_and(|n| quick_xml::escape::resolve_predefined_entity(&n).is_some());
+                if !predefined && !matches!(r.resolve_char_ref(), Ok(Some(_))) {
+                    return Err(SsoError::SamlDoctype);
+                }
+            }
+            Event::Eof => return Ok(()),
+            _ => {}
+        }
+    }
+}
+
 /// Refuses DTDs and reads the raw shape of a document whose root must be a protocol `Response`.
 pub fn inspect_response(xml: &str) -> Result<RawShape, SsoError> {
-    reject_doctype(xml)?;
+    check_plain_xml(xml)?;
     let mut reader = NsReader::from_str(xml);
     let mut shape = RawShape::default();
     // Path of (namespace, local name) from the root, as "R", "R/Status", ...
@@ -152,6 +209,20 @@ pub fn inspect_response(xml: &str) -> Result<RawShape, SsoError> {
                         shape
                             .algorithms
                             .push(attr(start, "Algorithm")?.unwrap_or_default());
+                    } else if local_is(&ns, start, DSIG_NS, "Transform")
+                        || local_is(&ns, start, DSIG_NS, "CanonicalizationMethod")
+                    {
+                        shape
+                            .transforms
+                            .push(attr(start, "Algorithm")?.unwrap_or_default());
+                    } else if local_is(&ns, start, DSIG_NS, "Signature") {
+                        shape.signatures += 1;
+                    } else if local_is(&ns, start, DSIG_NS, "Reference")
+                        && !reference_uri_allowed(&attr(start, "URI")?.unwrap_or_default())
+                    {
+                        return Err(SsoError::SamlMalformed(
+                            "a signature reference URI is not allowed",
+                        ));
                     }
                     "-"
                 };
