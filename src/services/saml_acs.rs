@@ -8,13 +8,15 @@
 //! for it: its request id, account, entered email and return URL. Assertion ids are recorded in
 //! the database until they expire, so a replay fails on every instance.
 
+use secrecy::SecretString;
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
 use super::audit::RequestMeta;
 use super::saml_connections::SamlConnection;
 use super::sso_callback::SsoSignIn;
 use super::sso_identity::{audit_success, refusal_for, resolve_user, VerifiedIdentity};
-use super::sso_login::{audit_failure, start_flow, NewFlow, SsoRedirect, SsoRefusal};
+use super::sso_login::{audit_failure, start_flow, FlowBinding, NewFlow, SsoRedirect, SsoRefusal};
 use super::ServiceError;
 use crate::auth::session::SignedIn;
 use crate::auth::throttle;
@@ -95,7 +97,7 @@ pub async fn begin(
     start_flow(state, flow, &payload, meta).await?;
     Ok(SsoRedirect {
         url: redirect.url,
-        state: None,
+        binding: FlowBinding::Saml(SecretString::from(relay_state)),
     })
 }
 
@@ -137,10 +139,12 @@ async fn take_flow(
 }
 
 /// `POST /sso/saml/acs/{connection_id}`: SPEC §3.2 steps 4–7 for a SAML response.
+/// `flow_cookie` is the RelayState this browser was given when it started the sign-in.
 pub async fn complete(
     state: &AppState,
     connection_id: String,
     form: AcsForm,
+    flow_cookie: Option<String>,
     meta: RequestMeta,
 ) -> Result<Result<SsoSignIn, SsoRefusal>, ServiceError> {
     let now = state.clock.now();
@@ -200,6 +204,14 @@ pub async fn complete(
             Ok::<_, ServiceError>(Err(refusal))
         }
     };
+    // The flow was started in this browser (login CSRF: an attacker's own, unfinished flow
+    // posted from the victim's browser would sign the victim in as the attacker).
+    let same_browser = flow_cookie
+        .as_deref()
+        .is_some_and(|c| bool::from(c.as_bytes().ct_eq(relay_state.as_bytes())));
+    if flow.is_some() && !same_browser {
+        return refuse(SsoRefusal::FlowExpired, "saml_flow_other_browser".into()).await;
+    }
     // No live flow: the RelayState is missing, used or expired — unless the connection takes
     // unsolicited responses, which then must not claim to answer a request.
     if flow.is_none() && !connection.settings.allow_idp_initiated {

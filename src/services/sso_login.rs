@@ -48,13 +48,21 @@ pub enum SsoRefusal {
     IdpError(&'static str),
 }
 
-/// Where to send the browser to sign in, and (OIDC) the `state` to bind the flow to this
-/// browser. SAML has none: its ACS is a cross-site POST that carries no SameSite=Lax cookie, so
-/// the single-use RelayState is the binding.
+/// Where to send the browser to sign in, and the secret that binds the flow to this browser
+/// (a cookie holding the OIDC `state` or the SAML `RelayState`, against login CSRF).
 #[derive(Debug)]
 pub struct SsoRedirect {
     pub url: String,
-    pub state: Option<SecretString>,
+    pub binding: FlowBinding,
+}
+
+/// How the flow's secret comes back with the browser.
+#[derive(Debug)]
+pub enum FlowBinding {
+    /// The OIDC callback is a top-level GET: a SameSite=Lax cookie comes with it.
+    Oidc(SecretString),
+    /// The SAML ACS is a cross-site POST: the cookie must be SameSite=None (and so Secure).
+    Saml(SecretString),
 }
 
 /// Which IdP an SSO attempt goes to.
@@ -365,6 +373,6 @@ pub async fn begin(
     start_flow(state, flow, &payload, meta).await?;
     Ok(Ok(SsoRedirect {
         url: request.url.to_string(),
-        state: Some(request.state),
+        binding: FlowBinding::Oidc(request.state),
     }))
 }

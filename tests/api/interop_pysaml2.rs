@@ -238,7 +238,7 @@ async fn interop_pysaml2_idp_signs_a_user_in() {
     let forged = xml.replacen("Liddell", "Liddelx", 1);
     assert_ne!(forged, xml);
     let res = app
-        .new_browser()
+        .client
         .post(app.url(&acs_path(&answer)))
         .form(&[
             (

@@ -89,11 +89,11 @@ fn fingerprint_of(idp: &DevSamlIdp) -> String {
 
 /// Signs alice in through a fresh flow with a response signed by `idp`: the ACS status.
 async fn sign_in_signed_by(saml: &Saml, idp: &DevSamlIdp) -> u16 {
-    let (request_id, relay_state) = saml.start("alice@okta-co.example").await;
+    let browser = saml.app.new_browser();
+    let (request_id, relay_state) = saml.start_in(&browser, "alice@okta-co.example").await;
     let spec = saml.response(Some(&request_id), "alice@okta-co.example");
     let xml = idp.response_xml(&spec).unwrap();
-    saml.app
-        .new_browser()
+    browser
         .post(saml.app.url(&saml.acs_path()))
         .form(&[
             ("SAMLResponse", data_encoding::BASE64.encode(xml.as_bytes())),

@@ -51,18 +51,22 @@ impl Saml {
 
     /// Starts "Log in with SSO" for `email`: the AuthnRequest id and the RelayState.
     pub async fn start(&self, email: &str) -> (String, String) {
-        let html = self.app.get_html("/login/sso").await;
-        let res = self
-            .app
-            .post_form(
-                "/login/sso",
-                &[
-                    ("csrf_token", &csrf_from(&html)),
-                    ("account", ACCOUNT),
-                    ("email", email),
-                ],
-            )
-            .await;
+        self.start_in(&self.app.client, email).await
+    }
+
+    /// Like `start`, in `browser`.
+    pub async fn start_in(&self, browser: &reqwest::Client, email: &str) -> (String, String) {
+        let html = self.app.get_html_from(browser, "/login/sso").await;
+        let res = browser
+            .post(self.app.url("/login/sso"))
+            .form(&[
+                ("csrf_token", csrf_from(&html).as_str()),
+                ("account", ACCOUNT),
+                ("email", email),
+            ])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 303, "redirect to the IdP");
         let url = url::Url::parse(&location(&res)).unwrap();
         assert!(url.as_str().starts_with(IDP_SSO), "to the IdP's SSO URL");
@@ -185,19 +189,21 @@ async fn a_replayed_saml_response_is_refused() {
         .unwrap();
     refused_with(res, messages::SESSION_EXPIRED).await;
 
-    // The same assertion through a fresh flow that happens to have its request id: the
-    // assertion id was used.
-    let (_, fresh_relay) = saml.start(EMAIL).await;
-    let res = browser
-        .post(saml.app.url(&saml.acs_path()))
-        .form(&[
-            ("SAMLResponse", field.as_str()),
-            ("RelayState", &fresh_relay),
-        ])
+    // The same assertion id again where no flow stands in the way (IdP-initiated sign-in
+    // allowed): the replay store refuses it.
+    let open = spawn_saml_app(true).await;
+    let unsolicited = open.response(None, EMAIL);
+    assert_eq!(open.post(&unsolicited, None).await.status(), 303);
+    let again = open.app.new_browser();
+    let xml = open.idp.response_xml(&unsolicited).unwrap();
+    let res = again
+        .post(open.app.url(&open.acs_path()))
+        .form(&[("SAMLResponse", data_encoding::BASE64.encode(xml.as_bytes()))])
         .send()
         .await
         .unwrap();
     refused_with(res, messages::SSO_INCORRECT_CREDENTIALS).await;
+    assert!(sso_reasons(&open.app).await.contains(&"SS0118".to_string()));
 }
 
 #[tokio::test]
@@ -434,4 +440,67 @@ async fn a_flood_of_refused_responses_from_one_address_is_throttled() {
     let mut fresh = saml.response(None, EMAIL);
     fresh.not_on_or_after = saml.app.clock.now() + Duration::minutes(5);
     assert_eq!(saml.post(&fresh, None).await.status(), 303);
+}
+
+#[tokio::test]
+async fn a_flow_started_in_another_browser_is_refused_at_the_acs() {
+    // Login CSRF: the attacker starts a flow, signs in at the IdP as themselves, and makes the
+    // victim's browser post the answer.
+    let saml = spawn_saml_app(false).await;
+    let attacker = saml.app.new_browser();
+    let (request_id, relay_state) = saml.start_in(&attacker, EMAIL).await;
+    let res = saml
+        .post(&saml.response(Some(&request_id), EMAIL), Some(&relay_state))
+        .await;
+    refused_with(res, messages::SESSION_EXPIRED).await;
+    assert_eq!(saml.app.me().await.status(), 401);
+    assert!(sso_reasons(&saml.app)
+        .await
+        .contains(&"saml_flow_other_browser".to_string()));
+}
+
+#[tokio::test]
+async fn over_https_the_flow_cookie_is_same_site_none_and_secure() {
+    let app = crate::helpers::spawn_app_with(|env| {
+        env.insert(
+            "SSO_BROKER_PUBLIC_URL".into(),
+            "https://broker.example".into(),
+        );
+        env.insert("SSO_BROKER_SECRET_KEY".into(), "k".repeat(48));
+    })
+    .await;
+    app.create_account(ACCOUNT).await;
+    app.create_user(ACCOUNT, EMAIL, EMAIL).await;
+    let idp = DevSamlIdp::generate("dev-okta").unwrap();
+    let res = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/accounts/{ACCOUNT}/connections"),
+            Some(json!({ "kind": "saml", "idp_metadata_xml": idp.metadata_xml(IDP_ENTITY, IDP_SSO) })),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let html = app.get_html("/login/sso").await;
+    let res = app
+        .post_form(
+            "/login/sso",
+            &[
+                ("csrf_token", &csrf_from(&html)),
+                ("account", ACCOUNT),
+                ("email", EMAIL),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("sso_broker_saml_flow="))
+        .expect("the SAML flow cookie")
+        .to_string();
+    for attribute in ["HttpOnly", "SameSite=None", "Secure", "Path=/sso/saml/acs"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
 }

@@ -3,10 +3,10 @@
 //! signature and the single-use RelayState stand in for both) and the SP metadata.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::render;
-use super::sso::SsoPage;
+use super::sso::{saml_flow_cookie, SsoPage, SAML_FLOW_COOKIE};
 use crate::auth::session;
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{CsrfToken, MaybeUser, Meta};
@@ -38,6 +38,7 @@ fn refused(csrf: CsrfToken, refusal: &SsoRefusal) -> Result<HttpResponse, PageEr
 
 /// `POST /sso/saml/acs/{connection_id}`.
 pub async fn acs(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     form: Result<web::Form<AcsForm>, actix_web::Error>,
@@ -52,14 +53,18 @@ pub async fn acs(
             return refused(csrf, &SsoRefusal::IncorrectCredentials);
         }
     };
-    match saml_acs::complete(&state, path.into_inner(), form, meta.0).await? {
-        Ok(done) => {
-            session::sign_in(&user.session, &done.signed_in)
-                .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
-            Ok(see_other(done.return_to.as_deref().unwrap_or("/")))
-        }
-        Err(refusal) => refused(csrf, &refusal),
-    }
+    let flow_cookie = req.cookie(SAML_FLOW_COOKIE).map(|c| c.value().to_string());
+    let mut res =
+        match saml_acs::complete(&state, path.into_inner(), form, flow_cookie, meta.0).await? {
+            Ok(done) => {
+                session::sign_in(&user.session, &done.signed_in)
+                    .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
+                see_other(done.return_to.as_deref().unwrap_or("/"))
+            }
+            Err(refusal) => refused(csrf, &refusal)?,
+        };
+    let _ = res.add_removal_cookie(&saml_flow_cookie(&state, String::new()));
+    Ok(res)
 }
 
 /// `GET /sso/saml/metadata/{connection_id}`: our SP metadata, for the IdP admin.

@@ -14,13 +14,14 @@ use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{verify_csrf, CsrfToken, CurrentUser, MaybeUser, Meta};
 use crate::services::admin_consent::{self, ConsentCallback};
 use crate::services::sso_callback::{self, Callback, CallbackOutcome};
-use crate::services::sso_login::{self, SsoRefusal};
+use crate::services::sso_login::{self, FlowBinding, SsoRefusal};
 use crate::services::ServiceError;
 use crate::AppState;
 
 const ACCOUNT_COOKIE: &str = "sso_broker_account";
 const FLOW_COOKIE: &str = "sso_broker_flow";
 const CONSENT_COOKIE: &str = "sso_broker_consent";
+pub const SAML_FLOW_COOKIE: &str = "sso_broker_saml_flow";
 
 #[derive(Template)]
 #[template(path = "sso.html")]
@@ -65,6 +66,24 @@ fn cookie<'a>(
         .secure(state.settings.is_https())
         .same_site(SameSite::Lax)
         .max_age(max_age)
+        .finish()
+}
+
+/// The cookie that carries a SAML flow's RelayState back to the ACS. The ACS is a cross-site
+/// POST from the IdP, so over https the cookie is SameSite=None (browsers require Secure with
+/// it); over plain http (loopback development, where the IdP is same-site) it is Lax.
+pub fn saml_flow_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    let same_site = if state.settings.is_https() {
+        SameSite::None
+    } else {
+        SameSite::Lax
+    };
+    Cookie::build(SAML_FLOW_COOKIE, value)
+        .path("/sso/saml/acs")
+        .http_only(true)
+        .secure(state.settings.is_https())
+        .same_site(same_site)
+        .max_age(actix_web::cookie::time::Duration::minutes(10))
         .finish()
 }
 
@@ -147,16 +166,19 @@ pub async fn submit(
             let mut res = HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, redirect.url))
                 .finish();
-            if let Some(flow_state) = redirect.state {
-                let flow = cookie(
+            let flow = match redirect.binding {
+                FlowBinding::Oidc(flow_state) => cookie(
                     &state,
                     FLOW_COOKIE,
                     flow_state.expose_secret().to_string(),
                     "/sso",
                     actix_web::cookie::time::Duration::minutes(10),
-                );
-                let _ = res.add_cookie(&flow);
-            }
+                ),
+                FlowBinding::Saml(relay_state) => {
+                    saml_flow_cookie(&state, relay_state.expose_secret().to_string())
+                }
+            };
+            let _ = res.add_cookie(&flow);
             res
         }
         Err(refusal) => {
