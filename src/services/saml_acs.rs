@@ -15,10 +15,11 @@ use subtle::ConstantTimeEq;
 use super::audit::RequestMeta;
 use super::saml_connections::SamlConnection;
 use super::sso_callback::SsoSignIn;
-use super::sso_identity::{audit_success, refusal_for, resolve_user, VerifiedIdentity};
+use super::sso_identity::{
+    audit_success, refusal_for, resolve_user, sso_session, SsoEvidence, VerifiedIdentity,
+};
 use super::sso_login::{audit_failure, start_flow, FlowBinding, NewFlow, SsoRedirect, SsoRefusal};
 use super::ServiceError;
-use crate::auth::session::SignedIn;
 use crate::auth::throttle;
 use crate::crypto::tokens::{random_token, sha256_hex};
 use crate::db::connection::KIND_SAML;
@@ -275,17 +276,13 @@ pub async fn complete(
         Ok(user) => user,
         Err(reason) => return refuse(refusal_for(reason), reason.into()).await,
     };
-    let signed_in = SignedIn {
-        user_id: user.id.clone(),
-        account_id: account_id.clone(),
-        auth_method: "sso".into(),
-        idp: Some(KIND_SAML.into()),
-        mfa: verified.mfa_evidence().into(),
+    let evidence = SsoEvidence {
+        idp: KIND_SAML,
         amr: verified.amr.clone(),
-        authenticated_at: now.timestamp(),
-        last_seen_at: now.timestamp(),
-        not_after: verified.session_not_on_or_after.map(|t| t.timestamp()),
+        mfa: verified.mfa_evidence(),
+        not_after: verified.session_not_on_or_after,
     };
+    let signed_in = sso_session(&user.id, &account_id, evidence, now);
     let reason = json!({
         "idp": verified.issuer,
         "mfa": signed_in.mfa,

@@ -7,7 +7,9 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::audit::RequestMeta;
-use super::sso_identity::{audit_success, refusal_for, resolve_user, VerifiedIdentity};
+use super::sso_identity::{
+    audit_success, refusal_for, resolve_user, sso_session, SsoEvidence, VerifiedIdentity,
+};
 use super::sso_login::{audit_failure, FlowPayload, SsoRefusal};
 use super::ServiceError;
 use crate::auth::session::SignedIn;
@@ -216,17 +218,13 @@ async fn complete_user_sign_in(
         Ok(user) => user,
         Err(reason) => return refuse(refusal_for(reason), reason.into()).await,
     };
-    let signed_in = SignedIn {
-        user_id: user.id.clone(),
-        account_id: account_id.clone(),
-        auth_method: "sso".into(),
-        idp: Some(KIND_ENTRA.into()),
-        mfa: mfa_evidence(&verified.amr).into(),
+    let evidence = SsoEvidence {
+        idp: KIND_ENTRA,
         amr: verified.amr.clone(),
-        authenticated_at: now.timestamp(),
-        last_seen_at: now.timestamp(),
+        mfa: mfa_evidence(&verified.amr),
         not_after: None,
     };
+    let signed_in = sso_session(&user.id, &account_id, evidence, now);
     let reason =
         json!({ "tenant": verified.tenant_id.to_string(), "mfa": signed_in.mfa }).to_string();
     audit_success(state, meta, account_id, &user.username, reason).await?;

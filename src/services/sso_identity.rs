@@ -7,6 +7,7 @@ use chrono::NaiveDateTime;
 use super::audit::{Outcome, RequestMeta};
 use super::sso_login::{account_users_with_email, audit_attempt, SsoRefusal};
 use super::ServiceError;
+use crate::auth::session::SignedIn;
 use crate::db::identity_link::IdentityLink;
 use crate::db::membership::Membership;
 use crate::db::user::User;
@@ -109,6 +110,37 @@ pub async fn resolve_user(
             .await?;
     }
     Ok(Ok(user))
+}
+
+/// How an IdP vouched for a sign-in, for the session record (SPEC §3.6, §3.7).
+#[derive(Debug, Clone)]
+pub struct SsoEvidence {
+    pub idp: &'static str,
+    pub amr: Vec<String>,
+    /// `yes`, `no` or `unknown`.
+    pub mfa: &'static str,
+    /// The IdP's end of the session (SAML `SessionNotOnOrAfter`).
+    pub not_after: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The session record of an SSO sign-in of `user_id` into `account_id` at `now`.
+pub fn sso_session(
+    user_id: &str,
+    account_id: &str,
+    evidence: SsoEvidence,
+    now: chrono::DateTime<chrono::Utc>,
+) -> SignedIn {
+    SignedIn {
+        user_id: user_id.to_string(),
+        account_id: account_id.to_string(),
+        auth_method: "sso".into(),
+        idp: Some(evidence.idp.into()),
+        mfa: evidence.mfa.into(),
+        amr: evidence.amr,
+        authenticated_at: now.timestamp(),
+        last_seen_at: now.timestamp(),
+        not_after: evidence.not_after.map(|t| t.timestamp()),
+    }
 }
 
 /// Audits a completed SSO sign-in of `username` (the reason says how: IdP, MFA evidence) and

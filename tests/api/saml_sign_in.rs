@@ -391,28 +391,15 @@ async fn a_response_signed_only_on_the_response_or_only_on_the_assertion_signs_i
     let saml = spawn_saml_app(false).await;
     for signing in [Signing::Response, Signing::Assertion] {
         let browser = saml.app.new_browser();
-        let html = saml.app.get_html_from(&browser, "/login/sso").await;
-        let res = browser
-            .post(saml.app.url("/login/sso"))
-            .form(&[
-                ("csrf_token", csrf_from(&html).as_str()),
-                ("account", ACCOUNT),
-                ("email", EMAIL),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let url = url::Url::parse(&location(&res)).unwrap();
-        let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
-        let request = decode_redirect_authn_request(&query["SAMLRequest"]).unwrap();
-        let mut spec = saml.response(Some(&request.id), EMAIL);
+        let (request_id, relay_state) = saml.start_in(&browser, EMAIL).await;
+        let mut spec = saml.response(Some(&request_id), EMAIL);
         spec.signing = signing;
         let xml = saml.idp.response_xml(&spec).unwrap();
         let res = browser
             .post(saml.app.url(&saml.acs_path()))
             .form(&[
                 ("SAMLResponse", data_encoding::BASE64.encode(xml.as_bytes())),
-                ("RelayState", query["RelayState"].clone()),
+                ("RelayState", relay_state),
             ])
             .send()
             .await
