@@ -248,6 +248,12 @@ pub async fn complete(
     let verified = match verified {
         Ok(v) => v,
         Err(e) => {
+            // The detail is for the operator; attacker-chosen text in it is escaped.
+            log::info!(
+                "request_id={} SAML response refused: {}",
+                meta.request_id,
+                e.to_string().escape_debug()
+            );
             return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await;
         }
     };
