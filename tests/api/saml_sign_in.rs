@@ -161,6 +161,11 @@ async fn saml_sign_in_creates_a_session_with_idp_amr_and_mfa_evidence() {
         .filter_map(Value::as_str)
         .collect();
     assert!(amr.contains(&MULTIPLE_AUTHN), "amr {amr:?}");
+    let home = saml.app.get_html("/").await;
+    assert!(
+        home.contains("SSO (SAML)"),
+        "the home page names the IdP kind"
+    );
     assert!(sso_reasons(&saml.app)
         .await
         .iter()

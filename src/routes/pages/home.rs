@@ -27,8 +27,18 @@ pub async fn show(
         StatusCode::OK,
         &HomePage {
             profile,
-            auth_method: user.signed_in.auth_method.clone(),
+            auth_method: sign_in_method(&user.signed_in),
             mfa: user.signed_in.mfa.clone(),
         },
     )
+}
+
+/// How the user signed in, as a person reads it.
+fn sign_in_method(signed_in: &crate::auth::session::SignedIn) -> String {
+    match (signed_in.auth_method.as_str(), signed_in.idp.as_deref()) {
+        ("sso", Some("saml")) => "SSO (SAML)".into(),
+        ("sso", Some("entra")) => "SSO (Microsoft Entra ID)".into(),
+        ("password+totp", _) => "password and authenticator code".into(),
+        (method, _) => method.to_string(),
+    }
 }
