@@ -6,7 +6,7 @@ use serde_json::json;
 use sso_broker::sso::devidp::saml::DevSamlIdp;
 
 use crate::helpers::{csrf_from, spawn_app, TestApp, PASSWORD};
-use crate::saml_sign_in::{spawn_saml_app, Saml, IDP_ENTITY, IDP_SSO};
+use crate::saml_sign_in::{connect, spawn_saml_app, Saml, IDP_ENTITY, IDP_SSO};
 
 const ACCOUNT: &str = "okta-co";
 
@@ -182,19 +182,7 @@ async fn another_accounts_connection_naming_the_same_idp_cannot_squat_its_identi
     app.create_user("squatter", "pawn@squatter.example", "pawn@squatter.example")
         .await;
     let fake = DevSamlIdp::generate("fake-okta").unwrap();
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/squatter/connections",
-            Some(json!({
-                "kind": "saml",
-                "idp_metadata_xml": fake.metadata_xml(IDP_ENTITY, IDP_SSO),
-                "allow_idp_initiated": true,
-            })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let squat: serde_json::Value = res.json().await.unwrap();
+    let squat = connect(app, "squatter", &fake, true).await;
     let mut spec = sso_broker::sso::devidp::saml::ResponseSpec::new(
         IDP_ENTITY,
         squat["acs_url"].as_str().unwrap(),

@@ -96,29 +96,48 @@ impl Saml {
     }
 }
 
+/// Connects `account` to `idp` (as entityID `IDP_ENTITY`) through the operator API; the
+/// connection as the API answers it.
+pub async fn connect(app: &TestApp, account: &str, idp: &DevSamlIdp, idp_initiated: bool) -> Value {
+    let res = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/accounts/{account}/connections"),
+            Some(json!({
+                "kind": "saml",
+                "idp_metadata_xml": idp.metadata_xml(IDP_ENTITY, IDP_SSO),
+                "allow_idp_initiated": idp_initiated,
+            })),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}
+
 /// An app with account `okta-co`, user alice and a SAML connection to a fresh development IdP.
 pub async fn spawn_saml_app(allow_idp_initiated: bool) -> Saml {
     let app = spawn_app().await;
     app.create_account(ACCOUNT).await;
     app.create_user(ACCOUNT, EMAIL, EMAIL).await;
     let idp = DevSamlIdp::generate("dev-okta").unwrap();
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{ACCOUNT}/connections"),
-            Some(json!({
-                "kind": "saml",
-                "idp_metadata_xml": idp.metadata_xml(IDP_ENTITY, IDP_SSO),
-                "allow_idp_initiated": allow_idp_initiated,
-            })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let connection: Value = res.json().await.unwrap();
+    let connection = connect(&app, ACCOUNT, &idp, allow_idp_initiated).await;
     Saml {
         app,
         idp,
         connection,
+    }
+}
+
+impl Saml {
+    /// `res` is the refusal page with `message`, this browser has no session, and the account's
+    /// audit log names `reason`.
+    pub async fn assert_refused(&self, res: reqwest::Response, message: &str, reason: &str) {
+        refused_with(res, message).await;
+        assert_eq!(self.app.me().await.status(), 401, "no session");
+        assert!(
+            sso_reasons(&self.app).await.contains(&reason.to_string()),
+            "audit reason {reason}"
+        );
     }
 }
 
@@ -224,11 +243,8 @@ async fn a_response_for_another_email_is_refused_and_signs_no_one_in() {
             Some(&relay_state),
         )
         .await;
-    refused_with(res, messages::SSO_INCORRECT_CREDENTIALS).await;
-    assert_eq!(saml.app.me().await.status(), 401);
-    assert!(sso_reasons(&saml.app)
-        .await
-        .contains(&"email_mismatch".to_string()));
+    saml.assert_refused(res, messages::SSO_INCORRECT_CREDENTIALS, "email_mismatch")
+        .await;
 }
 
 #[tokio::test]
@@ -243,9 +259,8 @@ async fn a_response_signed_by_a_key_the_connection_does_not_trust_is_refused() {
             Some(&relay_state),
         )
         .await;
-    refused_with(res, messages::SSO_INCORRECT_CREDENTIALS).await;
-    assert_eq!(saml.app.me().await.status(), 401);
-    assert!(sso_reasons(&saml.app).await.contains(&"SS0108".to_string()));
+    saml.assert_refused(res, messages::SSO_INCORRECT_CREDENTIALS, "SS0108")
+        .await;
 }
 
 #[tokio::test]
@@ -258,8 +273,8 @@ async fn a_response_answering_another_request_is_refused() {
             Some(&relay_state),
         )
         .await;
-    refused_with(res, messages::SSO_INCORRECT_CREDENTIALS).await;
-    assert!(sso_reasons(&saml.app).await.contains(&"SS0113".to_string()));
+    saml.assert_refused(res, messages::SSO_INCORRECT_CREDENTIALS, "SS0113")
+        .await;
 }
 
 #[tokio::test]
@@ -340,8 +355,8 @@ async fn an_undecodable_acs_body_is_refused_with_the_spec_message() {
             ],
         )
         .await;
-    refused_with(res, messages::SSO_INCORRECT_CREDENTIALS).await;
-    assert!(sso_reasons(&saml.app).await.contains(&"SS0101".to_string()));
+    saml.assert_refused(res, messages::SSO_INCORRECT_CREDENTIALS, "SS0101")
+        .await;
 }
 
 #[tokio::test]
@@ -444,11 +459,8 @@ async fn a_flow_started_in_another_browser_is_refused_at_the_acs() {
     let res = saml
         .post(&saml.response(Some(&request_id), EMAIL), Some(&relay_state))
         .await;
-    refused_with(res, messages::SESSION_EXPIRED).await;
-    assert_eq!(saml.app.me().await.status(), 401);
-    assert!(sso_reasons(&saml.app)
-        .await
-        .contains(&"saml_flow_other_browser".to_string()));
+    saml.assert_refused(res, messages::SESSION_EXPIRED, "saml_flow_other_browser")
+        .await;
 }
 
 #[tokio::test]
@@ -464,14 +476,7 @@ async fn over_https_the_flow_cookie_is_same_site_none_and_secure() {
     app.create_account(ACCOUNT).await;
     app.create_user(ACCOUNT, EMAIL, EMAIL).await;
     let idp = DevSamlIdp::generate("dev-okta").unwrap();
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{ACCOUNT}/connections"),
-            Some(json!({ "kind": "saml", "idp_metadata_xml": idp.metadata_xml(IDP_ENTITY, IDP_SSO) })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    connect(&app, ACCOUNT, &idp, false).await;
     let html = app.get_html("/login/sso").await;
     let res = app
         .post_form(

@@ -192,19 +192,10 @@ pub async fn add_certificate(
     meta: Meta,
     form: web::Form<CertificateForm>,
 ) -> Result<HttpResponse, PageError> {
-    let profile = require_admin(&state, &user).await?;
-    verify_csrf(&req, &state, form.csrf_token.as_deref())?;
     let change = SamlChange::AddCertificate(form.certificate.clone().unwrap_or_default());
-    certificate_change(
-        &state,
-        &user,
-        &profile,
-        csrf,
-        meta,
-        change,
-        "The certificate is trusted as well. Remove the old one once the IdP has switched.",
-    )
-    .await
+    let notice =
+        "The certificate is trusted as well. Remove the old one once the IdP has switched.";
+    certificate_change(&req, &state, &user, csrf, meta, &form, change, notice).await
 }
 
 /// `POST /admin/saml/certificates/remove`: stops trusting a certificate.
@@ -216,30 +207,25 @@ pub async fn remove_certificate(
     meta: Meta,
     form: web::Form<CertificateForm>,
 ) -> Result<HttpResponse, PageError> {
-    let profile = require_admin(&state, &user).await?;
-    verify_csrf(&req, &state, form.csrf_token.as_deref())?;
     let change = SamlChange::RemoveCertificate(form.fingerprint.clone().unwrap_or_default());
-    certificate_change(
-        &state,
-        &user,
-        &profile,
-        csrf,
-        meta,
-        change,
-        "The certificate is no longer trusted.",
-    )
-    .await
+    let notice = "The certificate is no longer trusted.";
+    certificate_change(&req, &state, &user, csrf, meta, &form, change, notice).await
 }
 
+/// Admins only, with the form's CSRF token: applies `change` and shows the page.
+#[allow(clippy::too_many_arguments)]
 async fn certificate_change(
+    req: &HttpRequest,
     state: &AppState,
     user: &CurrentUser,
-    profile: &Profile,
     csrf: CsrfToken,
     meta: Meta,
+    form: &CertificateForm,
     change: SamlChange,
     notice: &str,
 ) -> Result<HttpResponse, PageError> {
+    let profile = require_admin(state, user).await?;
+    verify_csrf(req, state, form.csrf_token.as_deref())?;
     let actor = format!("user:{}", profile.username);
     let result = saml_connections::update(
         state,
@@ -253,5 +239,5 @@ async fn certificate_change(
         Ok(_) => Outcome::ok(notice),
         Err(e) => admin_error(e, None)?,
     };
-    page(state, user, profile, csrf, outcome).await
+    page(state, user, &profile, csrf, outcome).await
 }
