@@ -22,7 +22,7 @@ TEST_CMD := if cargo nextest --version >/dev/null 2>&1; then \
 # Prints a database URL with its password hidden.
 SHOW_URL = sed -E 's|(://[^:/@]*:)[^@]*@|\1***@|'
 
-.PHONY: help deps demo serve test test-postgres test-redis test-interop lint ci
+.PHONY: help deps demo serve test test-postgres test-redis test-interop test-browser lint ci
 
 help:
 	@echo "make demo           start the broker on SQLite with demo data (http://127.0.0.1:8080)"
@@ -31,6 +31,7 @@ help:
 	@echo "make test-postgres  run the test suite on PostgreSQL (started locally when needed)"
 	@echo "make test-redis     run the test suite on PostgreSQL + Redis (started locally when needed)"
 	@echo "make test-interop   interop tests against independent peers (npm oidc-provider)"
+	@echo "make test-browser   headless Chromium clicks through the demo (screenshots in target/browser-artifacts)"
 	@echo "make lint           cargo fmt --check and cargo clippy"
 	@echo "make ci             everything CI runs (.ci/run)"
 	@echo "make deps           install missing build packages (apt-get) and check for cargo"
@@ -89,3 +90,15 @@ test-interop: deps
 	else \
 		cargo test --no-fail-fast --test api interop -- --ignored; \
 	fi
+
+# Browser journeys (tests/browser/journey.mjs): Debian's chromium (installed when missing) driven by
+# npm playwright-core through `target/debug/sso-broker demo` on free loopback ports: Entra admin
+# consent and SSO, SAML metadata import and SSO, TOTP enrollment and sign-in, SSO enforcement.
+# Screenshots of every page, and on failure the page's HTML, go to target/browser-artifacts/.
+# SSO_BROKER_BIN picks another broker binary; SSO_BROKER_CHROMIUM another browser.
+test-browser: deps
+	@command -v node >/dev/null || { echo "error: Node.js (node, npm) is needed for the browser test" >&2; exit 1; }
+	bash scripts/install-browser.sh
+	cd tests/browser && npm ci --no-audit --no-fund
+	cargo build
+	node tests/browser/journey.mjs
