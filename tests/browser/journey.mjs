@@ -69,6 +69,9 @@ async function shot(page, name) {
   const file = `${artifactName(name)}.png`;
   await page.screenshot({ path: file, fullPage: true });
   log(`  screenshot ${path.relative(REPO, file)}  (${page.url()})`);
+  // Not a failure, but worth seeing: a phone user would have to scroll sideways.
+  const width = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  if (width[0] > width[1]) log(`  WARNING: ${page.url()} is ${width[0]}px wide on a ${width[1]}px screen`);
 }
 
 async function bodyText(page) {
@@ -423,6 +426,10 @@ async function journeySaml(browser, app) {
 
   const grace = await samlSsoLogin(browser, app, "grace@okta-demo.example", /Sign in as Grace Hopper .* with MFA/, "saml-grace");
   equal(grace.who.mfa, "yes", "mfa of Grace (the IdP reports multipleauthn)");
+  // The account name is remembered: next time only the email is needed (SPEC §3.2).
+  await signOut(grace.page, app, "saml-grace");
+  await goto(grace.page, `${app.base}/login/sso`, "saml-grace-sso-form-again");
+  equal(await grace.page.locator("#account").inputValue(), "okta-demo", "the remembered Account Name");
   await grace.page.context().close();
 
   const heidi = await samlSsoLogin(browser, app, "heidi@okta-demo.example", /Sign in as Heidi Lamarr .*password only/, "saml-heidi");
