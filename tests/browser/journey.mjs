@@ -32,6 +32,8 @@ const VIEWPORT = { width: 390, height: 844 };
 const STARTED = Date.now();
 
 const ENFORCED_MESSAGE = "Password login is disabled for this account. Log in with SSO.";
+/** A non-admin password user of entra-demo, made with the operator API before the journeys. */
+const PAT = { account: "entra-demo", email: "pat@entra-demo.example", username: "pat", role: "user" };
 
 // ---------------------------------------------------------------------------------------------
 // Logging, assertions, artifacts
@@ -329,8 +331,51 @@ async function entraSsoLogin(browser, app, name) {
   return page;
 }
 
+/**
+ * SSO on for the signed-in admin's account, the way the admin does it on /admin/sso: "Enable SSO",
+ * a confirmation page listing the changes (it must mention each of `listed`), "Confirm and enable
+ * SSO". Returns false when this build has no /admin/sso (404: a connection alone turns SSO on),
+ * true when SSO is on afterwards (already on: nothing to click).
+ */
+async function ensureSsoEnabled(page, app, name, listed) {
+  const res = await page.goto(`${app.base}/admin/sso`);
+  if (res.status() === 404) {
+    await shot(page, `${name}-admin-sso-404`);
+    log("  /admin/sso answers 404: this build has no SSO switch (the connection alone turns SSO on)");
+    return false;
+  }
+  await shot(page, `${name}-admin-sso`);
+  equal(res.status(), 200, "GET /admin/sso");
+  const enable = page.getByRole("button", { name: "Enable SSO", exact: true });
+  if ((await enable.count()) === 0) {
+    await expectText(page, "Save policy");
+    log("  SSO is on already for this account (no Enable SSO button on /admin/sso)");
+    return true;
+  }
+  await clickAndWait(page, "button", "Enable SSO");
+  await shot(page, `${name}-enable-sso-confirm`);
+  await expectText(page, ...listed);
+  log(`  confirmation page: ${(await bodyText(page)).slice(0, 500)}`);
+  await clickAndWait(page, "button", "Confirm and enable SSO");
+  await shot(page, `${name}-sso-enabled`);
+  await goto(page, `${app.base}/admin/sso`, `${name}-admin-sso-enabled`);
+  equal(await page.getByRole("button", { name: "Enable SSO", exact: true }).count(), 0, "Enable SSO buttons once SSO is on");
+  await expectText(page, "Save policy");
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Journeys
+
+async function createPat(app) {
+  const res = await fetch(`${app.base}/api/v1/accounts/${PAT.account}/users`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${app.token}`, "content-type": "application/json" },
+    body: JSON.stringify({ email: PAT.email, username: PAT.username, role: PAT.role, password: PASSWORD }),
+  });
+  equal(res.status, 201, `POST /api/v1/accounts/${PAT.account}/users (${await res.text()})`);
+  log(`created ${PAT.username} <${PAT.email}> (${PAT.role}, password) in ${PAT.account} with the operator API`);
+}
 
 async function journeyEntra(browser, app) {
   log("journey 1: Entra admin consent, then Log in with SSO through the dev Entra tenant");
@@ -358,6 +403,8 @@ async function journeyEntra(browser, app) {
     "contoso.example",
     "approved",
   );
+  // Enabling migrates usernames to emails and invites the users: the page lists Ada and Pat.
+  await ensureSsoEnabled(admin, app, "entra-admin", ["ada@contoso.example", PAT.email]);
   await signOut(admin, app, "entra-admin");
   await admin.context().close();
 
@@ -421,6 +468,7 @@ async function journeySaml(browser, app) {
     `${app.samlIdp}/saml/sso`,
     "Change the connection",
   );
+  await ensureSsoEnabled(admin, app, "okta-admin", ["grace@okta-demo.example", "heidi@okta-demo.example"]);
   await signOut(admin, app, "okta-admin");
   await admin.context().close();
 
@@ -496,48 +544,28 @@ async function journeyTotp(browser, app) {
 }
 
 async function journeyEnforce(browser, app) {
-  log("journey 4: enable and enforce SSO on /admin/sso (account entra-demo)");
+  log("journey 4: enforce SSO on /admin/sso (account entra-demo): password login refused, SSO works");
   const admin = await newPage(browser);
   await passwordLogin(admin, app, "entra-admin", PASSWORD, "sso-admin");
   expectPath(admin, "/");
-  const res = await admin.goto(`${app.base}/admin/sso`);
-  if (res.status() === 404) {
-    await shot(admin, "sso-admin-page-404");
+  // Journey 1 enabled SSO for entra-demo; this makes sure of it (and does it if it did not).
+  if (!(await ensureSsoEnabled(admin, app, "sso-admin", ["ada@contoso.example", PAT.email]))) {
     log("journey 4 SKIPPED: GET /admin/sso answers 404 (the SSO settings page is not built yet)");
     await admin.context().close();
     return "skipped";
   }
-  await shot(admin, "sso-admin-page");
-  equal(res.status(), 200, "GET /admin/sso");
 
-  // A non-admin password user of the account (operator API), who can sign in with a password now.
-  const email = "pat@entra-demo.example";
-  const created = await fetch(`${app.base}/api/v1/accounts/entra-demo/users`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${app.token}`, "content-type": "application/json" },
-    body: JSON.stringify({ email, username: "pat", role: "user", password: PASSWORD }),
-  });
-  equal(created.status, 201, `POST /api/v1/accounts/entra-demo/users: ${await created.clone().text()}`);
+  // Pat, a non-admin user of the account, still signs in with a password: SSO is on, not enforced.
   const pat = await newPage(browser);
-  await passwordLogin(pat, app, email, PASSWORD, "sso-pat-before");
+  await passwordLogin(pat, app, PAT.email, PASSWORD, "sso-pat-before");
   expectPath(pat, "/");
   await shot(pat, "sso-pat-before-home");
   equal((await me(pat, app, "sso-pat-before-me")).auth_method, "password", "Pat's auth_method before enforcement");
   await pat.context().close();
 
-  await clickAndWait(admin, "button", "Enable SSO");
-  await shot(admin, "sso-enable-confirm");
-  check(
-    (await admin.getByRole("button", { name: "Confirm and enable SSO", exact: true }).count()) > 0,
-    `the confirmation page has no "Confirm and enable SSO" button; it shows: ${(await bodyText(admin)).slice(0, 600)}`,
-  );
-  log(`  confirmation page: ${(await bodyText(admin)).slice(0, 400)}`);
-  await clickAndWait(admin, "button", "Confirm and enable SSO");
-  await shot(admin, "sso-enabled");
-
-  if (new URL(admin.url()).pathname !== "/admin/sso") await goto(admin, `${app.base}/admin/sso`, "sso-admin-page-enabled");
   const enforced = admin.locator('input[type="checkbox"][name="enforced"]');
   check((await enforced.count()) === 1, `/admin/sso has no checkbox named "enforced"; it shows: ${(await bodyText(admin)).slice(0, 600)}`);
+  check(!(await enforced.isChecked()), "SSO is enforced already before the admin ticked enforced");
   await enforced.check();
   await shot(admin, "sso-enforce-ticked");
   await clickAndWait(admin, "button", "Save policy");
@@ -547,7 +575,7 @@ async function journeyEnforce(browser, app) {
   await admin.context().close();
 
   const refused = await newPage(browser);
-  await passwordLogin(refused, app, email, PASSWORD, "sso-pat-enforced");
+  await passwordLogin(refused, app, PAT.email, PASSWORD, "sso-pat-enforced");
   await shot(refused, "sso-pat-refused");
   await expectAlert(refused, ENFORCED_MESSAGE);
   const after = await refused.request.get(`${app.base}/api/v1/me`);
@@ -584,6 +612,7 @@ async function main() {
       ],
     });
     log(`chromium ${browser.version()}, viewport ${VIEWPORT.width}x${VIEWPORT.height}`);
+    await createPat(app);
     await journeyEntra(browser, app);
     await journeySaml(browser, app);
     await journeyTotp(browser, app);
