@@ -313,10 +313,18 @@ async function startSso(page, app, account, email, name) {
   await shot(page, `${name}-idp`);
 }
 
+/** Asserts that "Continue" led to the IdP; otherwise says what the broker's page shows. */
+async function expectAtIdp(page, idpBase, what) {
+  if (page.url().startsWith(idpBase)) return;
+  const alert = page.locator('[role="alert"]');
+  const shown = (await alert.count()) > 0 ? `the alert ${JSON.stringify((await alert.first().innerText()).trim())}` : (await bodyText(page)).slice(0, 400);
+  throw new Failure(`expected ${what} after Continue, but the browser is at ${page.url()}, showing ${shown}`);
+}
+
 async function entraSsoLogin(browser, app, name) {
   const page = await newPage(browser);
   await startSso(page, app, "entra-demo", "ada@contoso.example", name);
-  check(page.url().startsWith(app.entraIdp), `expected the Entra dev IdP, at ${page.url()}`);
+  await expectAtIdp(page, app.entraIdp, "the Entra dev IdP");
   await expectText(page, "Contoso (development tenant)", "Sign in as Ada Lovelace <ada@contoso.example> (suggested)");
   await clickAndWait(page, "button", /Sign in as Ada Lovelace/, (u) => u.href.startsWith(app.base));
   expectPath(page, "/");
@@ -426,7 +434,7 @@ async function journeyEntra(browser, app) {
 async function samlSsoLogin(browser, app, email, buttonName, name) {
   const page = await newPage(browser);
   await startSso(page, app, "okta-demo", email, name);
-  check(page.url().startsWith(app.samlIdp), `expected the SAML dev IdP, at ${page.url()}`);
+  await expectAtIdp(page, app.samlIdp, "the SAML dev IdP");
   await expectText(page, "Okta (development IdP)", "choose who signs in");
   // The IdP's answer page posts itself to our ACS, which redirects home.
   await clickAndWait(page, "button", buttonName, (u) => u.href.startsWith(app.base) && u.pathname === "/");
