@@ -45,6 +45,19 @@ pub enum Command {
     /// Manage operator API tokens.
     #[command(name = "api-token", subcommand)]
     ApiToken(ApiTokenCommand),
+    /// SSO settings of an account.
+    #[command(subcommand)]
+    Sso(SsoCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SsoCommand {
+    /// IdP outage switch: turn SSO enforcement off so users can sign in with passwords.
+    #[command(name = "disable-enforcement")]
+    DisableEnforcement {
+        #[arg(long)]
+        account: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +202,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("    2. Open {base}/admin/entra and click \"Connect Microsoft Entra ID\": sign in as the Contoso IT Admin and accept");
                 println!("    3. Sign out, then Log in with SSO: account entra-demo, email ada@contoso.example");
                 println!("    4. eve@fabrikam.example (another organization) is refused with the SPEC message");
+                println!("    SSO is enforced here: bob@contoso.example / {} is refused at {base}/login (\"Password login is disabled…\"),", demo::DEMO_PASSWORD);
+                println!("    while entra-admin keeps the break-glass admin login. Settings: {base}/admin/sso");
+                println!("    Outage switch: sso-broker sso disable-enforcement --account entra-demo");
             }
             println!(
                 "\n  Account 'okta-demo' (SAML through the development Okta-style IdP at {})",
@@ -203,6 +219,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 saml_idp.base
             );
             println!("    3. Sign out, then Log in with SSO: account okta-demo, email grace@okta-demo.example (MFA) or heidi@okta-demo.example (password only)");
+            println!("    JIT is on for the verified domain okta-demo.example: ivan@okta-demo.example gets a user at his first sign-in");
             println!(
                 "    4. {base}/api/v1/me shows idp \"saml\", the amr values and the MFA evidence"
             );
@@ -273,6 +290,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 name.trim()
             );
             println!("{}", token.expose_secret());
+        }
+        Command::Sso(SsoCommand::DisableEnforcement { account }) => {
+            let state = AppState::build(settings, clock).await?;
+            let view = crate::services::sso_settings::disable_enforcement(
+                &state,
+                account,
+                "cli".into(),
+                RequestMeta::cli(),
+            )
+            .await?;
+            println!(
+                "SSO enforcement is off for account '{}': users with passwords can sign in with them. SSO stays {}.",
+                view.account,
+                if view.enabled { "on" } else { "off" }
+            );
         }
     }
     Ok(())

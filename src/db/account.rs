@@ -40,4 +40,29 @@ impl Account {
             .first(conn)
             .optional()?)
     }
+
+    /// The direct sub-accounts of `parent_id`.
+    pub fn children(conn: &mut DbConnection, parent_id: &str) -> Result<Vec<Self>, DbError> {
+        Ok(accounts::table
+            .filter(accounts::parent_id.eq(parent_id))
+            .order(accounts::name.asc())
+            .select(Self::as_select())
+            .load(conn)?)
+    }
+
+    /// The account and every account below it, depth first (a cycle cannot loop forever).
+    pub fn with_descendants(conn: &mut DbConnection, root: Self) -> Result<Vec<Self>, DbError> {
+        let mut out = vec![root];
+        let mut next = 0;
+        while next < out.len() && out.len() < 1000 {
+            let id = out[next].id.clone();
+            for child in Self::children(conn, &id)? {
+                if !out.iter().any(|a| a.id == child.id) {
+                    out.push(child);
+                }
+            }
+            next += 1;
+        }
+        Ok(out)
+    }
 }

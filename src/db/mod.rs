@@ -10,6 +10,7 @@ pub mod connection;
 pub mod domain;
 pub mod error;
 pub mod identity_link;
+pub mod invitation;
 pub mod login_flow;
 pub mod membership;
 pub mod outbox;
@@ -17,6 +18,7 @@ pub mod recovery_code;
 pub mod saml_replay;
 pub mod schema;
 pub mod session;
+pub mod sso_setting;
 pub mod throttle_event;
 pub mod user;
 

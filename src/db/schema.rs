@@ -83,6 +83,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    invitations (id) {
+        id -> Text,
+        token_hash -> Text,
+        user_id -> Text,
+        account_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     login_flows (id) {
         id -> Text,
         kind -> Text,
@@ -146,6 +158,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    sso_settings (account_id) {
+        account_id -> Text,
+        enabled -> Bool,
+        enforced -> Bool,
+        allow_admin_password_login -> Bool,
+        require_idp_mfa -> Bool,
+        jit_enabled -> Bool,
+        jit_default_role -> Text,
+        jit_accounts -> Text,
+        entra_auth_context -> Nullable<Text>,
+        enabled_at -> Nullable<Timestamp>,
+        disabled_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     throttle_events (id) {
         id -> Text,
         bucket -> Text,
@@ -174,10 +203,13 @@ diesel::joinable!(approved_tenants -> accounts (account_id));
 diesel::joinable!(connections -> accounts (account_id));
 diesel::joinable!(domains -> accounts (account_id));
 diesel::joinable!(identity_links -> users (user_id));
+diesel::joinable!(invitations -> accounts (account_id));
+diesel::joinable!(invitations -> users (user_id));
 diesel::joinable!(login_flows -> accounts (account_id));
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(sso_settings -> accounts (account_id));
 diesel::joinable!(users -> accounts (home_account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -188,12 +220,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     connections,
     domains,
     identity_links,
+    invitations,
     login_flows,
     memberships,
     outbox,
     recovery_codes,
     saml_replays,
     sessions,
+    sso_settings,
     throttle_events,
     users,
 );

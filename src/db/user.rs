@@ -150,4 +150,48 @@ impl User {
         .execute(conn)?;
         Ok(updated == 1)
     }
+
+    /// Every member of `account_id` with the role there, ordered by username.
+    pub fn list_members(
+        conn: &mut DbConnection,
+        account_id: &str,
+    ) -> Result<Vec<(Self, String)>, DbError> {
+        use super::schema::memberships;
+        Ok(users::table
+            .inner_join(memberships::table)
+            .filter(memberships::account_id.eq(account_id))
+            .order(users::username.asc())
+            .select((Self::as_select(), memberships::role))
+            .load(conn)?)
+    }
+
+    pub fn set_username(
+        conn: &mut DbConnection,
+        id: &str,
+        username: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        diesel::update(users::table.find(id))
+            .set((users::username.eq(username), users::updated_at.eq(now)))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// A temporary password (SSO rollback, admin reset): active, and changed at the next sign-in.
+    pub fn set_temporary_password(
+        conn: &mut DbConnection,
+        id: &str,
+        hash: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(hash),
+                users::must_change_password.eq(true),
+                users::status.eq("active"),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
 }

@@ -14,6 +14,8 @@ pub enum DomainError {
     InvalidDomain,
     #[error("Passwords need at least 10 and at most 256 characters.")]
     WeakPassword,
+    #[error("An authentication context id is c1 to c99.")]
+    InvalidAuthContext,
 }
 
 impl DomainError {
@@ -26,6 +28,7 @@ impl DomainError {
             Self::InvalidRole => "invalid_role",
             Self::InvalidDomain => "invalid_domain",
             Self::WeakPassword => "weak_password",
+            Self::InvalidAuthContext => "invalid_auth_context",
         }
     }
 }

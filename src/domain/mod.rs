@@ -7,10 +7,12 @@ pub mod error;
 pub mod ids;
 pub mod messages;
 pub mod return_url;
+pub mod sso_policy;
 pub mod user;
 
 pub use account::{AccountName, DomainName};
 pub use error::DomainError;
 pub use ids::{AccountId, UserId};
 pub use return_url::safe_return_url;
+pub use sso_policy::{PasswordLogin, SsoPolicy};
 pub use user::{Email, Password, Role, UserStatus, Username};

@@ -151,7 +151,11 @@ pub async fn current_profile(
     if matches!(loaded, Err(ServiceError::SessionExpired)) {
         session.purge();
     }
-    loaded
+    match loaded {
+        // Everything but the security page waits for a new password (SPEC §3.5 rollback).
+        Ok(p) if p.must_change_password => Err(ServiceError::PasswordChangeRequired),
+        other => other,
+    }
 }
 
 /// The signed-in user of a JSON endpoint; otherwise `401` JSON.

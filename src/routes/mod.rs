@@ -108,6 +108,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(api::accounts::add_domain),
                 )
                 .route(
+                    "/accounts/{name}/sso",
+                    web::put().to(api::accounts::put_sso),
+                )
+                .route(
+                    "/accounts/{name}/sso",
+                    web::get().to(api::accounts::get_sso),
+                )
+                .route(
                     "/accounts/{name}/audit",
                     web::get().to(api::accounts::audit),
                 )

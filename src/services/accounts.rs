@@ -84,6 +84,14 @@ pub fn find_account(conn: &mut DbConnection, name: &str) -> Result<Account, Serv
     Account::find_by_name(conn, name.as_str())?.ok_or_else(ServiceError::account_not_found)
 }
 
+/// The id of the account named `name`.
+pub async fn account_id(state: &AppState, name: String) -> Result<String, ServiceError> {
+    state
+        .db
+        .run(move |conn| Ok(find_account(conn, &name)?.id))
+        .await
+}
+
 pub async fn create_account(
     state: &AppState,
     input: NewAccount,

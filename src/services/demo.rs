@@ -64,6 +64,36 @@ async fn seed_account(
     Ok(())
 }
 
+/// Applies demo SSO settings to `name` when it has none yet.
+async fn seed_sso(
+    state: &AppState,
+    name: &'static str,
+    change: super::sso_settings::SsoChange,
+) -> Result<(), ServiceError> {
+    let id = accounts::account_id(state, name.into()).await?;
+    if super::sso_settings::get(state, id.clone()).await?.enabled_at.is_some() {
+        return Ok(());
+    }
+    super::sso_settings::update(state, id, change, "demo".into(), RequestMeta::cli()).await?;
+    Ok(())
+}
+
+/// SSO on, with enforcement (and the admin's break-glass password) and JIT as given.
+fn sso_on(enforced: bool, jit: bool) -> super::sso_settings::SsoChange {
+    super::sso_settings::SsoChange {
+        enabled: true,
+        enforced,
+        allow_admin_password_login: enforced,
+        require_idp_mfa: false,
+        jit: super::sso_settings::JitChange {
+            enabled: jit,
+            default_role: "user".into(),
+            accounts: vec![],
+        },
+        entra_auth_context: None,
+    }
+}
+
 /// Creates the demo account and users when missing; always makes a fresh operator token.
 pub async fn seed(state: &AppState) -> Result<DemoInfo, ServiceError> {
     seed_account(
@@ -171,9 +201,12 @@ pub mod entra {
             &[
                 ("entra-admin", "admin@entra-demo.example", "admin", true),
                 ("ada", "ada@contoso.example", "user", false),
+                ("bob", "bob@contoso.example", "user", true),
             ],
         )
-        .await
+        .await?;
+        // Enforced, with the admin's break-glass password login.
+        super::seed_sso(state, ACCOUNT, super::sso_on(true, false)).await
     }
 }
 
@@ -186,11 +219,12 @@ pub mod okta {
     pub const ACCOUNT: &str = "okta-demo";
 
     /// Users of the development SAML IdP: Grace signs in with MFA, Heidi with a password only,
-    /// Mallory is not a user of the account.
+    /// Ivan is created on first sign-in (JIT), Mallory is not a user of the account.
     pub fn idp_users() -> Vec<DevSamlUser> {
         [
             ("grace@okta-demo.example", "Grace", "Hopper", true),
             ("heidi@okta-demo.example", "Heidi", "Lamarr", false),
+            ("ivan@okta-demo.example", "Ivan", "Sutherland", true),
             ("mallory@elsewhere.example", "Mallory", "Elsewhere", true),
         ]
         .into_iter()
@@ -225,6 +259,21 @@ pub mod okta {
                 ),
             ],
         )
-        .await
+        .await?;
+        // JIT for the verified domain: ivan@okta-demo.example gets a user at first sign-in.
+        let claimed = super::accounts::add_domain(
+            state,
+            ACCOUNT.into(),
+            "okta-demo.example",
+            true,
+            "demo".into(),
+            super::RequestMeta::cli(),
+        )
+        .await;
+        match claimed {
+            Ok(_) | Err(ServiceError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        super::seed_sso(state, ACCOUNT, super::sso_on(false, true)).await
     }
 }

@@ -37,6 +37,15 @@ pub enum ServiceError {
     WrongCurrentPassword,
     #[error("{}", messages::THROTTLED)]
     Throttled,
+    /// SSO is enforced for the user's account (SPEC §3.1).
+    #[error("{}", messages::PASSWORD_LOGIN_DISABLED)]
+    PasswordLoginDisabled,
+    /// A temporary password must be replaced before anything else.
+    #[error("Choose a new password to continue.")]
+    PasswordChangeRequired,
+    /// Password reset and change are off while SSO is on (SPEC §3.5).
+    #[error("{}", messages::RESET_PASSWORD_SSO)]
+    PasswordResetDisabled,
     #[error("{}", messages::SESSION_EXPIRED)]
     SessionExpired,
     #[error("Please sign in to continue.")]
@@ -63,6 +72,9 @@ impl ServiceError {
             Self::InvalidOtp => "invalid_code",
             Self::WrongCurrentPassword => "wrong_current_password",
             Self::Throttled => "too_many_attempts",
+            Self::PasswordLoginDisabled => "password_login_disabled",
+            Self::PasswordChangeRequired => "password_change_required",
+            Self::PasswordResetDisabled => "password_reset_disabled",
             Self::SessionExpired => "session_expired",
             Self::SignInRequired => "unauthenticated",
             Self::Forbidden => "forbidden",
@@ -86,6 +98,8 @@ impl ServiceError {
             | Self::SignInRequired => 401,
             Self::WrongCurrentPassword => 422,
             Self::Throttled => 429,
+            Self::PasswordLoginDisabled | Self::PasswordChangeRequired => 403,
+            Self::PasswordResetDisabled => 409,
             Self::Forbidden | Self::Csrf => 403,
             Self::Db(_) | Self::Internal(_) => 500,
         }

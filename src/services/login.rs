@@ -9,10 +9,11 @@ use super::ServiceError;
 use crate::auth::session::SignedIn;
 use crate::auth::totp::TotpSecret;
 use crate::auth::{password, recovery, throttle};
+use crate::db::membership::Membership;
 use crate::db::recovery_code::RecoveryCode;
 use crate::db::user::User;
 use crate::db::{DbConnection, DbError};
-use crate::domain::UserStatus;
+use crate::domain::{PasswordLogin, Role, UserStatus};
 use crate::AppState;
 
 /// What the password step leads to.
@@ -201,6 +202,17 @@ pub async fn password_step(
                 return Err(ServiceError::InvalidCredentials);
             }
             let user = user.ok_or(ServiceError::InvalidCredentials)?;
+            // Only a correct password learns that SSO is enforced (no account probing).
+            let role = Membership::find(conn, &user.id, &user.home_account_id)?
+                .and_then(|m| Role::parse(&m.role).ok());
+            let policy = super::sso_settings::load_policy(conn, &user.home_account_id)?;
+            let login = policy.password_login(role);
+            if login == PasswordLogin::Refused {
+                withdraw_all(conn, &attempts)?;
+                fail(conn, &meta, naive, Some(&user), &typed, ACTION, "sso_enforced")?;
+                return Err(ServiceError::PasswordLoginDisabled);
+            }
+            let break_glass = (login == PasswordLogin::BreakGlass).then_some("break_glass");
             if user.totp_enabled {
                 audit::record(
                     conn,
@@ -211,7 +223,11 @@ pub async fn password_step(
                         account_id: Some(&user.home_account_id),
                         action: ACTION,
                         outcome: Outcome::Success,
-                        reason: Some("second_factor_required"),
+                        reason: Some(if break_glass.is_some() {
+                            "break_glass,second_factor_required"
+                        } else {
+                            "second_factor_required"
+                        }),
                     },
                 )?;
                 withdraw_all(conn, &attempts)?;
@@ -228,7 +244,7 @@ pub async fn password_step(
                     account_id: Some(&user.home_account_id),
                     action: ACTION,
                     outcome: Outcome::Success,
-                    reason: None,
+                    reason: break_glass,
                 },
             )?;
             Ok(PasswordOutcome::SignedIn(SignedIn {

@@ -9,6 +9,7 @@ pub mod connections;
 pub mod demo;
 pub mod entra;
 pub mod error;
+pub mod jit;
 pub mod login;
 pub mod mail;
 pub mod profile;
@@ -18,6 +19,7 @@ pub mod security;
 pub mod sso_callback;
 pub mod sso_identity;
 pub mod sso_login;
+pub mod sso_settings;
 
 pub use audit::RequestMeta;
 pub use error::ServiceError;

@@ -16,6 +16,8 @@ pub struct Profile {
     pub role: String,
     /// Every account the user reaches, with the role there.
     pub memberships: Vec<(String, String)>,
+    /// A temporary password (SSO rollback, admin reset) must be replaced first.
+    pub must_change_password: bool,
 }
 
 /// The profile behind a session. A user disabled or removed since sign-in ends the session.
@@ -43,6 +45,7 @@ pub async fn load(state: &AppState, signed_in: &SignedIn) -> Result<Profile, Ser
                     .into_iter()
                     .map(|(m, name)| (name, m.role))
                     .collect(),
+                must_change_password: user.must_change_password,
             })
         })
         .await

@@ -277,16 +277,17 @@ pub async fn complete(
         issuer: format!("saml:{connection_id}:{}", verified.issuer),
         subject: verified.name_id.clone(),
         email,
-    };
-    let user = match resolve_user(state, &account_id, &identity, naive).await? {
-        Ok(user) => user,
-        Err(reason) => return refuse(refusal_for(reason), reason.into()).await,
+        tenant_id: None,
     };
     let evidence = SsoEvidence {
         idp: KIND_SAML,
         amr: verified.amr.clone(),
         mfa: verified.mfa_evidence(),
         not_after: verified.session_not_on_or_after,
+    };
+    let user = match resolve_user(state, &account_id, &identity, &evidence, &meta, naive).await? {
+        Ok(user) => user,
+        Err(reason) => return refuse(refusal_for(reason), reason.into()).await,
     };
     let signed_in = sso_session(&user.id, &account_id, evidence, now);
     let reason = json!({

@@ -34,6 +34,17 @@ pub struct SecurityOverview {
     /// Present while TOTP is not enrolled: the secret to scan.
     pub enrollment: Option<TotpEnrollment>,
     pub recovery_codes_left: i64,
+    /// False while SSO is on for the user's account (SPEC §3.5; the break-glass admin aside).
+    pub password_reset_allowed: bool,
+    /// A temporary password must be replaced now.
+    pub must_change_password: bool,
+}
+
+/// Whether the user's account lets them reset or change their password (SPEC §3.5).
+fn password_reset_allowed(conn: &mut DbConnection, user: &User) -> Result<bool, ServiceError> {
+    let role = crate::db::membership::Membership::find(conn, &user.id, &user.home_account_id)?
+        .and_then(|m| crate::domain::Role::parse(&m.role).ok());
+    Ok(super::sso_settings::load_policy(conn, &user.home_account_id)?.password_reset_allowed(role))
 }
 
 fn load_user(conn: &mut DbConnection, user_id: &str) -> Result<User, ServiceError> {
@@ -59,7 +70,7 @@ fn qr_svg(uri: &str) -> Result<String, ServiceError> {
 pub async fn overview(state: &AppState, user_id: String) -> Result<SecurityOverview, ServiceError> {
     let keys = state.keys.clone();
     let now = state.clock.now_naive();
-    let (user, secret, left) = state
+    let (user, secret, (left, reset)) = state
         .db
         .run(move |conn| {
             let mut user = load_user(conn, &user_id)?;
@@ -81,7 +92,8 @@ pub async fn overview(state: &AppState, user_id: String) -> Result<SecurityOverv
                 });
             }
             let left = RecoveryCode::count_unused(conn, &user.id)?;
-            Ok::<_, ServiceError>((user, secret, left))
+            let reset = password_reset_allowed(conn, &user)?;
+            Ok::<_, ServiceError>((user, secret, (left, reset)))
         })
         .await?;
     let enrollment = match secret {
@@ -102,6 +114,8 @@ pub async fn overview(state: &AppState, user_id: String) -> Result<SecurityOverv
         totp_enabled: user.totp_enabled,
         enrollment,
         recovery_codes_left: left,
+        password_reset_allowed: reset,
+        must_change_password: user.must_change_password,
     })
 }
 
@@ -252,6 +266,9 @@ pub async fn change_password(
             .db
             .run(move |conn| {
                 let user = load_user(conn, &user_id)?;
+                if !password_reset_allowed(conn, &user)? {
+                    return Err(ServiceError::PasswordResetDisabled);
+                }
                 // Wrong current passwords count like wrong sign-in passwords (a hijacked session
                 // must not become an unthrottled password oracle).
                 if throttle::is_throttled(

@@ -213,16 +213,17 @@ async fn complete_user_sign_in(
         issuer: format!("entra:{}", verified.tenant_id),
         subject: verified.oid.clone(),
         email: payload.email.clone(),
-    };
-    let user = match resolve_user(state, &account_id, &identity, naive).await? {
-        Ok(user) => user,
-        Err(reason) => return refuse(refusal_for(reason), reason.into()).await,
+        tenant_id: Some(verified.tenant_id.to_string()),
     };
     let evidence = SsoEvidence {
         idp: KIND_ENTRA,
         amr: verified.amr.clone(),
         mfa: mfa_evidence(&verified.amr),
         not_after: None,
+    };
+    let user = match resolve_user(state, &account_id, &identity, &evidence, &meta, naive).await? {
+        Ok(user) => user,
+        Err(reason) => return refuse(refusal_for(reason), reason.into()).await,
     };
     let signed_in = sso_session(&user.id, &account_id, evidence, now);
     let reason =

@@ -5,9 +5,12 @@
 use chrono::NaiveDateTime;
 
 use super::audit::{Outcome, RequestMeta};
+use super::jit;
+use super::sso_settings::load_policy;
 use super::sso_login::{account_users_with_email, audit_attempt, SsoRefusal};
 use super::ServiceError;
 use crate::auth::session::SignedIn;
+use crate::db::approved_tenant::ApprovedTenant;
 use crate::db::identity_link::IdentityLink;
 use crate::db::membership::Membership;
 use crate::db::user::User;
@@ -25,6 +28,8 @@ pub struct VerifiedIdentity {
     pub subject: String,
     /// The email the IdP authenticated (already compared with the entered one, if any).
     pub email: String,
+    /// The Entra tenant it signed in through (its verified domains count for JIT).
+    pub tenant_id: Option<String>,
 }
 
 /// Why no user matched; the audit reason, and the text the user reads.
@@ -32,6 +37,9 @@ pub fn refusal_for(reason: &'static str) -> SsoRefusal {
     match reason {
         "email_not_configured" => SsoRefusal::EmailNotConfigured,
         "multiple_usernames" => SsoRefusal::MultipleUsernames,
+        "jit_username_taken" => SsoRefusal::EmailNotConfigured,
+        "sso_disabled" => SsoRefusal::NotConfigured,
+        "idp_mfa_missing" => SsoRefusal::IdpMfaMissing,
         _ => SsoRefusal::IncorrectCredentials,
     }
 }
@@ -43,13 +51,28 @@ pub async fn resolve_user(
     state: &AppState,
     account_id: &str,
     identity: &VerifiedIdentity,
+    evidence: &SsoEvidence,
+    meta: &RequestMeta,
     now: NaiveDateTime,
 ) -> Result<Result<User, &'static str>, ServiceError> {
-    let (acct, id) = (account_id.to_string(), identity.clone());
+    let (acct, id, mfa, meta) = (
+        account_id.to_string(),
+        identity.clone(),
+        evidence.mfa,
+        meta.clone(),
+    );
     let user = state
         .db
         .run(move |conn| {
             diesel::Connection::transaction(conn, |conn| {
+                // The policy as it is now: SSO may have been turned off since the flow began.
+                let policy = load_policy(conn, &acct)?;
+                if !policy.enabled {
+                    return Ok(Err("sso_disabled"));
+                }
+                if !policy.mfa_satisfied(mfa) {
+                    return Ok(Err("idp_mfa_missing"));
+                }
                 if let Some(link) = IdentityLink::find(conn, &id.issuer, &id.subject)? {
                     IdentityLink::touch(conn, &link.id, now)?;
                     return Ok::<_, ServiceError>(
@@ -57,6 +80,23 @@ pub async fn resolve_user(
                     );
                 }
                 let mut users = account_users_with_email(conn, &acct, &id.email)?;
+                if users.is_empty() {
+                    let tenant_domains = match &id.tenant_id {
+                        Some(tid) => ApprovedTenant::find(conn, &acct, tid)?
+                            .filter(ApprovedTenant::is_approved)
+                            .map(|t| t.domains())
+                            .unwrap_or_default(),
+                        None => Vec::new(),
+                    };
+                    let domain = id.email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+                    let verified = jit::domain_verified_for(conn, &acct, domain, &tenant_domains)?;
+                    if policy.jit_allowed(verified) {
+                        match jit::provision(conn, &policy, &acct, &id.email, &meta, now)? {
+                            Ok(user) => users.push(user),
+                            Err(reason) => return Ok(Err(reason)),
+                        }
+                    }
+                }
                 if users.len() != 1 {
                     return Ok(Err(if users.is_empty() {
                         "email_not_configured"

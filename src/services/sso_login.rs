@@ -14,6 +14,7 @@ use crate::crypto::tokens::sha256_hex;
 use crate::db::account::Account;
 use crate::db::approved_tenant::ApprovedTenant;
 use crate::db::connection::{IdpConnection, KIND_ENTRA};
+use crate::db::domain::Domain;
 use crate::db::login_flow::LoginFlow;
 use crate::db::user::User;
 use crate::db::DbConnection;
@@ -43,6 +44,9 @@ pub enum SsoRefusal {
     FlowExpired,
     #[error("{}", messages::THROTTLED)]
     Throttled,
+    /// The account requires IdP MFA and the IdP gave no positive evidence (SPEC §3.6).
+    #[error("{}", messages::IDP_MFA_MISSING)]
+    IdpMfaMissing,
     /// The IdP answered with an error; the text is ours, chosen by its code.
     #[error("{0}")]
     IdpError(&'static str),
@@ -195,6 +199,25 @@ pub(super) fn account_users_with_email(
     Ok(User::find_by_email_in_account(conn, email, account_id)?)
 }
 
+/// Which account the user means: the name typed, or (left empty) the one whose verified domain
+/// holds the email's domain.
+#[derive(Debug, Clone)]
+pub enum AccountChoice {
+    Named(AccountName),
+    Invalid,
+    Discover,
+}
+
+impl AccountChoice {
+    pub fn from_input(input: &str) -> Self {
+        if input.trim().is_empty() {
+            Self::Discover
+        } else {
+            AccountName::parse(input).map_or(Self::Invalid, Self::Named)
+        }
+    }
+}
+
 /// A refusal of step 1 or 2: what the user reads, the account it concerns, the audit reason.
 type StepRefusal = (SsoRefusal, Option<String>, &'static str);
 
@@ -202,17 +225,30 @@ type StepRefusal = (SsoRefusal, Option<String>, &'static str);
 /// with a SAML connection signs in through it; otherwise through its approved Entra tenant.
 fn decide(
     conn: &mut DbConnection,
-    name: Option<&AccountName>,
+    choice: &AccountChoice,
     email: &Email,
     entra_configured: bool,
 ) -> Result<Result<(String, Target), StepRefusal>, ServiceError> {
-    let account = match name {
-        Some(n) => Account::find_by_name(conn, n.as_str())?,
-        None => None,
+    let account = match choice {
+        AccountChoice::Named(n) => Account::find_by_name(conn, n.as_str())?,
+        AccountChoice::Invalid => None,
+        // A verified domain names its account (SPEC §2 Domain).
+        AccountChoice::Discover => match Domain::find_by_domain(conn, email.domain())? {
+            Some(d) if d.verified => Account::find(conn, &d.account_id)?,
+            _ => None,
+        },
     };
     let Some(account) = account else {
         return Ok(Err((SsoRefusal::NotConfigured, None, "unknown_account")));
     };
+    let policy = super::sso_settings::load_policy(conn, &account.id)?;
+    if !policy.enabled {
+        return Ok(Err((
+            SsoRefusal::NotConfigured,
+            Some(account.id),
+            "sso_disabled",
+        )));
+    }
     let saml = SamlConnection::for_account(conn, &account.id)?;
     let tenants: Vec<ApprovedTenant> = ApprovedTenant::list_for_account(conn, &account.id)?
         .into_iter()
@@ -227,7 +263,14 @@ fn decide(
         )));
     }
     let users = account_users_with_email(conn, &account.id, email.as_str())?;
+    let tenant_domains: Vec<String> = tenants.iter().flat_map(|t| t.domains()).collect();
+    let mut jit = || -> Result<bool, ServiceError> {
+        let domains: &[String] = if saml.is_some() { &[] } else { &tenant_domains };
+        let verified = super::jit::domain_verified_for(conn, &account.id, email.domain(), domains)?;
+        Ok(policy.jit_allowed(verified))
+    };
     match users.len() {
+        0 if jit()? => {}
         0 => {
             return Ok(Err((
                 SsoRefusal::EmailNotConfigured,
@@ -278,7 +321,7 @@ pub async fn begin(
     let Ok(email) = Email::parse(&email) else {
         return Ok(Err(SsoRefusal::InvalidEmail));
     };
-    let name = AccountName::parse(&account).ok();
+    let choice = AccountChoice::from_input(&account);
     let now = state.clock.now();
     let naive = now.naive_utc();
     let actor = format!("anonymous:{}", email.as_str());
@@ -305,7 +348,7 @@ pub async fn begin(
                         return Ok(Err(SsoRefusal::Throttled));
                     }
                 }
-                match decide(conn, name.as_ref(), &email, entra_configured)? {
+                match decide(conn, &choice, &email, entra_configured)? {
                     Ok(found) => Ok(Ok(found)),
                     Err((refusal, account_id, reason)) => {
                         if let Some(bucket) = &ip_bucket {

@@ -23,6 +23,7 @@ async fn admin_signed_in(app: &TestApp, idp: &DevIdp) -> String {
         });
     });
     app.create_account("acme").await;
+    app.enable_sso("acme").await;
     let body = json!({ "email": "boss@acme.example.com", "username": "boss", "role": "admin", "password": PASSWORD });
     assert_eq!(
         app.api(Method::POST, "/api/v1/accounts/acme/users", Some(body))
@@ -183,6 +184,7 @@ async fn a_consent_state_is_good_for_one_answer_from_the_same_admin() {
 async fn only_account_admins_may_connect_entra() {
     let (app, _idp) = spawn_entra_app().await;
     app.create_account("acme").await;
+    app.enable_sso("acme").await;
     app.create_user("acme", "ada", "ada@acme.example.com").await;
     assert_eq!(
         location(&app.get("/admin-consent/start").await),

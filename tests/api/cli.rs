@@ -144,3 +144,55 @@ async fn cli_errors_are_clear_and_exit_non_zero() {
         .await;
     assert_eq!(res.status(), 409);
 }
+
+#[tokio::test]
+async fn sso_disable_enforcement_lets_password_users_in_during_an_idp_outage() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    let res = app
+        .put_sso("acme", crate::helpers::sso_settings(true, true))
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .sign_in("ada@acme.example.com", crate::helpers::PASSWORD)
+        .await;
+    assert_eq!(res.status(), 403, "enforced");
+    let out = run_cli(
+        &app,
+        &["sso", "disable-enforcement", "--account", "acme"],
+        None,
+        &[],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SSO enforcement is off"));
+    let res = app
+        .sign_in("ada@acme.example.com", crate::helpers::PASSWORD)
+        .await;
+    assert_eq!(res.status(), 303, "password login works again");
+    let settings: serde_json::Value = app
+        .api(Method::GET, "/api/v1/accounts/acme/sso", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(settings["enabled"], true, "SSO itself stays on");
+    assert_eq!(settings["enforced"], false);
+    assert!(app
+        .audit("acme")
+        .await
+        .iter()
+        .any(|e| e["action"] == "sso.disable_enforcement" && e["actor"] == "cli"));
+    let out = run_cli(
+        &app,
+        &["sso", "disable-enforcement", "--account", "nope"],
+        None,
+        &[],
+    )
+    .await;
+    assert!(!out.status.success());
+}

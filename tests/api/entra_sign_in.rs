@@ -14,6 +14,7 @@ use crate::helpers::{
 /// Account `acme` connected to Contoso, with user `ada` (ada@contoso.example).
 async fn contoso_account(app: &TestApp) {
     app.create_account("acme").await;
+    app.enable_sso("acme").await;
     app.create_user("acme", "ada", "ada@contoso.example").await;
     let res = app
         .api(
@@ -165,7 +166,13 @@ async fn an_invited_user_without_password_signs_in_with_sso_and_becomes_active()
             ],
         )
         .await;
-    assert_eq!(res.status(), 422);
+    // While SSO is on, the IdP owns credentials: no password is set.
+    assert_eq!(res.status(), 409);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(sso_broker::domain::messages::RESET_PASSWORD_SSO));
     app.submit("/logout", "/logout", &[]).await;
     assert_eq!(
         app.sign_in("grace", "a brand new password").await.status(),
@@ -206,6 +213,7 @@ async fn accounts_without_a_usable_connection_are_not_configured() {
     assert!(html.contains(messages::SSO_NOT_CONFIGURED));
     // Known account, no connection.
     app.create_account("acme").await;
+    app.enable_sso("acme").await;
     app.create_user("acme", "ada", "ada@contoso.example").await;
     assert!(start(&app, "acme", "ada@contoso.example")
         .await
@@ -376,6 +384,7 @@ async fn an_unverified_email_from_another_tenant_cannot_take_over_a_user_noauth(
         });
     });
     app.create_account("globex").await;
+    app.enable_sso("globex").await;
     app.create_user("globex", "ada-legacy", "ada@contoso.example")
         .await;
     app.api(
@@ -446,6 +455,7 @@ async fn a_slow_identity_provider_gets_the_spec_message_not_a_hang_or_500() {
     .await;
     // The consent proof times out: 502 with the SPEC text.
     app.create_account("acme").await;
+    app.enable_sso("acme").await;
     let res = app
         .api(
             Method::POST,

@@ -199,6 +199,23 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// Replaces the SSO settings of `account` through the operator API; returns the response.
+    pub async fn put_sso(&self, account: &str, settings: Value) -> reqwest::Response {
+        self.api(
+            reqwest::Method::PUT,
+            &format!("/api/v1/accounts/{account}/sso"),
+            Some(settings),
+        )
+        .await
+    }
+
+    /// Turns SSO on for `account` (not enforced, no JIT, no MFA requirement).
+    pub async fn enable_sso(&self, account: &str) -> Value {
+        let res = self.put_sso(account, sso_settings(true, false)).await;
+        assert_eq!(res.status(), 200, "enable SSO for {account}");
+        res.json().await.unwrap()
+    }
+
     /// Creates `username` (role `user`) with `PASSWORD` in `account`.
     pub async fn create_user(&self, account: &str, username: &str, email: &str) -> Value {
         let body =
@@ -335,6 +352,26 @@ impl TestApp {
 }
 
 /// The `xxxxx-xxxxx` codes listed on a page.
+/// An SSO settings body with JIT off and no MFA requirement.
+pub fn sso_settings(enabled: bool, enforced: bool) -> Value {
+    json!({
+        "enabled": enabled,
+        "enforced": enforced,
+        "allow_admin_password_login": false,
+        "require_idp_mfa": false,
+        "jit": { "enabled": false, "default_role": "user", "accounts": [] },
+    })
+}
+
+/// `text` as askama escapes it in a page.
+pub fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
 pub fn recovery_codes_in(html: &str) -> Vec<String> {
     html.split("<code>")
         .skip(1)

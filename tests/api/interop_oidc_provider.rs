@@ -132,6 +132,7 @@ async fn oidc_provider_signs_a_user_in_through_the_broker() {
         &sso_broker::clock::SystemClock,
     ));
     app.create_account("acme").await;
+    app.enable_sso("acme").await;
     app.create_user("acme", "ada", "ada@contoso.example").await;
     assert_eq!(
         app.api(

@@ -169,6 +169,7 @@ async fn connected_app(peer: &Peer, want_signed_requests: bool) -> (TestApp, Val
     // pysaml2 reads the wall clock; so does the broker here.
     app.clock.set(SystemClock.now());
     app.create_account("pysaml2").await;
+    app.enable_sso("pysaml2").await;
     app.create_user("pysaml2", EMAIL, EMAIL).await;
     let res = app
         .api(

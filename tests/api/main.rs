@@ -20,4 +20,5 @@ mod password_login;
 mod saml_admin;
 mod saml_sign_in;
 mod sessions;
+mod sso_policies;
 mod totp;

@@ -25,6 +25,7 @@ async fn create_admin(app: &TestApp) {
 async fn an_admin_imports_idp_metadata_on_the_admin_page() {
     let app = spawn_app().await;
     app.create_account(ACCOUNT).await;
+    app.enable_sso(ACCOUNT).await;
     create_admin(&app).await;
     app.create_user(ACCOUNT, "plain-user", "plain@okta-co.example")
         .await;
@@ -179,6 +180,7 @@ async fn another_accounts_connection_naming_the_same_idp_cannot_squat_its_identi
     let saml = spawn_saml_app(false).await;
     let app = &saml.app;
     app.create_account("squatter").await;
+    app.enable_sso("squatter").await;
     app.create_user("squatter", "pawn@squatter.example", "pawn@squatter.example")
         .await;
     let fake = DevSamlIdp::generate("fake-okta").unwrap();

@@ -14,8 +14,8 @@ use crate::helpers::{csrf_from, location, spawn_app, TestApp};
 
 pub const IDP_ENTITY: &str = "http://www.okta.com/exk-dev-broker";
 pub const IDP_SSO: &str = "https://okta-co.okta.example/app/sso/saml";
-const ACCOUNT: &str = "okta-co";
-const EMAIL: &str = "alice@okta-co.example";
+pub const ACCOUNT: &str = "okta-co";
+pub const EMAIL: &str = "alice@okta-co.example";
 const AMR: &str = "http://schemas.microsoft.com/claims/authnmethodsreferences";
 const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
 
@@ -118,6 +118,7 @@ pub async fn connect(app: &TestApp, account: &str, idp: &DevSamlIdp, idp_initiat
 pub async fn spawn_saml_app(allow_idp_initiated: bool) -> Saml {
     let app = spawn_app().await;
     app.create_account(ACCOUNT).await;
+    app.enable_sso(ACCOUNT).await;
     app.create_user(ACCOUNT, EMAIL, EMAIL).await;
     let idp = DevSamlIdp::generate("dev-okta").unwrap();
     let connection = connect(&app, ACCOUNT, &idp, allow_idp_initiated).await;
@@ -141,10 +142,13 @@ impl Saml {
     }
 }
 
-async fn refused_with(res: reqwest::Response, message: &str) {
+pub async fn refused_with(res: reqwest::Response, message: &str) {
     assert_eq!(res.status(), 401);
     let html = res.text().await.unwrap();
-    assert!(html.contains(message), "page says {message:?}");
+    assert!(
+        html.contains(&crate::helpers::escaped(message)),
+        "page says {message:?}"
+    );
 }
 
 /// The reasons of the account's `login.sso` audit events (the frozen clock gives them one
@@ -388,6 +392,7 @@ async fn sp_metadata_names_our_entity_id_and_acs() {
 async fn metadata_without_a_signing_certificate_is_refused_at_import() {
     let app = spawn_app().await;
     app.create_account(ACCOUNT).await;
+    app.enable_sso(ACCOUNT).await;
     let metadata = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#;
     let res = app
         .api(
@@ -474,6 +479,7 @@ async fn over_https_the_flow_cookie_is_same_site_none_and_secure() {
     })
     .await;
     app.create_account(ACCOUNT).await;
+    app.enable_sso(ACCOUNT).await;
     app.create_user(ACCOUNT, EMAIL, EMAIL).await;
     let idp = DevSamlIdp::generate("dev-okta").unwrap();
     connect(&app, ACCOUNT, &idp, false).await;

@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use crate::routes::errors::ApiError;
 use crate::routes::extract::{Meta, Operator};
 use crate::services::accounts::{self, NewAccount, NewUser};
-use crate::services::security;
+use crate::services::{security, sso_settings};
 use crate::AppState;
 
 #[derive(serde::Deserialize)]
@@ -112,4 +112,27 @@ pub async fn revoke_sessions(
     let (account, username) = path.into_inner();
     let revoked = security::revoke_sessions(&state, account, username, op.actor, meta.0).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "revoked": revoked })))
+}
+
+/// `PUT /api/v1/accounts/{name}/sso` (SPEC §6.3): replaces the account's SSO settings.
+pub async fn put_sso(
+    state: web::Data<AppState>,
+    op: Operator,
+    meta: Meta,
+    path: web::Path<String>,
+    body: web::Json<sso_settings::SsoChange>,
+) -> Result<HttpResponse, ApiError> {
+    let account = accounts::account_id(&state, path.into_inner()).await?;
+    let updated = sso_settings::update(&state, account, body.into_inner(), op.actor, meta.0).await?;
+    Ok(HttpResponse::Ok().json(updated))
+}
+
+/// `GET /api/v1/accounts/{name}/sso`: the current settings.
+pub async fn get_sso(
+    state: web::Data<AppState>,
+    _op: Operator,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let account = accounts::account_id(&state, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(sso_settings::get(&state, account).await?))
 }

@@ -131,7 +131,11 @@ pub async fn submit(
                 .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
             Ok(see_other("/login/otp"))
         }
-        Err(e @ (ServiceError::InvalidCredentials | ServiceError::Throttled)) => page(
+        Err(
+            e @ (ServiceError::InvalidCredentials
+            | ServiceError::Throttled
+            | ServiceError::PasswordLoginDisabled),
+        ) => page(
             StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED),
             &e.to_string(),
         ),

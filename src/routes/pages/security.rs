@@ -22,6 +22,7 @@ pub struct SecurityPage {
     pub recovery_codes: Vec<String>,
     pub error: Option<String>,
     pub notice: Option<String>,
+    pub reset_disabled: &'static str,
 }
 
 #[derive(serde::Deserialize)]
@@ -59,6 +60,10 @@ async fn page(
     outcome: Outcome,
 ) -> Result<HttpResponse, PageError> {
     let overview = security::overview(state, user.signed_in.user_id.clone()).await?;
+    let mut outcome = outcome;
+    if overview.must_change_password && outcome.notice.is_none() {
+        outcome.notice = Some(ServiceError::PasswordChangeRequired.to_string());
+    }
     render(
         status,
         &SecurityPage {
@@ -67,6 +72,7 @@ async fn page(
             recovery_codes: outcome.recovery_codes,
             error: outcome.error,
             notice: outcome.notice,
+            reset_disabled: crate::domain::messages::RESET_PASSWORD_SSO,
         },
     )
 }
@@ -83,6 +89,7 @@ async fn page_or_error(
         | ServiceError::InvalidOtp
         | ServiceError::WrongCurrentPassword
         | ServiceError::Throttled
+        | ServiceError::PasswordResetDisabled
         | ServiceError::Conflict { .. }
         | ServiceError::Csrf => {
             let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST);

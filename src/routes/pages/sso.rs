@@ -146,11 +146,8 @@ pub async fn submit(
     if verify_csrf(&req, &state, form.csrf_token.as_deref()).is_err() {
         return page(StatusCode::FORBIDDEN, messages::FORM_EXPIRED);
     }
-    if account.is_empty() || email.is_empty() {
-        return page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Enter your account name and your work email.",
-        );
+    if email.is_empty() {
+        return page(StatusCode::UNPROCESSABLE_ENTITY, "Enter your work email.");
     }
     let mut res = match sso_login::begin(
         &state,
