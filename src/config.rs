@@ -58,6 +58,10 @@ pub struct Settings {
     pub idp_timeout: std::time::Duration,
     pub session_idle_timeout: chrono::Duration,
     pub session_lifetime: chrono::Duration,
+    /// Name servers for domain verification; empty → the system's (`/etc/resolv.conf`).
+    pub dns_servers: Vec<SocketAddr>,
+    /// How long one DNS attempt may take (two attempts per lookup).
+    pub dns_timeout: std::time::Duration,
 }
 
 const PREFIX: &str = "SSO_BROKER_";
@@ -85,6 +89,8 @@ const KEYS: &[&str] = &[
     "SESSION_IDLE_MINUTES",
     "SESSION_LIFETIME_HOURS",
     "IDP_TIMEOUT_SECONDS",
+    "DNS_SERVERS",
+    "DNS_TIMEOUT_SECONDS",
 ];
 
 impl Settings {
@@ -255,7 +261,29 @@ impl Settings {
             10,
             1..=60,
         )?;
+        let dns_servers = get("DNS_SERVERS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<SocketAddr>().map_err(|_| {
+                    ConfigError::new(
+                        "SSO_BROKER_DNS_SERVERS",
+                        format!("expected ip:port addresses separated by commas (e.g. 192.0.2.53:53,[2001:db8::53]:53), got '{s}'"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let dns_timeout_seconds = parse_number(
+            "SSO_BROKER_DNS_TIMEOUT_SECONDS",
+            get("DNS_TIMEOUT_SECONDS"),
+            5,
+            1..=30,
+        )?;
         Ok(Self {
+            dns_servers,
+            dns_timeout: std::time::Duration::from_secs(dns_timeout_seconds as u64),
             idp_timeout: std::time::Duration::from_secs(idp_timeout_seconds as u64),
             data_dir,
             database,
@@ -453,11 +481,22 @@ mod tests {
             ("SSO_BROKER_ENTRA_ALLOW_INSECURE_HTTP", "yes"),
             ("SSO_BROKER_SESSION_IDLE_MINUTES", "0"),
             ("SSO_BROKER_TRUSTED_PROXIES", "10.0.0.0/99"),
+            ("SSO_BROKER_DNS_SERVERS", "127.0.0.1"),
+            ("SSO_BROKER_DNS_SERVERS", "127.0.0.1:53,dns.example.com:53"),
+            ("SSO_BROKER_DNS_TIMEOUT_SECONDS", "0"),
         ];
         for (var, value) in cases {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{var}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn dns_servers_are_a_list_of_socket_addresses() {
+        assert!(settings(&[]).unwrap().dns_servers.is_empty());
+        let s = settings(&[("SSO_BROKER_DNS_SERVERS", " 127.0.0.1:5353, [::1]:53 ")]).unwrap();
+        let servers: Vec<String> = s.dns_servers.iter().map(ToString::to_string).collect();
+        assert_eq!(servers, ["127.0.0.1:5353", "[::1]:53"]);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! sso-broker: sign-in for a SaaS customer portal (SPEC §1).
 //!
-//! Layers point one way: `routes` → `services` → `domain`, with `auth`, `db` and `crypto`
-//! beside the services. `main.rs` only parses the command line and calls in here.
+//! Layers point one way: `routes` → `services` → `domain`, with `auth`, `db`, `dns` and
+//! `crypto` beside the services. `main.rs` only parses the command line and calls in here.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod dns;
 pub mod domain;
 pub mod metrics;
 pub mod request_id;

@@ -18,6 +18,7 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::{InstallationKey, Keys};
 use crate::db::Db;
+use crate::dns::{HickoryTxtLookup, TxtLookup, UnavailableTxtLookup};
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::services::mail::Mailer;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub session_policy: SessionPolicy,
     /// Microsoft Entra ID, when the broker has its app credentials.
     pub entra: Option<Arc<crate::services::entra::EntraRuntime>>,
+    /// TXT lookups for domain verification.
+    pub dns: Arc<dyn TxtLookup>,
 }
 
 impl AppState {
@@ -58,8 +61,10 @@ impl AppState {
             None => BrokerSessionStore::database(db.clone(), clock.clone()),
         };
         let entra = crate::services::entra::EntraRuntime::from_settings(&settings)?;
+        let dns = txt_lookup(&settings)?;
         Ok(Self {
             entra,
+            dns,
             mailer: Mailer::new(&settings)?,
             session_policy: SessionPolicy {
                 idle_timeout: settings.session_idle_timeout,
@@ -72,6 +77,20 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             session_store,
         })
+    }
+}
+
+/// The resolver for domain verification. Explicit servers that cannot be used stop the start;
+/// an unreadable system configuration only disables verification (logged), since nothing else
+/// needs DNS.
+fn txt_lookup(settings: &Settings) -> anyhow::Result<Arc<dyn TxtLookup>> {
+    match HickoryTxtLookup::new(&settings.dns_servers, settings.dns_timeout) {
+        Ok(lookup) => Ok(Arc::new(lookup)),
+        Err(e) if settings.dns_servers.is_empty() => {
+            log::warn!("domain verification is unavailable: {e}; set SSO_BROKER_DNS_SERVERS");
+            Ok(Arc::new(UnavailableTxtLookup(e.to_string())))
+        }
+        Err(e) => Err(anyhow::anyhow!("SSO_BROKER_DNS_SERVERS: {e}")),
     }
 }
 

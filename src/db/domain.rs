@@ -21,7 +21,7 @@ pub struct Domain {
 impl Domain {
     /// The DNS TXT record name the admin publishes to prove ownership.
     pub fn verification_record_name(&self) -> String {
-        format!("_sso-broker-verification.{}", self.domain)
+        crate::domain::domain_verification::record_name(&self.domain)
     }
 
     pub fn insert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
@@ -37,6 +37,54 @@ impl Domain {
             .select(Self::as_select())
             .first(conn)
             .optional()?)
+    }
+
+    /// The account's claim of `domain`, if it is this account's.
+    pub fn find_for_account(
+        conn: &mut DbConnection,
+        account_id: &str,
+        domain: &str,
+    ) -> Result<Option<Self>, DbError> {
+        Ok(domains::table
+            .filter(domains::account_id.eq(account_id))
+            .filter(domains::domain.eq(domain))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// The account a *verified* domain names (discovery, JIT); `None` for an unclaimed or
+    /// unverified domain.
+    pub fn verified_account_for(
+        conn: &mut DbConnection,
+        domain: &str,
+    ) -> Result<Option<String>, DbError> {
+        Ok(domains::table
+            .filter(domains::domain.eq(domain))
+            .filter(domains::verified.eq(true))
+            .select(domains::account_id)
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Marks the claim verified at `now`; false when it no longer exists.
+    pub fn mark_verified(
+        conn: &mut DbConnection,
+        id: &str,
+        now: NaiveDateTime,
+    ) -> Result<bool, DbError> {
+        let updated = diesel::update(domains::table.filter(domains::id.eq(id)))
+            .set((
+                domains::verified.eq(true),
+                domains::verified_at.eq(Some(now)),
+            ))
+            .execute(conn)?;
+        Ok(updated == 1)
+    }
+
+    pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
+        diesel::delete(domains::table.filter(domains::id.eq(id))).execute(conn)?;
+        Ok(())
     }
 
     pub fn list_for_account(

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod client_address;
+pub mod domain_verification;
 pub mod error;
 pub mod ids;
 pub mod messages;

@@ -63,6 +63,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin-consent/callback",
             web::get().to(pages::sso::admin_consent_callback),
         )
+        .route("/admin/domains", web::get().to(pages::admin_domains::show))
+        .route(
+            "/admin/domains",
+            web::post().to(pages::admin_domains::claim),
+        )
+        .route(
+            "/admin/domains/verify",
+            web::post().to(pages::admin_domains::verify),
+        )
+        .route(
+            "/admin/domains/remove",
+            web::post().to(pages::admin_domains::remove),
+        )
         .route("/admin/entra", web::get().to(pages::admin_entra::show))
         .route(
             "/admin/entra/tenants/{tenant_id}/check",
@@ -105,7 +118,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route(
                     "/accounts/{name}/domains",
-                    web::post().to(api::accounts::add_domain),
+                    web::post().to(api::domains::add),
+                )
+                .route(
+                    "/accounts/{name}/domains",
+                    web::get().to(api::domains::list),
+                )
+                .route(
+                    "/accounts/{name}/domains/{domain}/verify",
+                    web::post().to(api::domains::verify),
                 )
                 .route(
                     "/accounts/{name}/sso",

@@ -1,4 +1,4 @@
-//! Accounts, users and domains as the operator (API, CLI) manages them.
+//! Accounts and users as the operator (API, CLI) manages them; domains are `domains`.
 
 use diesel::Connection;
 use secrecy::SecretString;
@@ -6,14 +6,12 @@ use secrecy::SecretString;
 use super::audit::{self, Audit, Outcome, RequestMeta};
 use super::ServiceError;
 use crate::auth::password;
-use crate::crypto::tokens::random_token;
 use crate::db::account::Account;
 use crate::db::audit_event::AuditEvent;
-use crate::db::domain::Domain;
 use crate::db::membership::Membership;
 use crate::db::user::User;
 use crate::db::{DbConnection, DbError};
-use crate::domain::{AccountName, DomainName, Email, Password, Role, UserStatus, Username};
+use crate::domain::{AccountName, Email, Password, Role, UserStatus, Username};
 use crate::AppState;
 
 /// What to create.
@@ -43,15 +41,6 @@ pub struct CreatedAccount {
 pub struct CreatedUser {
     pub id: String,
     pub username: String,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct DomainView {
-    pub domain: String,
-    pub verified: bool,
-    /// The DNS TXT record that proves ownership.
-    pub verification_record: String,
-    pub verification_value: String,
 }
 
 /// One audit event as the operator API shows it (SPEC §6.3).
@@ -260,59 +249,6 @@ pub async fn create_user(
                 Ok(CreatedUser {
                     id: user.id,
                     username: user.username,
-                })
-            })
-        })
-        .await
-}
-
-pub async fn add_domain(
-    state: &AppState,
-    account: String,
-    domain: &str,
-    verified: bool,
-    actor: String,
-    meta: RequestMeta,
-) -> Result<DomainView, ServiceError> {
-    let domain = DomainName::parse(domain)?;
-    let now = state.clock.now_naive();
-    state
-        .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                let account = find_account(conn, &account)?;
-                let taken = "This domain is claimed by an account already.";
-                if Domain::find_by_domain(conn, domain.as_str())?.is_some() {
-                    return Err(conflict("domain_taken", taken));
-                }
-                let row = Domain {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    account_id: account.id.clone(),
-                    domain: domain.as_str().to_string(),
-                    verified,
-                    verification_token: format!("sso-broker-verification={}", random_token(18)),
-                    verified_at: verified.then_some(now),
-                    created_at: now,
-                };
-                row.insert(conn)
-                    .map_err(|e| unique_or(e, "domain_taken", taken))?;
-                audit::record(
-                    conn,
-                    &meta,
-                    now,
-                    Audit {
-                        actor,
-                        account_id: Some(&account.id),
-                        action: "domain.add",
-                        outcome: Outcome::Success,
-                        reason: Some(&format!("domain={} verified={verified}", row.domain)),
-                    },
-                )?;
-                Ok(DomainView {
-                    verification_record: row.verification_record_name(),
-                    verification_value: row.verification_token,
-                    domain: row.domain,
-                    verified: row.verified,
                 })
             })
         })

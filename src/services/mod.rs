@@ -7,6 +7,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod connections;
 pub mod demo;
+pub mod domains;
 pub mod entra;
 pub mod error;
 pub mod jit;

@@ -1,4 +1,4 @@
-//! Operator API for accounts, users, domains, sessions and the audit log (SPEC §6.3).
+//! Operator API for accounts, users, sessions and the audit log (SPEC §6.3).
 
 use actix_web::{web, HttpResponse};
 use secrecy::SecretString;
@@ -24,14 +24,6 @@ pub struct UserBody {
     username: Option<String>,
     role: String,
     password: Option<SecretString>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DomainBody {
-    domain: String,
-    #[serde(default)]
-    verified: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -72,25 +64,6 @@ pub async fn create_user(
     };
     let created = accounts::create_user(&state, input, op.actor, meta.0).await?;
     Ok(HttpResponse::Created().json(created))
-}
-
-pub async fn add_domain(
-    state: web::Data<AppState>,
-    op: Operator,
-    meta: Meta,
-    path: web::Path<String>,
-    body: web::Json<DomainBody>,
-) -> Result<HttpResponse, ApiError> {
-    let view = accounts::add_domain(
-        &state,
-        path.into_inner(),
-        &body.domain,
-        body.verified,
-        op.actor,
-        meta.0,
-    )
-    .await?;
-    Ok(HttpResponse::Created().json(view))
 }
 
 pub async fn audit(

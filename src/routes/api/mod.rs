@@ -1,5 +1,6 @@
 //! JSON endpoints: the operator API (SPEC §6.3, bearer token) and `/api/v1/me` (session).
 
 pub mod accounts;
+pub mod domains;
 pub mod entra;
 pub mod me;
