@@ -204,7 +204,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("    4. eve@fabrikam.example (another organization) is refused with the SPEC message");
                 println!("    SSO is enforced here: bob@contoso.example / {} is refused at {base}/login (\"Password login is disabled…\"),", demo::DEMO_PASSWORD);
                 println!("    while entra-admin keeps the break-glass admin login. Settings: {base}/admin/sso");
-                println!("    Outage switch: sso-broker sso disable-enforcement --account entra-demo");
+                println!(
+                    "    Outage switch: sso-broker sso disable-enforcement --account entra-demo"
+                );
             }
             println!(
                 "\n  Account 'okta-demo' (SAML through the development Okta-style IdP at {})",

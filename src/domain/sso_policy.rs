@@ -153,12 +153,17 @@ pub fn plan_username_migration(
             continue;
         }
         if taken_elsewhere(email) {
-            plan.duplicates
-                .push((email.to_string(), vec![user.username.clone(), email.to_string()]));
+            plan.duplicates.push((
+                email.to_string(),
+                vec![user.username.clone(), email.to_string()],
+            ));
             continue;
         }
-        plan.renames
-            .push((user.user_id.clone(), user.username.clone(), email.to_string()));
+        plan.renames.push((
+            user.user_id.clone(),
+            user.username.clone(),
+            email.to_string(),
+        ));
     }
     plan
 }
@@ -181,8 +186,14 @@ mod tests {
         assert_eq!(p.password_login(Some(Role::User)), PasswordLogin::Refused);
         assert_eq!(p.password_login(Some(Role::Admin)), PasswordLogin::Refused);
         p.allow_admin_password_login = true;
-        assert_eq!(p.password_login(Some(Role::Admin)), PasswordLogin::BreakGlass);
-        assert_eq!(p.password_login(Some(Role::ReadOnly)), PasswordLogin::Refused);
+        assert_eq!(
+            p.password_login(Some(Role::Admin)),
+            PasswordLogin::BreakGlass
+        );
+        assert_eq!(
+            p.password_login(Some(Role::ReadOnly)),
+            PasswordLogin::Refused
+        );
         assert_eq!(p.password_login(None), PasswordLogin::Refused);
         p.enabled = false;
         assert_eq!(p.password_login(Some(Role::User)), PasswordLogin::Allowed);

@@ -66,7 +66,9 @@ impl ResponseError for PageError {
         match &self.0 {
             ServiceError::SignInRequired => see_other("/login"),
             ServiceError::SessionExpired => see_other("/login?expired=1"),
-            ServiceError::PasswordChangeRequired => see_other("/account/security?change_password=1"),
+            ServiceError::PasswordChangeRequired => {
+                see_other("/account/security?change_password=1")
+            }
             err => error_page(status_of(err), "Something is not right", &err.to_string()),
         }
     }

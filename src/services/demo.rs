@@ -71,7 +71,11 @@ async fn seed_sso(
     change: super::sso_settings::SsoChange,
 ) -> Result<(), ServiceError> {
     let id = accounts::account_id(state, name.into()).await?;
-    if super::sso_settings::get(state, id.clone()).await?.enabled_at.is_some() {
+    if super::sso_settings::get(state, id.clone())
+        .await?
+        .enabled_at
+        .is_some()
+    {
         return Ok(());
     }
     super::sso_settings::update(state, id, change, "demo".into(), RequestMeta::cli()).await?;
@@ -261,7 +265,7 @@ pub mod okta {
         )
         .await?;
         // JIT for the verified domain: ivan@okta-demo.example gets a user at first sign-in.
-        let claimed = super::accounts::add_domain(
+        let claimed = crate::services::domains::claim(
             state,
             ACCOUNT.into(),
             "okta-demo.example",

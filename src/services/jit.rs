@@ -22,7 +22,10 @@ pub fn domain_verified_for(
     domain: &str,
     tenant_domains: &[String],
 ) -> Result<bool, ServiceError> {
-    if tenant_domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
+    if tenant_domains
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(domain))
+    {
         return Ok(true);
     }
     let Some(claim) = Domain::find_by_domain(conn, &domain.to_ascii_lowercase())? else {

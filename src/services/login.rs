@@ -209,7 +209,15 @@ pub async fn password_step(
             let login = policy.password_login(role);
             if login == PasswordLogin::Refused {
                 withdraw_all(conn, &attempts)?;
-                fail(conn, &meta, naive, Some(&user), &typed, ACTION, "sso_enforced")?;
+                fail(
+                    conn,
+                    &meta,
+                    naive,
+                    Some(&user),
+                    &typed,
+                    ACTION,
+                    "sso_enforced",
+                )?;
                 return Err(ServiceError::PasswordLoginDisabled);
             }
             let break_glass = (login == PasswordLogin::BreakGlass).then_some("break_glass");

@@ -6,8 +6,8 @@ use chrono::NaiveDateTime;
 
 use super::audit::{Outcome, RequestMeta};
 use super::jit;
-use super::sso_settings::load_policy;
 use super::sso_login::{account_users_with_email, audit_attempt, SsoRefusal};
+use super::sso_settings::load_policy;
 use super::ServiceError;
 use crate::auth::session::SignedIn;
 use crate::db::approved_tenant::ApprovedTenant;
@@ -88,7 +88,11 @@ pub async fn resolve_user(
                             .unwrap_or_default(),
                         None => Vec::new(),
                     };
-                    let domain = id.email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+                    let domain = id
+                        .email
+                        .rsplit_once('@')
+                        .map(|(_, d)| d)
+                        .unwrap_or_default();
                     let verified = jit::domain_verified_for(conn, &acct, domain, &tenant_domains)?;
                     if policy.jit_allowed(verified) {
                         match jit::provision(conn, &policy, &acct, &id.email, &meta, now)? {

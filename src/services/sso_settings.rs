@@ -109,7 +109,10 @@ fn invalid(code: &'static str, message: &str) -> ServiceError {
 }
 
 fn at(t: Option<NaiveDateTime>) -> Option<String> {
-    t.map(|t| t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    t.map(|t| {
+        t.and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    })
 }
 
 /// The policy of `account_id` (SSO off when it never configured any).
@@ -166,7 +169,8 @@ pub async fn get(state: &AppState, account_id: String) -> Result<SsoSettingsView
     state
         .db
         .run(move |conn| {
-            let account = Account::find(conn, &account_id)?.ok_or_else(ServiceError::account_not_found)?;
+            let account =
+                Account::find(conn, &account_id)?.ok_or_else(ServiceError::account_not_found)?;
             view(conn, &account)
         })
         .await
@@ -319,8 +323,9 @@ async fn temporary_passwords(
             .into_iter()
             .map(|u| {
                 let password = SecretString::from(random_token(12));
-                let hash = password::hash_password(&password)
-                    .map_err(|e| ServiceError::Internal(anyhow::anyhow!("password hash failed: {e}")))?;
+                let hash = password::hash_password(&password).map_err(|e| {
+                    ServiceError::Internal(anyhow::anyhow!("password hash failed: {e}"))
+                })?;
                 Ok(TemporaryPassword {
                     user_id: u.id,
                     username: u.username,
@@ -536,10 +541,11 @@ pub async fn disable_enforcement(
         .run(move |conn| {
             conn.transaction(|conn| {
                 let account = super::accounts::find_account(conn, &account_name)?;
-                let mut row = SsoSetting::find(conn, &account.id)?.ok_or(ServiceError::Conflict {
-                    code: "sso_not_configured",
-                    message: "SSO is not configured for this account.",
-                })?;
+                let mut row =
+                    SsoSetting::find(conn, &account.id)?.ok_or(ServiceError::Conflict {
+                        code: "sso_not_configured",
+                        message: "SSO is not configured for this account.",
+                    })?;
                 let was = row.enforced;
                 row.enforced = false;
                 row.updated_at = now;
@@ -553,7 +559,11 @@ pub async fn disable_enforcement(
                         account_id: Some(&account.id),
                         action: "sso.disable_enforcement",
                         outcome: Outcome::Success,
-                        reason: Some(if was { "was_enforced" } else { "was_not_enforced" }),
+                        reason: Some(if was {
+                            "was_enforced"
+                        } else {
+                            "was_not_enforced"
+                        }),
                     },
                 )?;
                 view(conn, &account)

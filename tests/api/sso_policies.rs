@@ -78,10 +78,18 @@ async fn enforced_sso_refuses_password_login_keeps_sessions_and_allows_the_break
     let (status, html) = password_page(&app, &browser, "ada@acme.example").await;
     assert_eq!(status, 403);
     assert!(html.contains(messages::PASSWORD_LOGIN_DISABLED), "{html}");
-    assert!(html.contains("/login/sso"), "the page offers Log in with SSO");
+    assert!(
+        html.contains("/login/sso"),
+        "the page offers Log in with SSO"
+    );
     // A wrong password learns nothing about enforcement.
     let res = app
-        .sign_in_from(&app.new_browser(), "ada@acme.example", "not the password", &[])
+        .sign_in_from(
+            &app.new_browser(),
+            "ada@acme.example",
+            "not the password",
+            &[],
+        )
         .await;
     assert_eq!(res.status(), 401);
     assert!(res
@@ -148,7 +156,9 @@ async fn enforcing_needs_sso_on_and_jit_admins_are_refused() {
     let res = app.put_sso("acme", json!({ "enabled": true })).await;
     assert_eq!(res.status(), 400, "the whole settings object is required");
     // Nothing was stored by the refused calls.
-    let res = app.api(Method::GET, "/api/v1/accounts/acme/sso", None).await;
+    let res = app
+        .api(Method::GET, "/api/v1/accounts/acme/sso", None)
+        .await;
     let now: Value = res.json().await.unwrap();
     assert_eq!(now["enabled"], false);
 }
@@ -164,7 +174,10 @@ async fn enabling_sso_renames_users_lists_duplicates_and_sends_invitations() {
     let res = app.put_sso("acme", sso_settings(true, false)).await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["enable"]["renamed"], json!([["bob", "bob@acme.example"]]));
+    assert_eq!(
+        body["enable"]["renamed"],
+        json!([["bob", "bob@acme.example"]])
+    );
     assert_eq!(
         body["enable"]["duplicates"],
         json!([{ "email": "carol@acme.example", "usernames": ["carol1", "carol2"] }])
@@ -174,7 +187,11 @@ async fn enabling_sso_renames_users_lists_duplicates_and_sends_invitations() {
     let me: Value = app.me().await.json().await.unwrap();
     assert_eq!(me["username"], "boss");
     let sent = mails(&app).await;
-    for to in ["boss@acme.example", "bob@acme.example", "carol@acme.example"] {
+    for to in [
+        "boss@acme.example",
+        "bob@acme.example",
+        "carol@acme.example",
+    ] {
         assert!(
             sent.iter()
                 .any(|(t, s, b)| t == to && s.contains("Sign in to") && b.contains("/login/sso")),
@@ -198,11 +215,20 @@ async fn the_security_page_disables_reset_password_with_the_tooltip_while_sso_is
     let app = spawn_app().await;
     app.with_user().await;
     app.enable_sso("acme").await;
-    assert_eq!(app.sign_in("ada@acme.example.com", PASSWORD).await.status(), 303);
+    assert_eq!(
+        app.sign_in("ada@acme.example.com", PASSWORD).await.status(),
+        303
+    );
     let html = app.get_html("/account/security").await;
-    assert!(html.contains(&format!("title=\"{}\"", messages::RESET_PASSWORD_SSO)), "{html}");
+    assert!(
+        html.contains(&format!("title=\"{}\"", messages::RESET_PASSWORD_SSO)),
+        "{html}"
+    );
     assert!(html.contains("disabled"), "the button is disabled");
-    assert!(!html.contains("action=\"/account/security/password\""), "no password form");
+    assert!(
+        !html.contains("action=\"/account/security/password\""),
+        "no password form"
+    );
     let res = app
         .submit(
             "/account/security",
@@ -231,7 +257,10 @@ async fn rollback_emails_temporary_passwords_that_must_be_changed_at_first_login
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["enabled"], false);
-    assert_eq!(body["rollback"]["temporary_passwords"], json!(["dora@acme.example"]));
+    assert_eq!(
+        body["rollback"]["temporary_passwords"],
+        json!(["dora@acme.example"])
+    );
     assert!(body["disabled_at"].is_string(), "kept for history");
     let sent = mails(&app).await;
     let (_, subject, text) = sent
@@ -246,7 +275,9 @@ async fn rollback_emails_temporary_passwords_that_must_be_changed_at_first_login
         .unwrap()
         .to_string();
     assert!(
-        !sent.iter().any(|(to, s, _)| to == "boss@acme.example" && s.contains("temporary")),
+        !sent
+            .iter()
+            .any(|(to, s, _)| to == "boss@acme.example" && s.contains("temporary")),
         "the admin keeps the own password"
     );
     // First sign-in: every page sends the user to choose a new password.
@@ -289,7 +320,11 @@ async fn sso_that_is_off_is_not_configured_even_with_a_connection() {
         )
         .await;
     assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains(messages::SSO_NOT_CONFIGURED));
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::SSO_NOT_CONFIGURED));
 }
 
 /// Starts Log in with SSO and returns the refusal page's status and text.
@@ -346,15 +381,20 @@ async fn jit_creates_a_user_only_when_on_and_for_a_verified_domain() {
     verified_domain(&saml.app, ACCOUNT, "okta-co.example").await;
     let (request_id, relay_state) = saml.start(newcomer).await;
     let res = saml
-        .post(&saml.response(Some(&request_id), newcomer), Some(&relay_state))
+        .post(
+            &saml.response(Some(&request_id), newcomer),
+            Some(&relay_state),
+        )
         .await;
     assert_eq!(res.status(), 303);
     let me: Value = saml.app.me().await.json().await.unwrap();
     assert_eq!(me["username"], newcomer);
     assert_eq!(me["role"], "read_only");
     let audit = saml.app.audit(ACCOUNT).await;
-    assert!(audit.iter().any(|e| e["action"] == "user.jit_create"
-        && e["reason"].as_str().unwrap().contains(newcomer)));
+    assert!(audit
+        .iter()
+        .any(|e| e["action"] == "user.jit_create"
+            && e["reason"].as_str().unwrap().contains(newcomer)));
     // Another domain is never provisioned, even when asserted by the IdP.
     let (_, html) = sso_refusal(&saml.app, ACCOUNT, "eve@elsewhere.example").await;
     assert!(html.contains(messages::EMAIL_NOT_CONFIGURED));

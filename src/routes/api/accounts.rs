@@ -96,7 +96,8 @@ pub async fn put_sso(
     body: web::Json<sso_settings::SsoChange>,
 ) -> Result<HttpResponse, ApiError> {
     let account = accounts::account_id(&state, path.into_inner()).await?;
-    let updated = sso_settings::update(&state, account, body.into_inner(), op.actor, meta.0).await?;
+    let updated =
+        sso_settings::update(&state, account, body.into_inner(), op.actor, meta.0).await?;
     Ok(HttpResponse::Ok().json(updated))
 }
 
