@@ -76,6 +76,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/domains/remove",
             web::post().to(pages::admin_domains::remove),
         )
+        .route("/admin/sso", web::get().to(pages::admin_sso::show))
+        .route(
+            "/admin/sso/enable",
+            web::post().to(pages::admin_sso::enable),
+        )
+        .route(
+            "/admin/sso/enable/confirm",
+            web::post().to(pages::admin_sso::enable_confirm),
+        )
+        .route(
+            "/admin/sso/disable",
+            web::post().to(pages::admin_sso::disable),
+        )
+        .route(
+            "/admin/sso/disable/confirm",
+            web::post().to(pages::admin_sso::disable_confirm),
+        )
+        .route(
+            "/admin/sso/policy",
+            web::post().to(pages::admin_sso::policy),
+        )
         .route("/admin/entra", web::get().to(pages::admin_entra::show))
         .route(
             "/admin/entra/tenants/{tenant_id}/check",

@@ -81,6 +81,20 @@ pub async fn account_id(state: &AppState, name: String) -> Result<String, Servic
         .await
 }
 
+/// The names of the account `name` and every account below it.
+pub async fn account_tree(state: &AppState, name: String) -> Result<Vec<String>, ServiceError> {
+    state
+        .db
+        .run(move |conn| {
+            let root = find_account(conn, &name)?;
+            Ok(Account::with_descendants(conn, root)?
+                .into_iter()
+                .map(|a| a.name)
+                .collect())
+        })
+        .await
+}
+
 pub async fn create_account(
     state: &AppState,
     input: NewAccount,

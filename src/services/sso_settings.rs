@@ -258,6 +258,34 @@ pub async fn preview_enable(
         .await
 }
 
+/// Who would get a temporary password if SSO were turned off now (the confirmation page).
+pub async fn preview_rollback(
+    state: &AppState,
+    account_id: String,
+) -> Result<Vec<String>, ServiceError> {
+    state
+        .db
+        .run(move |conn| {
+            Ok(rollback_candidates(home_members(conn, &account_id)?)
+                .into_iter()
+                .map(|u| u.username)
+                .collect())
+        })
+        .await
+}
+
+/// Every user of the account who is not disabled, except admins who still have a password.
+fn rollback_candidates(members: Vec<(User, Role)>) -> Vec<User> {
+    members
+        .into_iter()
+        .filter(|(u, role)| {
+            UserStatus::from_stored(&u.status) != UserStatus::Disabled
+                && !(*role == Role::Admin && u.password_hash.is_some())
+        })
+        .map(|(u, _)| u)
+        .collect()
+}
+
 /// Applies the enable step inside the caller's transaction.
 fn apply_enable(
     state: &AppState,
@@ -307,17 +335,7 @@ async fn temporary_passwords(
     account_id: &str,
 ) -> Result<Vec<TemporaryPassword>, ServiceError> {
     let id = account_id.to_string();
-    let users = state
-        .db
-        .run(move |conn| home_members(conn, &id))
-        .await?
-        .into_iter()
-        .filter(|(u, role)| {
-            UserStatus::from_stored(&u.status) != UserStatus::Disabled
-                && !(*role == Role::Admin && u.password_hash.is_some())
-        })
-        .map(|(u, _)| u)
-        .collect::<Vec<_>>();
+    let users = rollback_candidates(state.db.run(move |conn| home_members(conn, &id)).await?);
     tokio::task::spawn_blocking(move || {
         users
             .into_iter()

@@ -437,3 +437,94 @@ async fn a_refused_mfa_page_reads_like_the_other_sso_messages() {
     let res = saml.post(&spec, Some(&relay_state)).await;
     refused_with(res, messages::IDP_MFA_MISSING).await;
 }
+
+#[tokio::test]
+async fn an_admin_enables_and_enforces_sso_on_the_page_after_confirming_and_others_cannot() {
+    let app = spawn_app().await;
+    app.create_account("acme").await;
+    add_user(&app, "acme", "boss", "boss@acme.example", "admin").await;
+    add_user(&app, "acme", "bob", "bob@acme.example", "user").await;
+    add_user(&app, "acme", "rita", "rita@acme.example", "read_only").await;
+    // A user and a read-only user get 403; anonymous goes to the login page.
+    let anonymous = app.new_browser();
+    let res = anonymous.get(app.url("/admin/sso")).send().await.unwrap();
+    assert_eq!(location(&res), "/login");
+    for name in ["bob", "rita"] {
+        let browser = app.new_browser();
+        app.sign_in_from(&browser, name, PASSWORD, &[]).await;
+        let res = browser.get(app.url("/admin/sso")).send().await.unwrap();
+        assert_eq!(res.status(), 403, "{name}");
+        let res = browser
+            .post(app.url("/admin/sso/enable/confirm"))
+            .form(&[("csrf_token", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{name} cannot enable");
+    }
+    assert_eq!(app.sign_in("boss", PASSWORD).await.status(), 303);
+    // The first step only shows what will change.
+    let res = app.submit("/admin/sso", "/admin/sso/enable", &[]).await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Confirm and enable SSO"));
+    assert!(
+        html.contains("<code>bob</code> → <code>bob@acme.example</code>"),
+        "{html}"
+    );
+    let now: Value = app
+        .api(Method::GET, "/api/v1/accounts/acme/sso", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["enabled"], false, "nothing changed before confirming");
+    let res = app
+        .submit("/admin/sso", "/admin/sso/enable/confirm", &[])
+        .await;
+    assert_eq!(location(&res), "/admin/sso?saved=enabled");
+    let res = app
+        .submit(
+            "/admin/sso",
+            "/admin/sso/policy",
+            &[
+                ("enforced", "on"),
+                ("allow_admin_password_login", "on"),
+                ("jit_default_role", "user"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), "/admin/sso?saved=policy");
+    let now: Value = app
+        .api(Method::GET, "/api/v1/accounts/acme/sso", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["enabled"], true);
+    assert_eq!(now["enforced"], true);
+    assert_eq!(now["allow_admin_password_login"], true);
+    let (status, _) = password_page(&app, &app.new_browser(), "bob@acme.example").await;
+    assert_eq!(status, 403);
+    // A bad value is refused on the page and nothing is stored.
+    let res = app
+        .submit(
+            "/admin/sso",
+            "/admin/sso/policy",
+            &[
+                ("enforced", "on"),
+                ("entra_auth_context", "c100"),
+                ("jit_default_role", "user"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let now: Value = app
+        .api(Method::GET, "/api/v1/accounts/acme/sso", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["allow_admin_password_login"], true);
+    assert!(now["entra_auth_context"].is_null());
+}

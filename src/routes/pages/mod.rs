@@ -3,6 +3,7 @@
 pub mod admin_domains;
 pub mod admin_entra;
 pub mod admin_saml;
+pub mod admin_sso;
 pub mod home;
 pub mod login;
 pub mod logout;
