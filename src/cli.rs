@@ -202,11 +202,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("    2. Open {base}/admin/entra and click \"Connect Microsoft Entra ID\": sign in as the Contoso IT Admin and accept");
                 println!("    3. Sign out, then Log in with SSO: account entra-demo, email ada@contoso.example");
                 println!("    4. eve@fabrikam.example (another organization) is refused with the SPEC message");
-                println!("    SSO is enforced here: bob@contoso.example / {} is refused at {base}/login (\"Password login is disabled…\"),", demo::DEMO_PASSWORD);
-                println!("    while entra-admin keeps the break-glass admin login. Settings: {base}/admin/sso");
-                println!(
-                    "    Outage switch: sso-broker sso disable-enforcement --account entra-demo"
-                );
+                println!("    SSO is on (not enforced): entra-admin can enforce it, turn on JIT or require MFA at {base}/admin/sso");
             }
             println!(
                 "\n  Account 'okta-demo' (SAML through the development Okta-style IdP at {})",
@@ -222,6 +218,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             println!("    3. Sign out, then Log in with SSO: account okta-demo, email grace@okta-demo.example (MFA) or heidi@okta-demo.example (password only)");
             println!("    JIT is on for the verified domain okta-demo.example: ivan@okta-demo.example gets a user at his first sign-in");
+            println!("    SSO is enforced: olga@okta-demo.example / {} is refused at {base}/login (\"Password login is disabled…\"),", demo::DEMO_PASSWORD);
+            println!("    while okta-admin keeps the break-glass admin login. Settings: {base}/admin/sso");
+            println!(
+                "    IdP outage switch: sso-broker sso disable-enforcement --account okta-demo"
+            );
             println!(
                 "    4. {base}/api/v1/me shows idp \"saml\", the amr values and the MFA evidence"
             );

@@ -205,12 +205,11 @@ pub mod entra {
             &[
                 ("entra-admin", "admin@entra-demo.example", "admin", true),
                 ("ada", "ada@contoso.example", "user", false),
-                ("bob", "bob@contoso.example", "user", true),
             ],
         )
         .await?;
-        // Enforced, with the admin's break-glass password login.
-        super::seed_sso(state, ACCOUNT, super::sso_on(true, false)).await
+        // SSO on, not enforced: the admin may enforce it on /admin/sso.
+        super::seed_sso(state, ACCOUNT, super::sso_on(false, false)).await
     }
 }
 
@@ -261,6 +260,7 @@ pub mod okta {
                     "user",
                     false,
                 ),
+                ("olga", "olga@okta-demo.example", "user", true),
             ],
         )
         .await?;
@@ -278,6 +278,7 @@ pub mod okta {
             Ok(_) | Err(ServiceError::Conflict { .. }) => {}
             Err(e) => return Err(e),
         }
-        super::seed_sso(state, ACCOUNT, super::sso_on(false, true)).await
+        // Enforced with the admin's break-glass password login, and JIT on.
+        super::seed_sso(state, ACCOUNT, super::sso_on(true, true)).await
     }
 }
