@@ -89,6 +89,18 @@ pub fn sign_in(
     session.insert(AUTH_ENTRY, signed_in)
 }
 
+/// Makes `account_id` the active account of a signed-in session (same sign-in, fresh id).
+pub fn switch_account(
+    session: &Session,
+    signed_in: &SignedIn,
+    account_id: &str,
+) -> Result<(), actix_session::SessionInsertError> {
+    let mut switched = signed_in.clone();
+    switched.account_id = account_id.to_string();
+    session.renew();
+    session.insert(AUTH_ENTRY, &switched)
+}
+
 /// Moves the session to "password accepted, second factor pending" under a fresh id.
 pub fn begin_second_factor(
     session: &Session,

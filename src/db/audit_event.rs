@@ -41,4 +41,47 @@ impl AuditEvent {
             .select(Self::as_select())
             .load(conn)?)
     }
+
+    /// The newest `limit` events of an account matching the filters (exact action and outcome,
+    /// actor containing `actor`), newest first.
+    pub fn search(
+        conn: &mut DbConnection,
+        account_id: &str,
+        filter: &AuditFilter,
+        limit: i64,
+    ) -> Result<Vec<Self>, DbError> {
+        let mut query = audit_events::table
+            .filter(audit_events::account_id.eq(account_id))
+            .into_boxed();
+        if let Some(action) = &filter.action {
+            query = query.filter(audit_events::action.eq(action.clone()));
+        }
+        if let Some(outcome) = &filter.outcome {
+            query = query.filter(audit_events::outcome.eq(outcome.clone()));
+        }
+        if let Some(actor) = &filter.actor {
+            let escaped = actor
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            query = query.filter(
+                audit_events::actor
+                    .like(format!("%{escaped}%"))
+                    .escape('\\'),
+            );
+        }
+        Ok(query
+            .order((audit_events::at.desc(), audit_events::id.desc()))
+            .limit(limit)
+            .select(Self::as_select())
+            .load(conn)?)
+    }
+}
+
+/// Filters of the audit-log page.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    pub actor: Option<String>,
 }

@@ -77,6 +77,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(pages::admin_domains::remove),
         )
         .route("/admin/sso", web::get().to(pages::admin_sso::show))
+        .route("/admin/audit", web::get().to(pages::admin_audit::show))
+        .route("/account/switch", web::post().to(pages::home::switch))
         .route(
             "/admin/sso/enable",
             web::post().to(pages::admin_sso::enable),

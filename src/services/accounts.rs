@@ -281,21 +281,45 @@ pub async fn list_audit(
         .run(move |conn| {
             let account = find_account(conn, &account)?;
             let events = AuditEvent::list_for_account(conn, &account.id, limit)?;
-            Ok(events
-                .into_iter()
-                .map(|e| AuditView {
-                    at: e
-                        .at
-                        .and_utc()
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    actor: e.actor,
-                    action: e.action,
-                    outcome: e.outcome,
-                    reason: e.reason,
-                    ip: e.ip,
-                    request_id: e.request_id,
-                })
-                .collect())
+            Ok(audit_views(events))
         })
         .await
+}
+
+/// The newest 200 audit events of an account that match `filter` (the admin page).
+pub async fn search_audit(
+    state: &AppState,
+    account: String,
+    filter: crate::db::audit_event::AuditFilter,
+) -> Result<Vec<AuditView>, ServiceError> {
+    state
+        .db
+        .run(move |conn| {
+            let account = find_account(conn, &account)?;
+            Ok(audit_views(AuditEvent::search(
+                conn,
+                &account.id,
+                &filter,
+                200,
+            )?))
+        })
+        .await
+}
+
+fn audit_views(events: Vec<AuditEvent>) -> Vec<AuditView> {
+    events
+        .into_iter()
+        .map(|e| AuditView {
+            at: e
+                .at
+                .and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            actor: e.actor,
+            action: e.action,
+            outcome: e.outcome,
+            reason: e.reason,
+            ip: e.ip,
+            request_id: e.request_id,
+        })
+        .collect()
 }

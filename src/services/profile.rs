@@ -50,3 +50,30 @@ pub async fn load(state: &AppState, signed_in: &SignedIn) -> Result<Profile, Ser
         })
         .await
 }
+
+/// The account `name` the signed-in user may switch to: a membership is required, and an
+/// account that enforces SSO accepts only an SSO sign-in (or its break-glass admin).
+pub async fn switch_target(
+    state: &AppState,
+    signed_in: &SignedIn,
+    name: String,
+) -> Result<String, ServiceError> {
+    let (user_id, method) = (signed_in.user_id.clone(), signed_in.auth_method.clone());
+    state
+        .db
+        .run(move |conn| {
+            let account =
+                super::accounts::find_account(conn, &name).map_err(|_| ServiceError::Forbidden)?;
+            let membership =
+                Membership::find(conn, &user_id, &account.id)?.ok_or(ServiceError::Forbidden)?;
+            let role = crate::domain::Role::parse(&membership.role).ok();
+            let policy = super::sso_settings::load_policy(conn, &account.id)?;
+            if method != "sso"
+                && policy.password_login(role) == crate::domain::PasswordLogin::Refused
+            {
+                return Err(ServiceError::PasswordLoginDisabled);
+            }
+            Ok(account.id)
+        })
+        .await
+}

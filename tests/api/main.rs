@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin_consent;
+mod admin_pages;
 mod bad_input;
 mod cli;
 mod csrf;

@@ -1,5 +1,6 @@
 //! Server-rendered pages (`templates/`). Form field names are stable (SPEC §6.4).
 
+pub mod admin_audit;
 pub mod admin_domains;
 pub mod admin_entra;
 pub mod admin_saml;
