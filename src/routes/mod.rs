@@ -78,6 +78,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/sso", web::get().to(pages::admin_sso::show))
         .route("/admin/audit", web::get().to(pages::admin_audit::show))
+        .route("/admin/users", web::get().to(pages::admin_users::show))
+        .route(
+            "/admin/users/invite",
+            web::post().to(pages::admin_users::invite),
+        )
+        .route("/invite/{token}", web::get().to(pages::invite::show))
+        .route("/invite/{token}", web::post().to(pages::invite::accept))
         .route("/account/switch", web::post().to(pages::home::switch))
         .route(
             "/admin/sso/enable",

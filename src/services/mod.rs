@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domains;
 pub mod entra;
 pub mod error;
+pub mod invitations;
 pub mod jit;
 pub mod login;
 pub mod mail;

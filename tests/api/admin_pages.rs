@@ -8,7 +8,8 @@ use sso_broker::db::membership::Membership;
 
 use crate::helpers::{csrf_from, location, spawn_app, TestApp, PASSWORD};
 
-const ADMIN_PAGES: [&str; 5] = [
+const ADMIN_PAGES: [&str; 6] = [
+    "/admin/users",
     "/admin/sso",
     "/admin/entra",
     "/admin/saml",
@@ -17,7 +18,11 @@ const ADMIN_PAGES: [&str; 5] = [
 ];
 
 /// Every admin form, with a field that would change something if it were accepted.
-const ADMIN_POSTS: [(&str, &[(&str, &str)]); 8] = [
+const ADMIN_POSTS: [(&str, &[(&str, &str)]); 9] = [
+    (
+        "/admin/users/invite",
+        &[("email", "mal@acme.example"), ("role", "admin")],
+    ),
     ("/admin/sso/enable", &[]),
     ("/admin/sso/enable/confirm", &[]),
     ("/admin/sso/policy", &[("enforced", "on")]),
@@ -296,4 +301,135 @@ async fn the_audit_page_filters_by_action_outcome_and_actor() {
     // LIKE wildcards in the filter are literal.
     let wildcard = app_audit_page(&app, &admin, "?actor=%25").await;
     assert!(wildcard.contains("No events match."), "{wildcard}");
+}
+
+/// The invitation link in the newest email to `to`.
+async fn invitation_link(app: &TestApp, to: &str) -> String {
+    use diesel::prelude::*;
+    use sso_broker::db::outbox::OutboxMessage;
+    use sso_broker::db::schema::outbox;
+    let to = to.to_string();
+    let mails: Vec<OutboxMessage> = app
+        .state
+        .db
+        .run(move |conn| {
+            outbox::table
+                .filter(outbox::to_address.eq(to))
+                .select(OutboxMessage::as_select())
+                .load(conn)
+                .map_err(sso_broker::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    let body = &mails.last().expect("an invitation email").body_text;
+    let start = body.find("/invite/").unwrap();
+    body[start..].split_whitespace().next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn an_admin_invites_a_user_who_sets_a_password_once() {
+    let app = spawn_app().await;
+    app.create_account("acme").await;
+    add_user(&app, "acme", "alan", "admin").await;
+    assert_eq!(app.sign_in("alan", PASSWORD).await.status(), 303);
+    let res = app
+        .submit(
+            "/admin/users",
+            "/admin/users/invite",
+            &[("email", "Nina@Acme.example"), ("role", "read_only")],
+        )
+        .await;
+    assert_eq!(location(&res), "/admin/users?invited=nina%40acme.example");
+    let html = app.get_html("/admin/users").await;
+    assert!(html.contains("<td>nina@acme.example</td><td>nina@acme.example</td><td>read_only</td><td>invited</td>"), "{html}");
+    // The same email again is refused on the page.
+    let res = app
+        .submit(
+            "/admin/users",
+            "/admin/users/invite",
+            &[("email", "nina@acme.example"), ("role", "user")],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    let link = invitation_link(&app, "nina@acme.example").await;
+    let nina = app.new_browser();
+    let page = app.get_html_from(&nina, &link).await;
+    assert!(page.contains("Choose a password for <strong>nina@acme.example</strong>"));
+    let csrf = csrf_from(&page);
+    let res = nina
+        .post(app.url(&link))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("new_password", "short"),
+            ("confirm_password", "short"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422, "a weak password is refused");
+    let res = nina
+        .post(app.url(&link))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("new_password", "nina's new password"),
+            ("confirm_password", "nina's new password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&res), "/login?invited=1");
+    let res = app
+        .sign_in_from(
+            &app.new_browser(),
+            "nina@acme.example",
+            "nina's new password",
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "the invited user signs in");
+    // The link works once.
+    let res = nina.get(app.url(&link)).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(app
+        .audit("acme")
+        .await
+        .iter()
+        .any(|e| e["action"] == "user.invite" && e["actor"] == "user:alan"));
+}
+
+#[tokio::test]
+async fn on_an_sso_account_the_invitation_leads_to_log_in_with_sso() {
+    let app = spawn_app().await;
+    app.create_account("acme").await;
+    add_user(&app, "acme", "alan", "admin").await;
+    app.enable_sso("acme").await;
+    assert_eq!(app.sign_in("alan", PASSWORD).await.status(), 303);
+    let res = app
+        .submit(
+            "/admin/users",
+            "/admin/users/invite",
+            &[("email", "sam@acme.example"), ("role", "user")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let link = invitation_link(&app, "sam@acme.example").await;
+    let page = app.get_html_from(&app.new_browser(), &link).await;
+    assert!(
+        page.contains("/login/sso?account=acme&#38;email=sam%40acme.example"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("new_password"),
+        "no password on an SSO account"
+    );
+    let sso = app
+        .get_html_from(
+            &app.new_browser(),
+            "/login/sso?account=acme&email=sam%40acme.example",
+        )
+        .await;
+    assert!(
+        sso.contains("value=\"sam@acme.example\""),
+        "the SSO form is filled in"
+    );
 }

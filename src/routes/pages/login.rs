@@ -28,6 +28,7 @@ pub struct LoginPage {
 pub struct LoginQuery {
     expired: Option<String>,
     signed_out: Option<String>,
+    invited: Option<String>,
     return_to: Option<String>,
 }
 
@@ -54,6 +55,8 @@ pub async fn show(
         Some(messages::SESSION_EXPIRED.to_string())
     } else if query.signed_out.is_some() {
         Some("You are signed out.".to_string())
+    } else if query.invited.is_some() {
+        Some("Your password is set. Sign in with your username and password.".to_string())
     } else {
         None
     };

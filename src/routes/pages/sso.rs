@@ -44,6 +44,8 @@ pub struct SsoForm {
 #[derive(serde::Deserialize)]
 pub struct SsoQuery {
     return_to: Option<String>,
+    account: Option<String>,
+    email: Option<String>,
 }
 
 fn remembered_account(req: &HttpRequest) -> String {
@@ -96,8 +98,17 @@ pub async fn show(
         StatusCode::OK,
         &SsoPage {
             csrf_token: csrf.0,
-            account: remembered_account(&req),
-            email: String::new(),
+            account: query
+                .account
+                .as_deref()
+                .and_then(|a| AccountName::parse(a).ok())
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| remembered_account(&req)),
+            email: query
+                .email
+                .as_deref()
+                .map(|e| e.chars().take(254).collect())
+                .unwrap_or_default(),
             return_to: query.return_to.clone().unwrap_or_default(),
             error: None,
         },

@@ -1,0 +1,249 @@
+//! Inviting users (SPEC §3.5, admins only): the email becomes the username, the admin picks the
+//! role, an invitation email carries a single-use link (7 days). On an account with SSO on the
+//! link leads to "Log in with SSO"; otherwise the user sets a password there.
+
+use chrono::Duration;
+use diesel::Connection;
+use secrecy::SecretString;
+
+use super::audit::{self, Audit, Outcome, RequestMeta};
+use super::{mail, ServiceError};
+use crate::auth::password;
+use crate::crypto::tokens::{random_token, sha256_hex};
+use crate::db::account::Account;
+use crate::db::invitation::Invitation;
+use crate::db::membership::Membership;
+use crate::db::user::User;
+use crate::domain::{Email, Password, Role, UserStatus, Username};
+use crate::AppState;
+
+/// How long an invitation link works.
+pub const INVITATION_LIFETIME: Duration = Duration::days(7);
+
+/// A member as the users page lists them.
+#[derive(Debug, Clone)]
+pub struct MemberView {
+    pub username: String,
+    pub email: String,
+    pub role: String,
+    pub status: String,
+}
+
+/// The members of `account_id`.
+pub async fn members(
+    state: &AppState,
+    account_id: String,
+) -> Result<Vec<MemberView>, ServiceError> {
+    state
+        .db
+        .run(move |conn| {
+            Ok(User::list_members(conn, &account_id)?
+                .into_iter()
+                .map(|(u, role)| MemberView {
+                    username: u.username,
+                    email: u.email,
+                    role,
+                    status: u.status,
+                })
+                .collect())
+        })
+        .await
+}
+
+/// Invites `email` with `role` into `account_id`; returns the new username.
+pub async fn invite(
+    state: &AppState,
+    account_id: String,
+    email: &str,
+    role: &str,
+    actor: String,
+    meta: RequestMeta,
+) -> Result<String, ServiceError> {
+    let email = Email::parse(email)?;
+    let username = Username::parse(email.as_str())?;
+    let role = Role::parse(role)?;
+    let now = state.clock.now_naive();
+    let token = random_token(24);
+    let link = format!(
+        "{}/invite/{token}",
+        state.settings.public_url.as_str().trim_end_matches('/')
+    );
+    let result = state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let account = Account::find(conn, &account_id)?
+                    .ok_or_else(ServiceError::account_not_found)?;
+                if User::find_by_username(conn, username.as_str())?.is_some() {
+                    return Err(ServiceError::Conflict {
+                        code: "username_taken",
+                        message: "A user with this email as username exists already.",
+                    });
+                }
+                let sso = super::sso_settings::load_policy(conn, &account.id)?.enabled;
+                let user = User {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    home_account_id: account.id.clone(),
+                    username: username.as_str().to_string(),
+                    email: email.as_str().to_string(),
+                    password_hash: None,
+                    totp_secret_enc: None,
+                    totp_enabled: false,
+                    totp_last_step: None,
+                    status: UserStatus::Invited.as_str().to_string(),
+                    must_change_password: false,
+                    created_at: now,
+                    updated_at: now,
+                };
+                user.insert(conn).map_err(|e| {
+                    if e.is_unique_violation() {
+                        ServiceError::Conflict {
+                            code: "username_taken",
+                            message: "A user with this email as username exists already.",
+                        }
+                    } else {
+                        e.into()
+                    }
+                })?;
+                Membership {
+                    user_id: user.id.clone(),
+                    account_id: account.id.clone(),
+                    role: role.as_str().to_string(),
+                    created_at: now,
+                }
+                .insert(conn)?;
+                Invitation {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    token_hash: sha256_hex(&token),
+                    user_id: user.id.clone(),
+                    account_id: account.id.clone(),
+                    created_at: now,
+                    expires_at: now + INVITATION_LIFETIME,
+                    used_at: None,
+                }
+                .insert(conn)?;
+                let how = if sso {
+                    "Your organization signs in with single sign-on: the link takes you to Log in with SSO with your work email."
+                } else {
+                    "The link lets you choose your password."
+                };
+                mail::enqueue(
+                    conn,
+                    &user.email,
+                    &format!("You are invited to {}", account.display_name),
+                    &format!(
+                        "Hello,\n\nyou are invited to {} as {}. Your username is {}.\n\n{how}\n\n{link}\n\nThe link works once, for 7 days.\n",
+                        account.display_name,
+                        role.as_str(),
+                        user.username
+                    ),
+                    now,
+                )?;
+                audit::record(
+                    conn,
+                    &meta,
+                    now,
+                    Audit {
+                        actor,
+                        account_id: Some(&account.id),
+                        action: "user.invite",
+                        outcome: Outcome::Success,
+                        reason: Some(&format!("username={} role={}", user.username, role.as_str())),
+                    },
+                )?;
+                Ok(user.username)
+            })
+        })
+        .await;
+    if result.is_ok() {
+        state.mailer.wake();
+    }
+    result
+}
+
+/// What an invitation link leads to.
+#[derive(Debug, Clone)]
+pub enum InvitationView {
+    /// SSO is on: sign in with SSO (the first SSO sign-in activates the user).
+    Sso { account: String, email: String },
+    /// Choose a password.
+    SetPassword { username: String },
+}
+
+/// The live invitation behind `token`, or `None` (unknown, used or expired).
+pub async fn open(state: &AppState, token: String) -> Result<Option<InvitationView>, ServiceError> {
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            let Some(inv) = Invitation::find_live(conn, &sha256_hex(&token), now)? else {
+                return Ok(None);
+            };
+            let (Some(user), Some(account)) = (
+                User::find(conn, &inv.user_id)?,
+                Account::find(conn, &inv.account_id)?,
+            ) else {
+                return Ok(None);
+            };
+            if super::sso_settings::load_policy(conn, &account.id)?.enabled {
+                Ok(Some(InvitationView::Sso {
+                    account: account.name,
+                    email: user.email,
+                }))
+            } else {
+                Ok(Some(InvitationView::SetPassword {
+                    username: user.username,
+                }))
+            }
+        })
+        .await
+}
+
+/// Sets the invited user's password and activates them (only without SSO); the link is used up.
+pub async fn accept_with_password(
+    state: &AppState,
+    token: String,
+    new: SecretString,
+    meta: RequestMeta,
+) -> Result<Option<String>, ServiceError> {
+    let new = Password::parse(new)?;
+    let hash = tokio::task::spawn_blocking(move || password::hash_password(new.secret()))
+        .await
+        .map_err(|e| ServiceError::Internal(e.into()))?
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("password hash failed: {e}")))?;
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let Some(inv) = Invitation::find_live(conn, &sha256_hex(&token), now)? else {
+                    return Ok(None);
+                };
+                if super::sso_settings::load_policy(conn, &inv.account_id)?.enabled {
+                    return Err(ServiceError::PasswordResetDisabled);
+                }
+                let Some(user) = User::find(conn, &inv.user_id)? else {
+                    return Ok(None);
+                };
+                if !Invitation::consume(conn, &inv.id, now)? {
+                    return Ok(None);
+                }
+                User::set_password_hash(conn, &user.id, &hash, now)?;
+                User::set_status(conn, &user.id, UserStatus::Active.as_str(), now)?;
+                audit::record(
+                    conn,
+                    &meta,
+                    now,
+                    Audit {
+                        actor: format!("user:{}", user.username),
+                        account_id: Some(&inv.account_id),
+                        action: "user.accept_invitation",
+                        outcome: Outcome::Success,
+                        reason: None,
+                    },
+                )?;
+                Ok(Some(user.username))
+            })
+        })
+        .await
+}
