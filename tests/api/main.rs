@@ -8,6 +8,7 @@ mod admin_pages;
 mod bad_input;
 mod cli;
 mod csrf;
+mod domains;
 mod entra;
 mod entra_sign_in;
 mod helpers;

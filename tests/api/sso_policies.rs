@@ -528,3 +528,38 @@ async fn an_admin_enables_and_enforces_sso_on_the_page_after_confirming_and_othe
     assert_eq!(now["allow_admin_password_login"], true);
     assert!(now["entra_auth_context"].is_null());
 }
+
+#[tokio::test]
+async fn an_empty_account_name_is_found_by_the_verified_email_domain() {
+    let saml = spawn_saml_app(false).await;
+    let post = |account: &'static str| {
+        let app = &saml.app;
+        async move {
+            let html = app.get_html("/login/sso").await;
+            app.post_form(
+                "/login/sso",
+                &[
+                    ("csrf_token", csrf_from(&html).as_str()),
+                    ("account", account),
+                    ("email", EMAIL),
+                ],
+            )
+            .await
+        }
+    };
+    // Not verified yet: nothing names the account.
+    let res = post("").await;
+    assert_eq!(res.status(), 422);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::SSO_NOT_CONFIGURED));
+    verified_domain(&saml.app, ACCOUNT, "okta-co.example").await;
+    let res = post("").await;
+    assert_eq!(res.status(), 303);
+    assert!(
+        location(&res).starts_with(crate::saml_sign_in::IDP_SSO),
+        "to the IdP"
+    );
+}
