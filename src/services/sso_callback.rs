@@ -215,10 +215,23 @@ async fn complete_user_sign_in(
         email: payload.email.clone(),
         tenant_id: Some(verified.tenant_id.to_string()),
     };
+    // A requested authentication context must come back in `acrs`; then the tenant's
+    // Conditional Access policy (MFA) was met.
+    let context_met = match &payload.auth_context {
+        Some(context) if !verified.acrs.iter().any(|a| a == context) => {
+            return refuse(SsoRefusal::IdpMfaMissing, "auth_context_missing".into()).await;
+        }
+        Some(_) => true,
+        None => false,
+    };
     let evidence = SsoEvidence {
         idp: KIND_ENTRA,
         amr: verified.amr.clone(),
-        mfa: mfa_evidence(&verified.amr),
+        mfa: if context_met {
+            "yes"
+        } else {
+            mfa_evidence(&verified.amr)
+        },
         not_after: None,
     };
     let user = match resolve_user(state, &account_id, &identity, &evidence, &meta, naive).await? {

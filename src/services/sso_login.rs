@@ -72,8 +72,8 @@ pub enum FlowBinding {
 /// Which IdP an SSO attempt goes to.
 #[derive(Debug)]
 enum Target {
-    /// The approved tenant to sign in through.
-    Entra(String),
+    /// The approved tenant to sign in through, and the authentication context to ask for.
+    Entra(String, Option<String>),
     Saml(Box<SamlConnection>),
 }
 
@@ -85,6 +85,10 @@ pub(super) struct FlowPayload {
     pub(super) pkce_verifier: String,
     pub(super) email: String,
     pub(super) return_to: Option<String>,
+    /// The Conditional Access authentication context asked for; the ID token must carry it in
+    /// `acrs`.
+    #[serde(default)]
+    pub(super) auth_context: Option<String>,
 }
 
 pub fn audit_attempt(
@@ -307,7 +311,11 @@ fn decide(
             )))
         }
     };
-    Ok(Ok((account.id, Target::Entra(tenant))))
+    let context = policy
+        .entra_auth_context
+        .as_ref()
+        .map(|c| c.as_str().to_string());
+    Ok(Ok((account.id, Target::Entra(tenant, context))))
 }
 
 /// SPEC §3.2 steps 1–3.
@@ -369,8 +377,8 @@ pub async fn begin(
             })
             .await?
     };
-    let (account_id, tenant_id) = match decision {
-        Ok((account_id, Target::Entra(tenant_id))) => (account_id, tenant_id),
+    let (account_id, tenant_id, auth_context) = match decision {
+        Ok((account_id, Target::Entra(tenant_id, context))) => (account_id, tenant_id, context),
         Ok((account_id, Target::Saml(connection))) => {
             let target = SamlTarget {
                 account_id,
@@ -387,7 +395,7 @@ pub async fn begin(
     let tenant = TenantId::parse(&tenant_id).map_err(|e| ServiceError::Internal(e.into()))?;
     let request = match rt
         .oidc
-        .authorization_request(&tenant, email.as_str(), now)
+        .authorization_request(&tenant, email.as_str(), auth_context.as_deref(), now)
         .await
     {
         Ok(request) => request,
@@ -406,6 +414,7 @@ pub async fn begin(
         pkce_verifier: request.pkce_verifier.expose_secret().to_string(),
         email: email.as_str().to_string(),
         return_to,
+        auth_context,
     };
     let flow = NewFlow {
         key: request.state.expose_secret(),

@@ -56,6 +56,9 @@ pub struct DevIdp {
     client_secret: Mutex<String>,
     tenants: Mutex<HashMap<String, DevTenant>>,
     codes: Mutex<HashMap<String, IssuedCode>>,
+    /// Whether sign-ins satisfy a requested Conditional Access authentication context (the
+    /// `acrs` claim); tests turn it off to play a tenant whose policy was not met.
+    pub satisfies_auth_context: std::sync::atomic::AtomicBool,
 }
 
 /// An authorization code waiting to be redeemed.
@@ -66,6 +69,8 @@ struct IssuedCode {
     nonce: Option<String>,
     redirect_uri: String,
     code_challenge: String,
+    /// The authentication context the `claims` parameter asked for in `acrs`.
+    acrs: Option<String>,
     used: bool,
 }
 
@@ -104,6 +109,7 @@ impl DevIdp {
             client_secret: Mutex::new(client_secret.to_string()),
             tenants: Mutex::new(HashMap::new()),
             codes: Mutex::new(HashMap::new()),
+            satisfies_auth_context: std::sync::atomic::AtomicBool::new(true),
         })
     }
 
@@ -312,6 +318,7 @@ impl DevIdp {
                 nonce: params.get("nonce").cloned(),
                 redirect_uri,
                 code_challenge: param("code_challenge"),
+                acrs: requested_acrs(&param("claims")),
                 used: false,
             },
         );
@@ -380,13 +387,14 @@ impl DevIdp {
             .iter()
             .find(|u| u.oid == issued.oid)
             .ok_or_else(|| error(400, "invalid_grant", "AADSTS50034: User not found."))?;
-        let id_token = self.id_token(
-            &issued.tenant_id,
-            user,
-            issued.nonce.as_deref(),
-            now,
-            json!({}),
-        );
+        let satisfied = self
+            .satisfies_auth_context
+            .load(std::sync::atomic::Ordering::SeqCst);
+        let extra = match issued.acrs {
+            Some(context) if satisfied => json!({ "acrs": [context] }),
+            _ => json!({}),
+        };
+        let id_token = self.id_token(&issued.tenant_id, user, issued.nonce.as_deref(), now, extra);
         Ok(
             json!({ "token_type": "Bearer", "expires_in": 3600, "access_token": uuid::Uuid::new_v4().simple().to_string(), "id_token": id_token, "scope": "openid profile email" }),
         )
@@ -447,6 +455,17 @@ impl DevIdp {
         }
         self.sign(&claims)
     }
+}
+
+/// The authentication context a `claims` request parameter asks for:
+/// `{"id_token":{"acrs":{"essential":true,"value":"c1"}}}` (or `values`).
+fn requested_acrs(claims: &str) -> Option<String> {
+    let claims: Value = serde_json::from_str(claims).ok()?;
+    let acrs = &claims["id_token"]["acrs"];
+    acrs["value"]
+        .as_str()
+        .or_else(|| acrs["values"][0].as_str())
+        .map(str::to_string)
 }
 
 pub mod saml;

@@ -120,11 +120,12 @@ impl OidcClients {
         &self,
         tenant: &TenantId,
         login_hint: &str,
+        auth_context: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<AuthorizationRequest, SsoError> {
         let client = self.client(tenant, now).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state, nonce) = client
+        let mut request = client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 CsrfToken::new_random,
@@ -133,8 +134,16 @@ impl OidcClients {
             .add_scope(Scope::new("email".into()))
             .add_scope(Scope::new("profile".into()))
             .set_pkce_challenge(challenge)
-            .add_extra_param("login_hint", login_hint)
-            .url();
+            .add_extra_param("login_hint", login_hint);
+        if let Some(context) = auth_context {
+            // A Conditional Access authentication context (SPEC §3.6): asked for as an essential
+            // `acrs` value of the ID token; the callback requires it there.
+            let claims = serde_json::json!({
+                "id_token": { "acrs": { "essential": true, "value": context } }
+            });
+            request = request.add_extra_param("claims", claims.to_string());
+        }
+        let (url, state, nonce) = request.url();
         Ok(AuthorizationRequest {
             url,
             state: SecretString::from(state.secret().clone()),
