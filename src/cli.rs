@@ -200,9 +200,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     demo::DEMO_PASSWORD
                 );
                 println!("    2. Open {base}/admin/entra and click \"Connect Microsoft Entra ID\": sign in as the Contoso IT Admin and accept");
-                println!("    3. Sign out, then Log in with SSO: account entra-demo, email ada@contoso.example");
-                println!("    4. eve@fabrikam.example (another organization) is refused with the SPEC message");
-                println!("    SSO is on (not enforced): entra-admin can enforce it, turn on JIT or require MFA at {base}/admin/sso");
+                println!("    3. Open {base}/admin/sso, click \"Enable SSO\", read what changes, confirm (enforce, JIT, MFA there too)");
+                println!("    4. Sign out, then Log in with SSO: account entra-demo, email ada@contoso.example");
+                println!("    5. eve@fabrikam.example (another organization) is refused with the SPEC message");
             }
             println!(
                 "\n  Account 'okta-demo' (SAML through the development Okta-style IdP at {})",

@@ -197,6 +197,7 @@ pub mod entra {
     }
 
     /// The `entra-demo` account: admin `entra-admin` (password) and user ada@contoso.example.
+    /// SSO stays off: the admin turns it on at /admin/sso after connecting the tenant.
     pub async fn seed_account(state: &AppState) -> Result<(), ServiceError> {
         super::seed_account(
             state,
@@ -207,9 +208,7 @@ pub mod entra {
                 ("ada", "ada@contoso.example", "user", false),
             ],
         )
-        .await?;
-        // SSO on, not enforced: the admin may enforce it on /admin/sso.
-        super::seed_sso(state, ACCOUNT, super::sso_on(false, false)).await
+        .await
     }
 }
 
