@@ -12,7 +12,7 @@ use crate::helpers::{
 };
 
 /// Account `acme` connected to Contoso, with user `ada` (ada@contoso.example).
-async fn contoso_account(app: &TestApp) {
+pub(crate) async fn contoso_account(app: &TestApp) {
     app.create_account("acme").await;
     app.enable_sso("acme").await;
     app.create_user("acme", "ada", "ada@contoso.example").await;
@@ -47,7 +47,7 @@ fn add_user(idp: &DevIdp, tenant: &str, email: &str, name: &str, email_verified:
     });
 }
 
-fn oid_of(idp: &DevIdp, tenant: &str, email: &str) -> String {
+pub(crate) fn oid_of(idp: &DevIdp, tenant: &str, email: &str) -> String {
     idp.tenant(tenant)
         .unwrap()
         .users
@@ -57,7 +57,7 @@ fn oid_of(idp: &DevIdp, tenant: &str, email: &str) -> String {
         .oid
 }
 
-async fn start(app: &TestApp, account: &str, email: &str) -> reqwest::Response {
+pub(crate) async fn start(app: &TestApp, account: &str, email: &str) -> reqwest::Response {
     app.submit(
         "/login/sso",
         "/login/sso",
@@ -68,7 +68,7 @@ async fn start(app: &TestApp, account: &str, email: &str) -> reqwest::Response {
 
 /// Plays the user at the IdP: picks `oid` (or cancels) on the authorize page. Returns the
 /// callback URL the IdP sends the browser back to.
-async fn at_idp(authorize_url: &str, choice: Result<&str, ()>) -> String {
+pub(crate) async fn at_idp(authorize_url: &str, choice: Result<&str, ()>) -> String {
     match choice {
         Ok(oid) => post_idp_form(authorize_url, &[("oid", oid)]).await,
         Err(()) => post_idp_form(authorize_url, &[("cancel", "1")]).await,
@@ -76,13 +76,13 @@ async fn at_idp(authorize_url: &str, choice: Result<&str, ()>) -> String {
 }
 
 /// Starts the flow for `email` and signs in at the IdP as `oid`; returns the callback URL.
-async fn flow_to_callback(app: &TestApp, email: &str, oid: &str) -> String {
+pub(crate) async fn flow_to_callback(app: &TestApp, email: &str, oid: &str) -> String {
     let res = start(app, "acme", email).await;
     assert_eq!(res.status(), 303);
     at_idp(&location(&res), Ok(oid)).await
 }
 
-async fn me(app: &TestApp) -> Value {
+pub(crate) async fn me(app: &TestApp) -> Value {
     app.me().await.json().await.unwrap()
 }
 
@@ -548,76 +548,4 @@ async fn probing_accounts_and_emails_is_throttled_per_address() {
         start(&app, "acme", "ada@contoso.example").await.status(),
         303
     );
-}
-
-#[tokio::test]
-async fn an_entra_authentication_context_is_requested_and_required_in_acrs() {
-    let (app, idp) = spawn_entra_app().await;
-    contoso_account(&app).await;
-    let mut settings = crate::helpers::sso_settings(true, false);
-    settings["require_idp_mfa"] = json!(true);
-    settings["entra_auth_context"] = json!("c3");
-    assert_eq!(app.put_sso("acme", settings).await.status(), 200);
-    let oid = oid_of(&idp, CONTOSO, "ada@contoso.example");
-    let res = start(&app, "acme", "ada@contoso.example").await;
-    let authorize = location(&res);
-    let query: std::collections::HashMap<String, String> = url::Url::parse(&authorize)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
-    let claims: Value = serde_json::from_str(&query["claims"]).unwrap();
-    assert_eq!(
-        claims,
-        json!({ "id_token": { "acrs": { "essential": true, "value": "c3" } } })
-    );
-    // The tenant's policy was met: `acrs` carries c3, which counts as MFA evidence.
-    let callback = at_idp(&authorize, Ok(&oid)).await;
-    let res = app.get(&broker_path(&callback)).await;
-    assert_eq!(res.status(), 303);
-    assert_eq!(me(&app).await["mfa"], "yes");
-    app.submit("/logout", "/logout", &[]).await;
-    // Not met: no `acrs` in the ID token, and the account requires MFA.
-    idp.satisfies_auth_context
-        .store(false, std::sync::atomic::Ordering::SeqCst);
-    let callback = flow_to_callback(&app, "ada@contoso.example", &oid).await;
-    let res = app.get(&broker_path(&callback)).await;
-    assert_eq!(res.status(), 401);
-    assert!(res
-        .text()
-        .await
-        .unwrap()
-        .contains(&crate::helpers::escaped(messages::IDP_MFA_MISSING)));
-    assert_eq!(app.me().await.status(), 401);
-    assert!(app
-        .audit("acme")
-        .await
-        .iter()
-        .any(|e| e["reason"] == "auth_context_missing"));
-}
-
-#[tokio::test]
-async fn without_an_authentication_context_require_idp_mfa_refuses_unknown_evidence() {
-    let (app, idp) = spawn_entra_app().await;
-    contoso_account(&app).await;
-    let mut settings = crate::helpers::sso_settings(true, false);
-    settings["require_idp_mfa"] = json!(true);
-    assert_eq!(app.put_sso("acme", settings).await.status(), 200);
-    let callback = flow_to_callback(
-        &app,
-        "ada@contoso.example",
-        &oid_of(&idp, CONTOSO, "ada@contoso.example"),
-    )
-    .await;
-    let res = app.get(&broker_path(&callback)).await;
-    assert_eq!(
-        res.status(),
-        401,
-        "v2.0 ID tokens carry no amr: evidence unknown"
-    );
-    assert!(res
-        .text()
-        .await
-        .unwrap()
-        .contains(&crate::helpers::escaped(messages::IDP_MFA_MISSING)));
 }

@@ -10,6 +10,7 @@ mod cli;
 mod csrf;
 mod domains;
 mod entra;
+mod entra_auth_context;
 mod entra_sign_in;
 mod helpers;
 mod interop_oidc_provider;

@@ -11,7 +11,7 @@ use sso_broker::db::outbox::OutboxMessage;
 use sso_broker::db::schema::outbox;
 use sso_broker::domain::messages;
 
-use crate::helpers::{csrf_from, location, spawn_app, sso_settings, TestApp, PASSWORD};
+use crate::helpers::{location, spawn_app, sso_settings, TestApp, PASSWORD};
 use crate::saml_sign_in::{refused_with, spawn_saml_app, ACCOUNT, EMAIL};
 
 /// Every queued email: `(to, subject, body)`.
@@ -307,18 +307,7 @@ async fn sso_that_is_off_is_not_configured_even_with_a_connection() {
     let saml = spawn_saml_app(false).await;
     let res = saml.app.put_sso(ACCOUNT, sso_settings(false, false)).await;
     assert_eq!(res.status(), 200);
-    let html = saml.app.get_html("/login/sso").await;
-    let res = saml
-        .app
-        .post_form(
-            "/login/sso",
-            &[
-                ("csrf_token", csrf_from(&html).as_str()),
-                ("account", ACCOUNT),
-                ("email", EMAIL),
-            ],
-        )
-        .await;
+    let res = start_sso(&saml.app, ACCOUNT, EMAIL).await;
     assert_eq!(res.status(), 422);
     assert!(res
         .text()
@@ -327,19 +316,19 @@ async fn sso_that_is_off_is_not_configured_even_with_a_connection() {
         .contains(messages::SSO_NOT_CONFIGURED));
 }
 
+/// Posts Log in with SSO (`account`, `email`).
+async fn start_sso(app: &TestApp, account: &str, email: &str) -> reqwest::Response {
+    app.submit(
+        "/login/sso",
+        "/login/sso",
+        &[("account", account), ("email", email)],
+    )
+    .await
+}
+
 /// Starts Log in with SSO and returns the refusal page's status and text.
 async fn sso_refusal(app: &TestApp, account: &str, email: &str) -> (u16, String) {
-    let html = app.get_html("/login/sso").await;
-    let res = app
-        .post_form(
-            "/login/sso",
-            &[
-                ("csrf_token", csrf_from(&html).as_str()),
-                ("account", account),
-                ("email", email),
-            ],
-        )
-        .await;
+    let res = start_sso(app, account, email).await;
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
@@ -532,23 +521,8 @@ async fn an_admin_enables_and_enforces_sso_on_the_page_after_confirming_and_othe
 #[tokio::test]
 async fn an_empty_account_name_is_found_by_the_verified_email_domain() {
     let saml = spawn_saml_app(false).await;
-    let post = |account: &'static str| {
-        let app = &saml.app;
-        async move {
-            let html = app.get_html("/login/sso").await;
-            app.post_form(
-                "/login/sso",
-                &[
-                    ("csrf_token", csrf_from(&html).as_str()),
-                    ("account", account),
-                    ("email", EMAIL),
-                ],
-            )
-            .await
-        }
-    };
     // Not verified yet: nothing names the account.
-    let res = post("").await;
+    let res = start_sso(&saml.app, "", EMAIL).await;
     assert_eq!(res.status(), 422);
     assert!(res
         .text()
@@ -556,7 +530,7 @@ async fn an_empty_account_name_is_found_by_the_verified_email_domain() {
         .unwrap()
         .contains(messages::SSO_NOT_CONFIGURED));
     verified_domain(&saml.app, ACCOUNT, "okta-co.example").await;
-    let res = post("").await;
+    let res = start_sso(&saml.app, "", EMAIL).await;
     assert_eq!(res.status(), 303);
     assert!(
         location(&res).starts_with(crate::saml_sign_in::IDP_SSO),

@@ -153,7 +153,51 @@ async fn apply(
     }
 }
 
-/// `POST /admin/sso/enable`: the confirmation page (nothing changes yet).
+/// The confirmation page of turning SSO on (`true`) or off: nothing changes yet.
+async fn preview(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    form: web::Form<Fields>,
+    enable: bool,
+) -> Result<HttpResponse, PageError> {
+    let ctx = context(&req, &state, &user, Some(&form)).await?;
+    let id = ctx.account_id.clone();
+    let confirm = if enable {
+        Confirm::Enable(sso_settings::preview_enable(&state, id).await?)
+    } else {
+        Confirm::Disable(sso_settings::preview_rollback(&state, id).await?)
+    };
+    page(
+        &state,
+        &ctx,
+        csrf,
+        StatusCode::OK,
+        Some(confirm),
+        None,
+        None,
+    )
+    .await
+}
+
+/// Turns SSO on (`true`) or off, keeping the rest of the policy.
+async fn confirm(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    meta: Meta,
+    form: web::Form<Fields>,
+    enable: bool,
+) -> Result<HttpResponse, PageError> {
+    let ctx = context(&req, &state, &user, Some(&form)).await?;
+    let current = sso_settings::get(&state, ctx.account_id.clone()).await?;
+    let saved = if enable { "enabled" } else { "disabled" };
+    apply(&state, &ctx, csrf, unchanged(&current, enable), meta, saved).await
+}
+
+/// `POST /admin/sso/enable`: the confirmation page listing renames, shared emails, invitations.
 pub async fn enable(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -161,10 +205,7 @@ pub async fn enable(
     csrf: CsrfToken,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = context(&req, &state, &user, Some(&form)).await?;
-    let preview = sso_settings::preview_enable(&state, ctx.account_id.clone()).await?;
-    let confirm = Some(Confirm::Enable(preview));
-    page(&state, &ctx, csrf, StatusCode::OK, confirm, None, None).await
+    preview(req, state, user, csrf, form, true).await
 }
 
 /// `POST /admin/sso/enable/confirm`: turns SSO on.
@@ -176,20 +217,10 @@ pub async fn enable_confirm(
     meta: Meta,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = context(&req, &state, &user, Some(&form)).await?;
-    let current = sso_settings::get(&state, ctx.account_id.clone()).await?;
-    apply(
-        &state,
-        &ctx,
-        csrf,
-        unchanged(&current, true),
-        meta,
-        "enabled",
-    )
-    .await
+    confirm(req, state, user, csrf, meta, form, true).await
 }
 
-/// `POST /admin/sso/disable`: the confirmation page for the rollback.
+/// `POST /admin/sso/disable`: the confirmation page listing who gets temporary passwords.
 pub async fn disable(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -197,10 +228,7 @@ pub async fn disable(
     csrf: CsrfToken,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = context(&req, &state, &user, Some(&form)).await?;
-    let users = sso_settings::preview_rollback(&state, ctx.account_id.clone()).await?;
-    let confirm = Some(Confirm::Disable(users));
-    page(&state, &ctx, csrf, StatusCode::OK, confirm, None, None).await
+    preview(req, state, user, csrf, form, false).await
 }
 
 /// `POST /admin/sso/disable/confirm`: turns SSO off (temporary passwords by email).
@@ -212,17 +240,7 @@ pub async fn disable_confirm(
     meta: Meta,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = context(&req, &state, &user, Some(&form)).await?;
-    let current = sso_settings::get(&state, ctx.account_id.clone()).await?;
-    apply(
-        &state,
-        &ctx,
-        csrf,
-        unchanged(&current, false),
-        meta,
-        "disabled",
-    )
-    .await
+    confirm(req, state, user, csrf, meta, form, false).await
 }
 
 /// `POST /admin/sso/policy`: enforcement, break-glass, MFA, JIT, authentication context.
