@@ -178,6 +178,40 @@ impl Db {
     }
 }
 
+/// Runs `f` in a transaction. On SQLite it is `BEGIN IMMEDIATE`: a deferred transaction that
+/// reads and then writes fails at once with "database is locked" when another connection wrote
+/// meanwhile (the busy timeout cannot help a snapshot upgrade), so writers queue up front.
+/// Nested calls become savepoints; PostgreSQL uses the ordinary transaction.
+pub fn transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let outermost = match conn {
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::transaction_manager_status_mut(inner)
+                .transaction_depth()?
+                .is_none()
+        }
+        DbConnection::Postgres(_) => false,
+    };
+    if !outermost {
+        return diesel::Connection::transaction(conn, f);
+    }
+    if let DbConnection::Sqlite(inner) = conn {
+        AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+    }
+    let result = f(conn);
+    if let DbConnection::Sqlite(inner) = conn {
+        match &result {
+            Ok(_) => AnsiTransactionManager::commit_transaction(inner)?,
+            Err(_) => AnsiTransactionManager::rollback_transaction(inner)?,
+        }
+    }
+    result
+}
+
 /// Applies the pending migrations of the connection's backend.
 pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
     let migrate_err =
@@ -200,4 +234,40 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+
+    use super::*;
+
+    #[test]
+    fn a_sqlite_transaction_that_reads_then_writes_is_not_refused_by_a_concurrent_writer() {
+        let dir = std::env::temp_dir().join(format!("ssob-tx-{}", uuid::Uuid::new_v4().simple()));
+        let factory = ConnectionFactory::new(DatabaseUrl::Sqlite(dir.join("t.db")));
+        let mut a = factory.connect().unwrap();
+        a.batch_execute("CREATE TABLE t (v INTEGER NOT NULL)")
+            .unwrap();
+        let result = transaction(&mut a, |a| {
+            a.batch_execute("SELECT count(*) FROM t")?;
+            // Another connection writes while this transaction holds its read snapshot. With a
+            // deferred BEGIN it would commit first and this transaction's write would fail with
+            // "database is locked"; with BEGIN IMMEDIATE it waits until this one commits.
+            let other = factory.clone();
+            let writer = std::thread::spawn(move || {
+                let mut b = other.connect().unwrap();
+                b.batch_execute("INSERT INTO t (v) VALUES (2)")
+            });
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            a.batch_execute("INSERT INTO t (v) VALUES (1)")?;
+            Ok::<_, diesel::result::Error>(writer)
+        });
+        let writer = result.expect("this transaction's write is not refused");
+        writer
+            .join()
+            .unwrap()
+            .expect("the other writer waited and then wrote");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -1,6 +1,5 @@
 //! Accounts and users as the operator (API, CLI) manages them; domains are `domains`.
 
-use diesel::Connection;
 use secrecy::SecretString;
 
 use super::audit::{self, Audit, Outcome, RequestMeta};
@@ -117,7 +116,7 @@ pub async fn create_account(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 if Account::find_by_name(conn, name.as_str())?.is_some() {
                     return Err(conflict(
                         "account_exists",
@@ -211,7 +210,7 @@ pub async fn create_user(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let account = find_account(conn, &input.account)?;
                 if User::find_by_username(conn, username.as_str())?.is_some() {
                     return Err(conflict("username_taken", "This username is taken."));

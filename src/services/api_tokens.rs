@@ -1,6 +1,5 @@
 //! Operator API tokens (SPEC §6.3): made by the CLI, shown once, stored as SHA-256 hashes.
 
-use diesel::Connection;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::audit::{self, Audit, Outcome, RequestMeta};
@@ -37,7 +36,7 @@ pub async fn create(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 row.insert(conn).map_err(|e| {
                     if e.is_unique_violation() {
                         ServiceError::Conflict {

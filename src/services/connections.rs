@@ -51,7 +51,7 @@ pub async fn create(
     state
         .db
         .run(move |conn| {
-            diesel::Connection::transaction(conn, |conn| {
+            crate::db::transaction(conn, |conn| {
                 let account = find_account(conn, &account)?;
                 if IdpConnection::find_kind(conn, &account.id, KIND_ENTRA)?.is_some() {
                     return Err(ServiceError::Conflict {

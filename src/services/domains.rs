@@ -5,8 +5,6 @@
 //! Accounts are named by their account name, as in the other account services: the admin
 //! pages know the active account's name, the operator API has it in the path.
 
-use diesel::Connection;
-
 use super::accounts::find_account;
 use super::audit::{self, Audit, Outcome, RequestMeta};
 use super::ServiceError;
@@ -98,7 +96,7 @@ pub async fn claim(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let account = find_account(conn, &account)?;
                 if Domain::find_by_domain(conn, domain.as_str())?.is_some() {
                     return Err(ServiceError::Conflict {
@@ -192,7 +190,7 @@ pub async fn verify(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let mut row = row;
                 if outcome == VerificationOutcome::Verified {
                     // Removed while DNS was asked: nothing to verify any more.
@@ -244,7 +242,7 @@ pub async fn remove(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let account = find_account(conn, &account)?;
                 let row = Domain::find_for_account(conn, &account.id, domain.as_str())?
                     .ok_or_else(not_claimed)?;

@@ -227,7 +227,7 @@ async fn store_approval(
     state
         .db
         .run(move |conn| {
-            diesel::Connection::transaction(conn, |conn| {
+            crate::db::transaction(conn, |conn| {
                 row.upsert(conn)?;
                 audit(conn)
             })
@@ -393,7 +393,7 @@ pub async fn remove_tenant(
     state
         .db
         .run(move |conn| {
-            diesel::Connection::transaction(conn, |conn| {
+            crate::db::transaction(conn, |conn| {
                 let account = find_account(conn, &account)?;
                 let row = ApprovedTenant::find(conn, &account.id, tenant.as_str())?.ok_or(
                     ServiceError::NotFound {

@@ -3,7 +3,6 @@
 //! link leads to "Log in with SSO"; otherwise the user sets a password there.
 
 use chrono::Duration;
-use diesel::Connection;
 use secrecy::SecretString;
 
 use super::audit::{self, Audit, Outcome, RequestMeta};
@@ -71,7 +70,7 @@ pub async fn invite(
     let result = state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let account = Account::find(conn, &account_id)?
                     .ok_or_else(ServiceError::account_not_found)?;
                 if User::find_by_username(conn, username.as_str())?.is_some() {
@@ -215,7 +214,7 @@ pub async fn accept_with_password(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let Some(inv) = Invitation::find_live(conn, &sha256_hex(&token), now)? else {
                     return Ok(None);
                 };

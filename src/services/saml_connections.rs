@@ -341,7 +341,7 @@ pub async fn create(
     state
         .db
         .run(move |conn| {
-            diesel::Connection::transaction(conn, |conn| {
+            crate::db::transaction(conn, |conn| {
                 let account = find_account(conn, &account)?;
                 if IdpConnection::find_kind(conn, &account.id, KIND_SAML)?.is_some() {
                     return Err(ServiceError::Conflict {
@@ -401,7 +401,7 @@ pub async fn update(
     state
         .db
         .run(move |conn| {
-            diesel::Connection::transaction(conn, |conn| {
+            crate::db::transaction(conn, |conn| {
                 let mut current =
                     SamlConnection::for_account(conn, &account_id)?.ok_or(ServiceError::NotFound {
                         code: "connection_not_found",

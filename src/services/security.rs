@@ -1,7 +1,6 @@
 //! The signed-in user's own security settings (`/account/security`): TOTP enrollment with
 //! recovery codes, and password change. Each change is audited and announced by email.
 
-use diesel::Connection;
 use secrecy::SecretString;
 
 use super::audit::{self, Audit, Outcome, RequestMeta};
@@ -182,7 +181,7 @@ pub async fn confirm_totp(
                 })?;
                 return Err(ServiceError::InvalidOtp);
             };
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 User::enable_totp(conn, &user.id, step, naive)?;
                 let codes = store_new_recovery_codes(conn, &keys, &user.id, naive)?;
                 audit::record(conn, &meta, naive, Audit {
@@ -230,7 +229,7 @@ pub async fn regenerate_recovery_codes(
                     message: "Turn on two-step verification first.",
                 });
             }
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let codes = store_new_recovery_codes(conn, &keys, &user.id, now)?;
                 audit::record(
                     conn,
@@ -309,7 +308,7 @@ pub async fn change_password(
                 })?;
                 return Err(ServiceError::WrongCurrentPassword);
             }
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 User::set_password_hash(conn, &user.id, &new_hash, now)?;
                 audit::record(conn, &meta, now, Audit {
                     actor,

@@ -64,7 +64,7 @@ pub async fn resolve_user(
     let user = state
         .db
         .run(move |conn| {
-            diesel::Connection::transaction(conn, |conn| {
+            crate::db::transaction(conn, |conn| {
                 // The policy as it is now: SSO may have been turned off since the flow began.
                 let policy = load_policy(conn, &acct)?;
                 if !policy.enabled {

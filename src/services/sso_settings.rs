@@ -4,7 +4,6 @@
 //! outage switch turns enforcement off.
 
 use chrono::NaiveDateTime;
-use diesel::Connection;
 use secrecy::SecretString;
 
 use super::audit::{self, Audit, Outcome, RequestMeta};
@@ -468,7 +467,7 @@ pub async fn update(
     let result = state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let account = Account::find(conn, &account_id)?
                     .ok_or_else(ServiceError::account_not_found)?;
                 let (role, jit_ids, context) = validated(conn, &account, &change)?;
@@ -557,7 +556,7 @@ pub async fn disable_enforcement(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let account = super::accounts::find_account(conn, &account_name)?;
                 let mut row =
                     SsoSetting::find(conn, &account.id)?.ok_or(ServiceError::Conflict {

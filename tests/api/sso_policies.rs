@@ -251,8 +251,10 @@ async fn rollback_emails_temporary_passwords_that_must_be_changed_at_first_login
     app.enable_sso("acme").await;
     // An SSO-only user (no password), as SSO accounts have.
     let body = json!({ "email": "dora@acme.example", "role": "user" });
-    app.api(Method::POST, "/api/v1/accounts/acme/users", Some(body))
+    let res = app
+        .api(Method::POST, "/api/v1/accounts/acme/users", Some(body))
         .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     let res = app.put_sso("acme", sso_settings(false, false)).await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
