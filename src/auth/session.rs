@@ -31,6 +31,13 @@ pub struct SignedIn {
     /// Unix time the session must end by whatever the policy says (SAML `SessionNotOnOrAfter`).
     #[serde(default)]
     pub not_after: Option<i64>,
+    /// The IdP connection an SSO sign-in came through (SPEC §3.8: which accounts the session may
+    /// act in; it ends when the connection is deleted).
+    #[serde(default)]
+    pub connection_id: Option<String>,
+    /// The approved Entra tenant an Entra sign-in came from (it ends when the tenant is revoked).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
 }
 
 /// A password step that still needs its TOTP or recovery code.

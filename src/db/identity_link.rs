@@ -40,15 +40,23 @@ impl IdentityLink {
             .optional()?)
     }
 
-    /// The user's link of this kind, if any (a user has at most one Entra identity).
-    pub fn find_for_user(
+    /// The user's links (at most one per issuer).
+    pub fn list_for_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<Self>, DbError> {
+        Ok(identity_links::table
+            .filter(identity_links::user_id.eq(user_id))
+            .select(Self::as_select())
+            .load(conn)?)
+    }
+
+    /// The user's link to `issuer`, if any (a user has at most one identity per issuer).
+    pub fn find_for_user_issuer(
         conn: &mut DbConnection,
         user_id: &str,
-        kind: &str,
+        issuer: &str,
     ) -> Result<Option<Self>, DbError> {
         Ok(identity_links::table
             .filter(identity_links::user_id.eq(user_id))
-            .filter(identity_links::kind.eq(kind))
+            .filter(identity_links::issuer.eq(issuer))
             .select(Self::as_select())
             .first(conn)
             .optional()?)

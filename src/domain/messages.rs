@@ -11,6 +11,8 @@ pub const IDP_UNREACHABLE: &str =
 pub const SESSION_EXPIRED: &str = "Your session has expired. Please log in again.";
 pub const IDP_MFA_MISSING: &str =
     "Your organization's sign-in did not use multi-factor authentication.";
+/// SPEC §3.8: switching into an account that would not admit the session's sign-in.
+pub const OWN_SSO_REQUIRED: &str = "This account requires you to sign in with its own SSO.";
 pub const RESET_PASSWORD_SSO: &str = "Reset password is not supported as SSO is active.";
 
 /// Password form: wrong password, unknown user and ambiguous email all read the same, so the

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod messages;
 pub mod return_url;
 pub mod sso_policy;
+pub mod trust;
 pub mod user;
 
 pub use account::{AccountName, DomainName};

@@ -15,15 +15,28 @@ struct ErrorTemplate<'a> {
     title: &'a str,
     message: &'a str,
     request_id: &'a str,
+    /// A next step the page offers: link and label.
+    action: Option<(String, &'a str)>,
 }
 
 /// Renders the error page.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    error_page_with_action(status, title, message, None)
+}
+
+/// Renders the error page with a next step (`href`, label).
+pub fn error_page_with_action(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    action: Option<(String, &str)>,
+) -> HttpResponse {
     let id = request_id::current();
     let body = ErrorTemplate {
         title,
         message,
         request_id: &id,
+        action,
     }
     .render()
     .unwrap_or_else(|_| format!("{message} (request id {id})"));
@@ -68,6 +81,19 @@ impl ResponseError for PageError {
             ServiceError::SessionExpired => see_other("/login?expired=1"),
             ServiceError::PasswordChangeRequired => {
                 see_other("/account/security?change_password=1")
+            }
+            err @ ServiceError::AccountSignInRequired { account, email, .. } => {
+                // Log in with SSO, prefilled for the account the user asked for (SPEC §3.8).
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("account", account)
+                    .append_pair("email", email)
+                    .finish();
+                error_page_with_action(
+                    status_of(err),
+                    "Sign in to this account",
+                    &err.to_string(),
+                    Some((format!("/login/sso?{query}"), "Log in with SSO")),
+                )
             }
             err => error_page(status_of(err), "Something is not right", &err.to_string()),
         }

@@ -48,6 +48,14 @@ pub enum ServiceError {
     PasswordResetDisabled,
     #[error("{}", messages::SESSION_EXPIRED)]
     SessionExpired,
+    /// The account would not admit this session's sign-in (SPEC §3.8): the user signs in again
+    /// through the account's IdP, with Log in with SSO prefilled for `account` and `email`.
+    #[error("{}", if *.mfa_missing { messages::IDP_MFA_MISSING } else { messages::OWN_SSO_REQUIRED })]
+    AccountSignInRequired {
+        account: String,
+        email: String,
+        mfa_missing: bool,
+    },
     #[error("Please sign in to continue.")]
     SignInRequired,
     #[error("You do not have permission to do this.")]
@@ -76,6 +84,7 @@ impl ServiceError {
             Self::PasswordChangeRequired => "password_change_required",
             Self::PasswordResetDisabled => "password_reset_disabled",
             Self::SessionExpired => "session_expired",
+            Self::AccountSignInRequired { .. } => "account_sign_in_required",
             Self::SignInRequired => "unauthenticated",
             Self::Forbidden => "forbidden",
             Self::Csrf => "csrf_failed",
@@ -99,6 +108,7 @@ impl ServiceError {
             Self::WrongCurrentPassword => 422,
             Self::Throttled => 429,
             Self::PasswordLoginDisabled | Self::PasswordChangeRequired => 403,
+            Self::AccountSignInRequired { .. } => 403,
             Self::PasswordResetDisabled => 409,
             Self::Forbidden | Self::Csrf => 403,
             Self::Db(_) | Self::Internal(_) => 500,

@@ -265,6 +265,8 @@ pub async fn password_step(
                 authenticated_at: now.timestamp(),
                 last_seen_at: now.timestamp(),
                 not_after: None,
+                connection_id: None,
+                tenant_id: None,
             }))
         })
         .await;
@@ -365,6 +367,8 @@ pub async fn second_factor_step(
                 authenticated_at: now.timestamp(),
                 last_seen_at: now.timestamp(),
                 not_after: None,
+                connection_id: None,
+                tenant_id: None,
             })
         })
         .await;

@@ -1,9 +1,10 @@
 //! Who the signed-in user is, in the active account (home page, `/api/v1/me`).
 
-use super::ServiceError;
+use super::{trust, ServiceError};
 use crate::auth::session::SignedIn;
 use crate::db::membership::Membership;
 use crate::db::user::User;
+use crate::domain::trust::AccountAdmission;
 use crate::domain::UserStatus;
 use crate::AppState;
 
@@ -23,12 +24,17 @@ pub struct Profile {
 /// The profile behind a session. A user disabled or removed since sign-in ends the session.
 pub async fn load(state: &AppState, signed_in: &SignedIn) -> Result<Profile, ServiceError> {
     let (user_id, account_id) = (signed_in.user_id.clone(), signed_in.account_id.clone());
+    let signed_in = signed_in.clone();
     state
         .db
         .run(move |conn| {
             let user = User::find(conn, &user_id)?
                 .filter(|u| UserStatus::from_stored(&u.status) == UserStatus::Active)
                 .ok_or(ServiceError::SessionExpired)?;
+            // The connection or tenant that admitted an SSO session was withdrawn (SPEC §3.8).
+            if !trust::still_admitted(conn, &signed_in)? {
+                return Err(ServiceError::SessionExpired);
+            }
             let memberships = Membership::list_for_user(conn, &user.id)?;
             let (active, account) = memberships
                 .iter()
@@ -51,29 +57,34 @@ pub async fn load(state: &AppState, signed_in: &SignedIn) -> Result<Profile, Ser
         .await
 }
 
-/// The account `name` the signed-in user may switch to: a membership is required, and an
-/// account that enforces SSO accepts only an SSO sign-in (or its break-glass admin).
+/// The account `name` the signed-in user may switch to (SPEC §3.8): a membership is required,
+/// and the account must admit the session's sign-in now — it does not enforce SSO or the session
+/// came through its own connection, and its require-IdP-MFA policy is met.
 pub async fn switch_target(
     state: &AppState,
     signed_in: &SignedIn,
     name: String,
 ) -> Result<String, ServiceError> {
-    let (user_id, method) = (signed_in.user_id.clone(), signed_in.auth_method.clone());
+    let signed_in = signed_in.clone();
     state
         .db
         .run(move |conn| {
             let account =
                 super::accounts::find_account(conn, &name).map_err(|_| ServiceError::Forbidden)?;
-            let membership =
-                Membership::find(conn, &user_id, &account.id)?.ok_or(ServiceError::Forbidden)?;
-            let role = crate::domain::Role::parse(&membership.role).ok();
-            let policy = super::sso_settings::load_policy(conn, &account.id)?;
-            if method != "sso"
-                && policy.password_login(role) == crate::domain::PasswordLogin::Refused
-            {
-                return Err(ServiceError::PasswordLoginDisabled);
+            let role = trust::role_in(conn, &signed_in.user_id, &account.id)?
+                .ok_or(ServiceError::Forbidden)?;
+            let admission = trust::account_admits(conn, &signed_in, &account.id, role)?;
+            if admission == AccountAdmission::Admitted {
+                return Ok(account.id);
             }
-            Ok(account.id)
+            let email = User::find(conn, &signed_in.user_id)?
+                .map(|u| u.email)
+                .unwrap_or_default();
+            Err(ServiceError::AccountSignInRequired {
+                account: account.name,
+                email,
+                mfa_missing: admission == AccountAdmission::IdpMfaMissing,
+            })
         })
         .await
 }

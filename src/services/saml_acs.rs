@@ -278,6 +278,8 @@ pub async fn complete(
         subject: verified.name_id.clone(),
         email,
         tenant_id: None,
+        connection_id: connection_id.clone(),
+        connection_account_id: account_id.clone(),
     };
     let evidence = SsoEvidence {
         idp: KIND_SAML,
@@ -289,7 +291,7 @@ pub async fn complete(
         Ok(user) => user,
         Err(reason) => return refuse(refusal_for(reason), reason.into()).await,
     };
-    let signed_in = sso_session(&user.id, &account_id, evidence, now);
+    let signed_in = sso_session(&user.id, &identity, &account_id, evidence, now);
     let reason = json!({
         "idp": verified.issuer,
         "mfa": signed_in.mfa,

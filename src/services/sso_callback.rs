@@ -15,7 +15,7 @@ use super::ServiceError;
 use crate::auth::session::SignedIn;
 use crate::crypto::tokens::sha256_hex;
 use crate::db::approved_tenant::ApprovedTenant;
-use crate::db::connection::KIND_ENTRA;
+use crate::db::connection::{IdpConnection, KIND_ENTRA};
 use crate::db::login_flow::LoginFlow;
 use crate::sso::entra::{validate_token, TenantId, TokenRules};
 use crate::sso::SsoError;
@@ -174,16 +174,20 @@ async fn complete_user_sign_in(
         Err(e) => return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await,
     };
     let (tid, acct) = (tenant.to_string(), account_id.clone());
-    let approval = state
+    let (approval, connection) = state
         .db
         .run(move |conn| {
-            Ok::<_, ServiceError>(
-                ApprovedTenant::find(conn, &acct, &tid)?
-                    .filter(ApprovedTenant::is_approved)
-                    .map(|t| t.domains()),
-            )
+            let approval = ApprovedTenant::find(conn, &acct, &tid)?
+                .filter(ApprovedTenant::is_approved)
+                .map(|t| t.domains());
+            let connection = IdpConnection::find_kind(conn, &acct, KIND_ENTRA)?;
+            Ok::<_, ServiceError>((approval, connection))
         })
         .await?;
+    // The account's Entra connection was removed since the flow began.
+    let Some(connection) = connection else {
+        return refuse(SsoRefusal::NotConfigured, "no_usable_connection".into()).await;
+    };
     let audiences = vec![rt.app.client_id.clone()];
     let rules = TokenRules {
         authority: rt.app.authority(),
@@ -214,6 +218,8 @@ async fn complete_user_sign_in(
         subject: verified.oid.clone(),
         email: payload.email.clone(),
         tenant_id: Some(verified.tenant_id.to_string()),
+        connection_id: connection.id,
+        connection_account_id: connection.account_id,
     };
     // A requested authentication context must come back in `acrs`; then the tenant's
     // Conditional Access policy (MFA) was met.
@@ -238,7 +244,7 @@ async fn complete_user_sign_in(
         Ok(user) => user,
         Err(reason) => return refuse(refusal_for(reason), reason.into()).await,
     };
-    let signed_in = sso_session(&user.id, &account_id, evidence, now);
+    let signed_in = sso_session(&user.id, &identity, &account_id, evidence, now);
     let reason =
         json!({ "tenant": verified.tenant_id.to_string(), "mfa": signed_in.mfa }).to_string();
     audit_success(state, meta, account_id, &user.username, reason).await?;

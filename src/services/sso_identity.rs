@@ -8,6 +8,7 @@ use super::audit::{Outcome, RequestMeta};
 use super::jit;
 use super::sso_login::{account_users_with_email, audit_attempt, SsoRefusal};
 use super::sso_settings::load_policy;
+use super::trust;
 use super::ServiceError;
 use crate::auth::session::SignedIn;
 use crate::db::approved_tenant::ApprovedTenant;
@@ -28,8 +29,11 @@ pub struct VerifiedIdentity {
     pub subject: String,
     /// The email the IdP authenticated (already compared with the entered one, if any).
     pub email: String,
-    /// The Entra tenant it signed in through (its verified domains count for JIT).
+    /// The Entra tenant it signed in through (its verified domains count for JIT and linking).
     pub tenant_id: Option<String>,
+    /// The connection it came through, and the account that owns it (SPEC §3.8).
+    pub connection_id: String,
+    pub connection_account_id: String,
 }
 
 /// Why no user matched; the audit reason, and the text the user reads.
@@ -38,6 +42,7 @@ pub fn refusal_for(reason: &'static str) -> SsoRefusal {
         "email_not_configured" => SsoRefusal::EmailNotConfigured,
         "multiple_usernames" => SsoRefusal::MultipleUsernames,
         "jit_username_taken" => SsoRefusal::EmailNotConfigured,
+        "foreign_user" => SsoRefusal::EmailNotConfigured,
         "sso_disabled" => SsoRefusal::NotConfigured,
         "idp_mfa_missing" => SsoRefusal::IdpMfaMissing,
         _ => SsoRefusal::IncorrectCredentials,
@@ -45,8 +50,9 @@ pub fn refusal_for(reason: &'static str) -> SsoRefusal {
 }
 
 /// The user `identity` signs in as in `account_id`: by link, else by email (exactly one user,
-/// not disabled, not linked to another identity of this kind: then the link is made). The user
-/// must be a member of the account and not disabled; an invited user becomes active.
+/// not disabled, not linked to another identity of this kind, and one the connection's account
+/// may claim (SPEC §3.8): then the link is made). The user must be a member of the account and
+/// not disabled; an invited user becomes active.
 pub async fn resolve_user(
     state: &AppState,
     account_id: &str,
@@ -80,14 +86,14 @@ pub async fn resolve_user(
                     );
                 }
                 let mut users = account_users_with_email(conn, &acct, &id.email)?;
+                let tenant_domains = match &id.tenant_id {
+                    Some(tid) => ApprovedTenant::find(conn, &id.connection_account_id, tid)?
+                        .filter(ApprovedTenant::is_approved)
+                        .map(|t| t.domains())
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
                 if users.is_empty() {
-                    let tenant_domains = match &id.tenant_id {
-                        Some(tid) => ApprovedTenant::find(conn, &acct, tid)?
-                            .filter(ApprovedTenant::is_approved)
-                            .map(|t| t.domains())
-                            .unwrap_or_default(),
-                        None => Vec::new(),
-                    };
                     let domain = id
                         .email
                         .rsplit_once('@')
@@ -113,8 +119,19 @@ pub async fn resolve_user(
                 if UserStatus::from_stored(&user.status) == UserStatus::Disabled {
                     return Ok(Err("user_not_allowed"));
                 }
-                // A user linked to another identity of this kind is never re-linked by email.
-                if IdentityLink::find_for_user(conn, &user.id, id.kind)?.is_some() {
+                // An IdP is trusted by email only for its own account's people (SPEC §3.8).
+                let claim = trust::email_claim(
+                    conn,
+                    &id.connection_account_id,
+                    &user,
+                    &id.email,
+                    &tenant_domains,
+                )?;
+                if !claim.may_link() {
+                    return Ok(Err("foreign_user"));
+                }
+                // A user linked to another identity of this issuer is never re-linked by email.
+                if IdentityLink::find_for_user_issuer(conn, &user.id, &id.issuer)?.is_some() {
                     return Ok(Err("linked_to_another_identity"));
                 }
                 IdentityLink {
@@ -167,9 +184,10 @@ pub struct SsoEvidence {
     pub not_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// The session record of an SSO sign-in of `user_id` into `account_id` at `now`.
+/// The session record of an SSO sign-in of `user_id` with `identity` into `account_id` at `now`.
 pub fn sso_session(
     user_id: &str,
+    identity: &VerifiedIdentity,
     account_id: &str,
     evidence: SsoEvidence,
     now: chrono::DateTime<chrono::Utc>,
@@ -184,6 +202,8 @@ pub fn sso_session(
         authenticated_at: now.timestamp(),
         last_seen_at: now.timestamp(),
         not_after: evidence.not_after.map(|t| t.timestamp()),
+        connection_id: Some(identity.connection_id.clone()),
+        tenant_id: identity.tenant_id.clone(),
     }
 }
 

@@ -198,7 +198,7 @@ async fn operator_api_calls_need_the_operator_token_not_a_session() {
     assert!(!sso_enabled(&app, "acme").await);
 }
 
-async fn add_membership(app: &TestApp, username: &str, account: &str, role: &str) {
+pub(crate) async fn add_membership(app: &TestApp, username: &str, account: &str, role: &str) {
     let (username, account, role) = (username.to_string(), account.to_string(), role.to_string());
     let now = sso_broker::clock::Clock::now_naive(&app.clock);
     app.state
@@ -262,9 +262,16 @@ async fn a_member_of_several_accounts_switches_without_signing_in_again() {
         .submit("/", "/account/switch", &[("account", "acme-us")])
         .await;
     assert_eq!(res.status(), 403);
-    assert!(res.text().await.unwrap().contains(&crate::helpers::escaped(
-        sso_broker::domain::messages::PASSWORD_LOGIN_DISABLED
+    // SPEC §3.8: the account needs its own sign-in, offered prefilled.
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&crate::helpers::escaped(
+        sso_broker::domain::messages::OWN_SSO_REQUIRED
     )));
+    assert!(
+        html.replace("&#38;", "&")
+            .contains("href=\"/login/sso?account=acme-us&email=ada%40acme.example\""),
+        "{html}"
+    );
     let me: Value = app.me().await.json().await.unwrap();
     assert_eq!(me["account"], "acme-eu", "unchanged");
     let res = app

@@ -1,0 +1,403 @@
+//! Trust between accounts (SPEC §3.8), attacked as the admin of another account would: an
+//! account's IdP claims a member whose home is another account, by email (SAML and Entra),
+//! then switches into the victim's home account. Refused unless the account may claim the user.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use sso_broker::clock::Clock;
+use sso_broker::db::identity_link::IdentityLink;
+use sso_broker::domain::messages;
+use sso_broker::sso::devidp::saml::{decode_redirect_authn_request, DevSamlIdp, ResponseSpec};
+use sso_broker::sso::devidp::{DevIdp, DevUser};
+
+use crate::admin_pages::add_membership;
+use crate::entra_sign_in::{at_idp, contoso_account, oid_of, start};
+use crate::helpers::{
+    broker_path, csrf_from, escaped, location, spawn_app, spawn_entra_app, TestApp, FABRIKAM,
+    PASSWORD,
+};
+use crate::saml_sign_in::{connect, IDP_ENTITY};
+
+const JANE: &str = "jane@acme.example";
+const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
+const AMR: &str = "http://schemas.microsoft.com/claims/authnmethodsreferences";
+
+/// `acme` (jane's home, where she is admin) signs in through its own SAML IdP, enforces SSO and
+/// requires IdP MFA. `acme-eu` has another admin's SAML IdP — one that even names the same
+/// entityID — which accepts IdP-initiated responses. Jane is also a member of `acme-eu`.
+struct TwoAccounts {
+    app: TestApp,
+    acme_idp: DevSamlIdp,
+    acme: Value,
+    attacker_idp: DevSamlIdp,
+    acme_eu: Value,
+}
+
+async fn create_admin(app: &TestApp, account: &str, email: &str) {
+    let body = json!({ "email": email, "username": email, "role": "admin", "password": PASSWORD });
+    let res = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/accounts/{account}/users"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+}
+
+async fn two_accounts() -> TwoAccounts {
+    let app = spawn_app().await;
+    app.create_account("acme").await;
+    app.create_account("acme-eu").await;
+    create_admin(&app, "acme", JANE).await;
+    app.enable_sso("acme").await;
+    let acme_idp = DevSamlIdp::generate("acme-okta").unwrap();
+    let acme = connect(&app, "acme", &acme_idp, false).await;
+    let mut policy = crate::helpers::sso_settings(true, true);
+    policy["require_idp_mfa"] = json!(true);
+    assert_eq!(app.put_sso("acme", policy).await.status(), 200);
+    app.enable_sso("acme-eu").await;
+    let attacker_idp = DevSamlIdp::generate("attacker").unwrap();
+    let acme_eu = connect(&app, "acme-eu", &attacker_idp, true).await;
+    add_membership(&app, JANE, "acme-eu", "user").await;
+    TwoAccounts {
+        app,
+        acme_idp,
+        acme,
+        attacker_idp,
+        acme_eu,
+    }
+}
+
+/// A signed response of `idp` to `connection`'s ACS for `email`, with MFA evidence or not.
+fn response(
+    app: &TestApp,
+    connection: &Value,
+    request_id: Option<&str>,
+    email: &str,
+    mfa: bool,
+) -> ResponseSpec {
+    let mut spec = ResponseSpec::new(
+        IDP_ENTITY,
+        connection["acs_url"].as_str().unwrap(),
+        connection["sp_entity_id"].as_str().unwrap(),
+        email,
+        app.clock.now(),
+    );
+    spec.in_response_to = request_id.map(str::to_string);
+    let methods = if mfa {
+        vec!["pwd".to_string(), MULTIPLE_AUTHN.to_string()]
+    } else {
+        vec!["pwd".to_string()]
+    };
+    spec.attributes.push((AMR.into(), methods));
+    spec
+}
+
+async fn post_response(
+    app: &TestApp,
+    idp: &DevSamlIdp,
+    connection: &Value,
+    spec: &ResponseSpec,
+    relay_state: Option<&str>,
+) -> reqwest::Response {
+    let xml = idp.response_xml(spec).unwrap();
+    let field = data_encoding::BASE64.encode(xml.as_bytes());
+    let mut form = vec![("SAMLResponse", field.as_str())];
+    if let Some(rs) = relay_state {
+        form.push(("RelayState", rs));
+    }
+    let path = format!("/sso/saml/acs/{}", connection["id"].as_str().unwrap());
+    app.post_form(&path, &form).await
+}
+
+/// SP-initiated sign-in of `email` into `account` through its SAML connection.
+async fn saml_sign_in(
+    app: &TestApp,
+    account: &str,
+    idp: &DevSamlIdp,
+    connection: &Value,
+    email: &str,
+    mfa: bool,
+) -> reqwest::Response {
+    let res = start(app, account, email).await;
+    assert_eq!(res.status(), 303, "redirect to the IdP");
+    let url = url::Url::parse(&location(&res)).unwrap();
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    let request = decode_redirect_authn_request(&query["SAMLRequest"]).unwrap();
+    let spec = response(app, connection, Some(&request.id), email, mfa);
+    post_response(app, idp, connection, &spec, Some(&query["RelayState"])).await
+}
+
+async fn sso_reasons(app: &TestApp, account: &str) -> Vec<String> {
+    app.audit(account)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "login.sso")
+        .filter_map(|e| e["reason"].as_str().map(str::to_string))
+        .collect()
+}
+
+async fn links_of(app: &TestApp, username: &str) -> Vec<IdentityLink> {
+    let username = username.to_string();
+    app.state
+        .db
+        .run(move |conn| {
+            let user = sso_broker::db::user::User::find_by_username(conn, &username)?.unwrap();
+            IdentityLink::list_for_user(conn, &user.id)
+        })
+        .await
+        .unwrap()
+}
+
+async fn switch(app: &TestApp, account: &str) -> reqwest::Response {
+    app.submit("/", "/account/switch", &[("account", account)])
+        .await
+}
+
+async fn verify_domain(app: &TestApp, account: &str, domain: &str) {
+    let res = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/accounts/{account}/domains"),
+            Some(json!({ "domain": domain, "verified": true })),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+}
+
+#[tokio::test]
+async fn another_accounts_saml_idp_cannot_claim_a_member_by_email() {
+    let t = two_accounts().await;
+    let app = &t.app;
+    // SP-initiated: refused before the IdP is even asked.
+    let res = start(app, "acme-eu", JANE).await;
+    assert_ne!(res.status(), 303, "no redirect to the attacker's IdP");
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::EMAIL_NOT_CONFIGURED));
+    // IdP-initiated: a validly signed response of acme-eu's IdP naming jane.
+    let spec = response(app, &t.acme_eu, None, JANE, true);
+    let res = post_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
+    assert_eq!(res.status(), 401);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::EMAIL_NOT_CONFIGURED));
+    assert_eq!(app.me().await.status(), 401, "no session");
+    let reasons = sso_reasons(app, "acme-eu").await;
+    assert_eq!(
+        reasons.iter().filter(|r| *r == "foreign_user").count(),
+        2,
+        "both attempts audited as foreign_user: {reasons:?}"
+    );
+    assert!(links_of(app, JANE).await.is_empty(), "nothing linked");
+    // Jane herself still signs in through acme's own IdP.
+    let res = saml_sign_in(app, "acme", &t.acme_idp, &t.acme, JANE, true).await;
+    assert_eq!(res.status(), 303);
+    let me: Value = app.me().await.json().await.unwrap();
+    assert_eq!(
+        (me["username"].as_str(), me["account"].as_str()),
+        (Some(JANE), Some("acme"))
+    );
+}
+
+#[tokio::test]
+async fn a_member_linked_through_a_verified_domain_cannot_switch_into_an_enforcing_home() {
+    let t = two_accounts().await;
+    let app = &t.app;
+    verify_domain(app, "acme-eu", "acme.example").await;
+    let spec = response(app, &t.acme_eu, None, JANE, true);
+    let res = post_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
+    assert_eq!(res.status(), 303, "acme-eu owns the domain: linked");
+    assert_eq!(links_of(app, JANE).await.len(), 1);
+    let me: Value = app.me().await.json().await.unwrap();
+    assert_eq!(me["account"], "acme-eu");
+    // acme enforces SSO through its own IdP: acme-eu's sign-in does not carry into it.
+    let res = switch(app, "acme").await;
+    assert_eq!(res.status(), 403);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(messages::OWN_SSO_REQUIRED), "{html}");
+    assert!(
+        html.replace("&#38;", "&")
+            .contains("href=\"/login/sso?account=acme&email=jane%40acme.example\""),
+        "a Log in with SSO link prefilled for acme: {html}"
+    );
+    let me: Value = app.me().await.json().await.unwrap();
+    assert_eq!(me["account"], "acme-eu", "still in acme-eu");
+    // The link leads to acme's own sign-in, which then admits her into acme.
+    let res = saml_sign_in(app, "acme", &t.acme_idp, &t.acme, JANE, true).await;
+    assert_eq!(res.status(), 303);
+    let me: Value = app.me().await.json().await.unwrap();
+    assert_eq!(me["account"], "acme");
+    assert_eq!(
+        links_of(app, JANE).await.len(),
+        2,
+        "one identity per connection"
+    );
+}
+
+#[tokio::test]
+async fn switching_follows_what_the_target_account_admits_now() {
+    let t = two_accounts().await;
+    let app = &t.app;
+    // Through acme's own IdP, with MFA: acme-eu (not enforcing) and back to acme are admitted.
+    let res = saml_sign_in(app, "acme", &t.acme_idp, &t.acme, JANE, true).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(switch(app, "acme-eu").await.status(), 303);
+    assert_eq!(switch(app, "acme").await.status(), 303);
+    let me: Value = app.me().await.json().await.unwrap();
+    assert_eq!(me["account"], "acme");
+
+    // A session without MFA evidence from acme's IdP, while acme-eu now requires IdP MFA.
+    let mut eu = crate::helpers::sso_settings(true, false);
+    eu["require_idp_mfa"] = json!(true);
+    assert_eq!(app.put_sso("acme-eu", eu).await.status(), 200);
+    let acme = crate::helpers::sso_settings(true, true);
+    assert_eq!(app.put_sso("acme", acme).await.status(), 200);
+    let res = saml_sign_in(app, "acme", &t.acme_idp, &t.acme, JANE, false).await;
+    assert_eq!(res.status(), 303);
+    let res = switch(app, "acme-eu").await;
+    assert_eq!(res.status(), 403);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(&escaped(messages::IDP_MFA_MISSING)));
+
+    // A password session cannot switch into an account that enforces SSO.
+    let browser = app.new_browser();
+    app.create_user("acme-eu", "pat", "pat@acme-eu.example")
+        .await;
+    add_membership(app, "pat", "acme", "user").await;
+    let res = app.sign_in_from(&browser, "pat", PASSWORD, &[]).await;
+    assert_eq!(res.status(), 303);
+    let html = app.get_html_from(&browser, "/").await;
+    let res = browser
+        .post(app.url("/account/switch"))
+        .form(&[
+            ("csrf_token", csrf_from(&html).as_str()),
+            ("account", "acme"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::OWN_SSO_REQUIRED));
+}
+
+/// `acme` (home of ada) signs in through Contoso. `acme-eu` is connected by its own admin to
+/// Fabrikam, a tenant they control, whose directory also holds an `ada@contoso.example` that
+/// the tenant claims is verified. Ada is a member of `acme-eu`.
+async fn entra_two_accounts() -> (TestApp, std::sync::Arc<DevIdp>) {
+    let (app, idp) = spawn_entra_app().await;
+    contoso_account(&app).await;
+    idp.update_tenant(FABRIKAM, |t| {
+        t.consented = true;
+        t.users.push(DevUser {
+            oid: uuid::Uuid::new_v4().to_string(),
+            email: "ada@contoso.example".into(),
+            name: "Not Ada".into(),
+            email_verified: true,
+            wids: vec![],
+        });
+    });
+    app.create_account("acme-eu").await;
+    app.enable_sso("acme-eu").await;
+    let res = app
+        .api(
+            Method::POST,
+            "/api/v1/accounts/acme-eu/connections",
+            Some(json!({ "kind": "entra" })),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let res = app
+        .api(
+            Method::POST,
+            "/api/v1/accounts/acme-eu/entra/tenants",
+            Some(json!({ "tenant_id": FABRIKAM })),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    add_membership(&app, "ada", "acme-eu", "user").await;
+    (app, idp)
+}
+
+#[tokio::test]
+async fn another_accounts_entra_tenant_cannot_claim_a_member_by_email() {
+    let (app, idp) = entra_two_accounts().await;
+    let res = start(&app, "acme-eu", "ada@contoso.example").await;
+    assert_ne!(res.status(), 303, "no redirect to the attacker's tenant");
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::EMAIL_NOT_CONFIGURED));
+    assert!(sso_reasons(&app, "acme-eu")
+        .await
+        .contains(&"foreign_user".to_string()));
+
+    // While acme-eu held a verified claim on contoso.example the flow could start; the claim is
+    // gone by the time the token comes back, and the callback judges what holds then.
+    verify_domain(&app, "acme-eu", "contoso.example").await;
+    let res = start(&app, "acme-eu", "ada@contoso.example").await;
+    assert_eq!(res.status(), 303);
+    let callback = at_idp(
+        &location(&res),
+        Ok(&oid_of(&idp, FABRIKAM, "ada@contoso.example")),
+    )
+    .await;
+    app.state
+        .db
+        .run(|conn| {
+            let claim =
+                sso_broker::db::domain::Domain::find_by_domain(conn, "contoso.example")?.unwrap();
+            sso_broker::db::domain::Domain::delete(conn, &claim.id)
+        })
+        .await
+        .unwrap();
+    let res = app.get(&broker_path(&callback)).await;
+    assert_eq!(res.status(), 401);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::EMAIL_NOT_CONFIGURED));
+    assert_eq!(app.me().await.status(), 401, "no session");
+    let reasons = sso_reasons(&app, "acme-eu").await;
+    assert_eq!(
+        reasons.iter().filter(|r| *r == "foreign_user").count(),
+        2,
+        "{reasons:?}"
+    );
+    assert!(links_of(&app, "ada").await.is_empty(), "nothing linked");
+}
+
+#[tokio::test]
+async fn an_entra_identity_is_linked_when_the_domain_is_verified_by_that_account() {
+    let (app, idp) = entra_two_accounts().await;
+    verify_domain(&app, "acme-eu", "contoso.example").await;
+    let res = start(&app, "acme-eu", "ada@contoso.example").await;
+    assert_eq!(res.status(), 303);
+    let callback = at_idp(
+        &location(&res),
+        Ok(&oid_of(&idp, FABRIKAM, "ada@contoso.example")),
+    )
+    .await;
+    let res = app.get(&broker_path(&callback)).await;
+    assert_eq!(res.status(), 303);
+    let me: Value = app.me().await.json().await.unwrap();
+    assert_eq!(
+        (me["username"].as_str(), me["account"].as_str()),
+        (Some("ada"), Some("acme-eu"))
+    );
+    assert_eq!(links_of(&app, "ada").await.len(), 1);
+}
