@@ -56,6 +56,8 @@ pub struct SessionPolicy {
 }
 
 /// What the current request's session amounts to.
+// One short-lived value per request: boxing the sign-in would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionView {
     Anonymous,
