@@ -101,6 +101,13 @@ pub enum ApiTokenCommand {
         #[arg(long)]
         name: String,
     },
+    /// List tokens: name, creation, last use and revocation (never the token).
+    List,
+    /// Revoke a token by name; it is refused from the next request on.
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 /// Loads settings from the environment and the optional `--config` file.
@@ -135,6 +142,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if !settings.is_loopback() {
                 anyhow::bail!("SSO_BROKER_PUBLIC_URL: demo runs only on a loopback address (127.0.0.1 or localhost)");
             }
+            if !settings.bind.ip().is_loopback() {
+                anyhow::bail!(
+                    "SSO_BROKER_BIND: demo listens only on a loopback address (127.0.0.1 or [::1]), not {}: its users have a published password",
+                    settings.bind
+                );
+            }
             // The development IdP (SPEC §6.6) on a second loopback port, unless real Entra
             // credentials are configured.
             let mut settings = settings;
@@ -158,6 +171,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let saml_listener = std::net::TcpListener::bind((settings.bind.ip(), 0))?;
             let state = AppState::build(settings, clock.clone()).await?;
+            demo::ensure_demo_database(&state).await?;
             let info = demo::seed(&state).await?;
             demo::entra::seed_account(&state).await?;
             demo::okta::seed_account(&state).await?;
@@ -293,6 +307,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 name.trim()
             );
             println!("{}", token.expose_secret());
+        }
+        Command::ApiToken(ApiTokenCommand::List) => {
+            let state = AppState::build(settings, clock).await?;
+            let tokens = api_tokens::list(&state).await?;
+            if tokens.is_empty() {
+                println!("no API tokens");
+            }
+            let at = |t: Option<chrono::NaiveDateTime>, none: &str| {
+                t.map(|t| format!("{}Z", t.format("%Y-%m-%dT%H:%M:%S")))
+                    .unwrap_or_else(|| none.to_string())
+            };
+            for t in tokens {
+                println!(
+                    "{}\tcreated {}\tlast used {}\t{}",
+                    t.name,
+                    at(Some(t.created_at), ""),
+                    at(t.last_used_at, "never"),
+                    match t.revoked_at {
+                        Some(r) => format!("revoked {}", at(Some(r), "")),
+                        None => "active".to_string(),
+                    }
+                );
+            }
+        }
+        Command::ApiToken(ApiTokenCommand::Revoke { name }) => {
+            let state = AppState::build(settings, clock).await?;
+            api_tokens::revoke(&state, &name, RequestMeta::cli()).await?;
+            println!("revoked API token '{}'", name.trim());
         }
         Command::Sso(SsoCommand::DisableEnforcement { account }) => {
             let state = AppState::build(settings, clock).await?;

@@ -62,6 +62,8 @@ pub struct Settings {
     pub dns_servers: Vec<SocketAddr>,
     /// How long one DNS attempt may take (two attempts per lookup).
     pub dns_timeout: std::time::Duration,
+    /// When set, `/metrics` requires `Authorization: Bearer <this>` (SPEC §6.5).
+    pub metrics_token: Option<SecretString>,
 }
 
 const PREFIX: &str = "SSO_BROKER_";
@@ -91,6 +93,7 @@ const KEYS: &[&str] = &[
     "IDP_TIMEOUT_SECONDS",
     "DNS_SERVERS",
     "DNS_TIMEOUT_SECONDS",
+    "METRICS_TOKEN",
 ];
 
 impl Settings {
@@ -281,7 +284,9 @@ impl Settings {
             5,
             1..=30,
         )?;
+        let metrics_token = get("METRICS_TOKEN").map(|t| SecretString::from(t.to_string()));
         Ok(Self {
+            metrics_token,
             dns_servers,
             dns_timeout: std::time::Duration::from_secs(dns_timeout_seconds as u64),
             idp_timeout: std::time::Duration::from_secs(idp_timeout_seconds as u64),
@@ -489,6 +494,14 @@ mod tests {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{var}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn metrics_token_is_read_and_never_debug_printed() {
+        assert!(settings(&[]).unwrap().metrics_token.is_none());
+        let s = settings(&[("SSO_BROKER_METRICS_TOKEN", "scrape-me-1234")]).unwrap();
+        assert!(s.metrics_token.is_some());
+        assert!(!format!("{s:?}").contains("scrape-me-1234"));
     }
 
     #[test]

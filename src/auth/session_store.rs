@@ -3,8 +3,15 @@
 //! Keys are stored as SHA-256 hashes. A session that expired or was revoked is not forgotten at
 //! once: it loads as a state holding only [`EXPIRED_MARKER`], so the request can show
 //! "Your session has expired" instead of a silent sign-out; the purge then deletes it.
+//!
+//! # Security
+//! A revoked session must never come back. Every write checks "not revoked" in the same step
+//! as it writes: one `UPDATE … WHERE revoked_at IS NULL` in the database, one Lua script in
+//! Redis. A request that loaded the session before an admin revoked it would otherwise write
+//! it back, live, when it ends (read, revoke, write).
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
@@ -50,6 +57,66 @@ struct StoredSession {
 
 /// How long a Redis record outlives its expiry, so an expired session can still be recognised.
 const REDIS_GRACE_SECONDS: i64 = 3600;
+
+/// Writes a session record (`KEYS[1]`) and adds it to its user's index (`KEYS[2]`, optional);
+/// unless `ARGV[4]` is `1` (a new session), only when the stored record exists and is not
+/// revoked, checked in the same atomic step.
+/// ARGV: record JSON, TTL seconds, session hash, create flag.
+const WRITE_SCRIPT: &str = r"
+if ARGV[4] ~= '1' then
+  local raw = redis.call('GET', KEYS[1])
+  if not raw then return 0 end
+  local ok, stored = pcall(cjson.decode, raw)
+  if not ok or type(stored) ~= 'table' or stored.revoked ~= false then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if KEYS[2] then
+  redis.call('SADD', KEYS[2], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
+return 1
+";
+
+/// Replaces a session record (`KEYS[1]`) only if it still holds exactly `ARGV[1]` (compare and
+/// set: a concurrent write or revocation wins), and refreshes its user's index (`KEYS[2]`).
+/// ARGV: expected record JSON, new record JSON, TTL seconds, session hash.
+const TOUCH_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+if KEYS[2] then
+  redis.call('SADD', KEYS[2], ARGV[4])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+return 1
+";
+
+/// Revokes every session listed in a user's index (`KEYS[1]`) and deletes the index, in one
+/// atomic step; returns how many were live. The session keys are `ARGV[1] .. hash` (derived
+/// inside the script, so this needs a single Redis, not a cluster).
+/// ARGV: session key prefix, now (unix seconds), grace seconds.
+const REVOKE_SCRIPT: &str = r"
+local revoked = 0
+for _, hash in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[1] .. hash
+  local raw = redis.call('GET', key)
+  if raw then
+    local ok, stored = pcall(cjson.decode, raw)
+    if ok and type(stored) == 'table' then
+      if stored.revoked == false then revoked = revoked + 1 end
+      local expires_at = tonumber(stored.expires_at) or 0
+      local ttl = math.floor(math.max(expires_at - tonumber(ARGV[2]), 0) + tonumber(ARGV[3]))
+      local record = { user_id = stored.user_id, state = {}, expires_at = expires_at, revoked = true }
+      redis.call('SET', key, cjson.encode(record), 'EX', ttl)
+    end
+  end
+end
+redis.call('DEL', KEYS[1])
+return revoked
+";
+
+static WRITE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(WRITE_SCRIPT));
+static TOUCH: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(TOUCH_SCRIPT));
+static REVOKE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(REVOKE_SCRIPT));
 
 impl BrokerSessionStore {
     pub fn database(db: Db, clock: SharedClock) -> Self {
@@ -104,28 +171,13 @@ impl BrokerSessionStore {
             }
             Backend::Redis { conn, prefix } => {
                 let mut conn = conn.clone();
-                let index = user_index_key(prefix, user_id);
-                let hashes: Vec<String> = conn.smembers(&index).await?;
-                let mut revoked = 0;
-                for hash in hashes {
-                    let key = session_key(prefix, &hash);
-                    let raw: Option<String> = conn.get(&key).await?;
-                    if let Some(mut stored) =
-                        raw.and_then(|r| serde_json::from_str::<StoredSession>(&r).ok())
-                    {
-                        if !stored.revoked {
-                            revoked += 1;
-                        }
-                        stored.revoked = true;
-                        stored.state.clear();
-                        let ttl =
-                            (stored.expires_at - now.timestamp()).max(0) + REDIS_GRACE_SECONDS;
-                        let _: () = conn
-                            .set_ex(&key, serde_json::to_string(&stored)?, ttl as u64)
-                            .await?;
-                    }
-                }
-                let _: () = conn.del(&index).await?;
+                let revoked: usize = REVOKE
+                    .key(user_index_key(prefix, user_id))
+                    .arg(session_key(prefix, ""))
+                    .arg(now.timestamp())
+                    .arg(REDIS_GRACE_SECONDS)
+                    .invoke_async(&mut conn)
+                    .await?;
                 Ok(revoked)
             }
         }
@@ -197,17 +249,6 @@ impl BrokerSessionStore {
                     .await?)
             }
             Backend::Redis { conn, prefix } => {
-                let mut conn = conn.clone();
-                let key = session_key(prefix, &hash);
-                if !create {
-                    let existing: Option<String> = conn.get(&key).await?;
-                    let live = existing
-                        .and_then(|r| serde_json::from_str::<StoredSession>(&r).ok())
-                        .is_some_and(|s| !s.revoked);
-                    if !live {
-                        return Ok(false);
-                    }
-                }
                 let ttl = (expires_at - now).num_seconds().max(1) + REDIS_GRACE_SECONDS;
                 let stored = StoredSession {
                     user_id: user_id.clone(),
@@ -215,15 +256,18 @@ impl BrokerSessionStore {
                     expires_at: expires_at.timestamp(),
                     revoked: false,
                 };
-                let _: () = conn
-                    .set_ex(&key, serde_json::to_string(&stored)?, ttl as u64)
-                    .await?;
-                if let Some(user_id) = user_id {
-                    let index = user_index_key(prefix, &user_id);
-                    let _: () = conn.sadd(&index, &hash).await?;
-                    let _: () = conn.expire(&index, ttl).await?;
+                let mut invocation = WRITE.key(session_key(prefix, &hash));
+                if let Some(user_id) = &user_id {
+                    invocation.key(user_index_key(prefix, user_id));
                 }
-                Ok(true)
+                let written: i64 = invocation
+                    .arg(serde_json::to_string(&stored)?)
+                    .arg(ttl)
+                    .arg(&hash)
+                    .arg(if create { "1" } else { "0" })
+                    .invoke_async(&mut conn.clone())
+                    .await?;
+                Ok(written == 1)
             }
         }
     }
@@ -308,10 +352,34 @@ impl SessionStore for BrokerSessionStore {
                     .await
                     .map_err(|e: DbError| e.into())
             }
-            Backend::Redis { .. } => {
-                if let Some(stored) = self.read(hash.clone()).await?.filter(|s| !s.revoked) {
-                    self.write(hash, stored.state, expires_at, false).await?;
+            Backend::Redis { conn, prefix } => {
+                let mut conn = conn.clone();
+                let key = self::session_key(prefix, &hash);
+                let Some(raw) = conn.get::<_, Option<String>>(&key).await? else {
+                    return Ok(());
+                };
+                let Ok(mut stored) = serde_json::from_str::<StoredSession>(&raw) else {
+                    return Ok(());
+                };
+                if stored.revoked {
+                    return Ok(());
                 }
+                stored.expires_at = expires_at.timestamp();
+                let ttl =
+                    (expires_at - self.clock.now()).num_seconds().max(1) + REDIS_GRACE_SECONDS;
+                let mut invocation = TOUCH.key(&key);
+                if let Some(user_id) = &stored.user_id {
+                    invocation.key(user_index_key(prefix, user_id));
+                }
+                // Compare and set: when the record changed since it was read (written by
+                // another request, or revoked), that change stands and the touch is dropped.
+                let _: i64 = invocation
+                    .arg(raw)
+                    .arg(serde_json::to_string(&stored)?)
+                    .arg(ttl)
+                    .arg(&hash)
+                    .invoke_async(&mut conn)
+                    .await?;
                 Ok(())
             }
         }
@@ -329,5 +397,98 @@ impl SessionStore for BrokerSessionStore {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod redis_tests {
+    //! Against a real Redis: `SSO_BROKER_TEST_REDIS_URL=redis://127.0.0.1:6379` (skipped when
+    //! unset, like the suite's Redis run).
+
+    use std::sync::Arc;
+
+    use super::*;
+
+    async fn store() -> Option<BrokerSessionStore> {
+        let url = std::env::var("SSO_BROKER_TEST_REDIS_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let prefix = format!("ssob-test-{}", uuid::Uuid::new_v4().simple());
+        let clock: SharedClock = Arc::new(crate::clock::SystemClock);
+        Some(
+            BrokerSessionStore::redis(&url, &prefix, clock)
+                .await
+                .expect("Redis reachable at SSO_BROKER_TEST_REDIS_URL"),
+        )
+    }
+
+    fn signed_in(user_id: &str) -> State {
+        HashMap::from([
+            (
+                AUTH_ENTRY.to_string(),
+                serde_json::json!({ "user_id": user_id }).to_string(),
+            ),
+            ("counter".to_string(), "0".to_string()),
+        ])
+    }
+
+    fn copy(key: &SessionKey) -> SessionKey {
+        SessionKey::try_from(key.as_ref().to_string()).unwrap()
+    }
+
+    const TTL: CookieDuration = CookieDuration::minutes(30);
+
+    /// A request loads the session, an admin revokes it, the request ends and writes the state
+    /// it loaded: the session stays revoked. Run many times with the write and the revocation
+    /// racing, since a read-check-write in separate commands loses only inside that window.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_revoked_session_stays_revoked_when_a_request_writes_it_back() {
+        let Some(store) = store().await else { return };
+        let user = "user-1";
+        for round in 0..300 {
+            let key = store.save(signed_in(user), &TTL).await.unwrap();
+            let loaded = store.load(&key).await.unwrap().unwrap();
+            assert!(!loaded.contains_key(EXPIRED_MARKER));
+            let mut written = loaded.clone();
+            written.insert("counter".into(), round.to_string());
+            let (writer, revoker) = (store.clone(), store.clone());
+            let k = copy(&key);
+            let update = tokio::spawn(async move { writer.update(k, written, &TTL).await });
+            let revoke = tokio::spawn(async move { revoker.revoke_user_sessions(user).await });
+            update.await.unwrap().unwrap();
+            revoke.await.unwrap().unwrap();
+            // A later touch (actix-session's TTL refresh) does not bring it back either.
+            store.update_ttl(&key, &TTL).await.unwrap();
+            let after = store.load(&key).await.unwrap().unwrap();
+            assert_eq!(after, expired_state(), "round {round}: revived");
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_touches_and_revocations_keep_the_record_readable() {
+        let Some(store) = store().await else { return };
+        let key = store.save(signed_in("u-2"), &TTL).await.unwrap();
+        let mut state = signed_in("u-2");
+        state.insert("counter".into(), "7".into());
+        store.update(copy(&key), state.clone(), &TTL).await.unwrap();
+        store.update_ttl(&key, &TTL).await.unwrap();
+        assert_eq!(store.load(&key).await.unwrap(), Some(state.clone()));
+        let other = store.save(signed_in("u-2"), &TTL).await.unwrap();
+        assert_eq!(store.revoke_user_sessions("u-2").await.unwrap(), 2);
+        assert_eq!(store.revoke_user_sessions("u-2").await.unwrap(), 0);
+        for k in [&key, &other] {
+            assert_eq!(store.load(k).await.unwrap(), Some(expired_state()));
+        }
+        // Neither an update nor a touch of a revoked session writes anything.
+        store.update(copy(&key), state, &TTL).await.unwrap();
+        store.update_ttl(&key, &TTL).await.unwrap();
+        assert_eq!(store.load(&key).await.unwrap(), Some(expired_state()));
+        let hash = sha256_hex(key.as_ref());
+        let stored = store.read(hash).await.unwrap().unwrap();
+        assert!(stored.revoked && stored.state.is_empty());
+        assert_eq!(stored.user_id.as_deref(), Some("u-2"));
+        // A new session after the revocation is live.
+        let fresh = store.save(signed_in("u-2"), &TTL).await.unwrap();
+        assert_eq!(store.load(&fresh).await.unwrap(), Some(signed_in("u-2")));
     }
 }

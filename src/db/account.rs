@@ -41,6 +41,20 @@ impl Account {
             .optional()?)
     }
 
+    /// Names of accounts other than `names`, alphabetically, at most `limit`.
+    pub fn names_other_than(
+        conn: &mut DbConnection,
+        names: &[&str],
+        limit: i64,
+    ) -> Result<Vec<String>, DbError> {
+        Ok(accounts::table
+            .filter(accounts::name.ne_all(names))
+            .order(accounts::name.asc())
+            .limit(limit)
+            .select(accounts::name)
+            .load(conn)?)
+    }
+
     /// The direct sub-accounts of `parent_id`.
     pub fn children(conn: &mut DbConnection, parent_id: &str) -> Result<Vec<Self>, DbError> {
         Ok(accounts::table

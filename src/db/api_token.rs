@@ -44,4 +44,28 @@ impl ApiToken {
             .execute(conn)?;
         Ok(())
     }
+
+    /// Every token, oldest first (revoked ones included, for the record).
+    pub fn list(conn: &mut DbConnection) -> Result<Vec<Self>, DbError> {
+        Ok(api_tokens::table
+            .order((api_tokens::created_at.asc(), api_tokens::name.asc()))
+            .select(Self::as_select())
+            .load(conn)?)
+    }
+
+    /// Revokes the live token named `name`; false when there is none.
+    pub fn revoke_by_name(
+        conn: &mut DbConnection,
+        name: &str,
+        now: NaiveDateTime,
+    ) -> Result<bool, DbError> {
+        let changed = diesel::update(
+            api_tokens::table
+                .filter(api_tokens::name.eq(name))
+                .filter(api_tokens::revoked_at.is_null()),
+        )
+        .set(api_tokens::revoked_at.eq(now))
+        .execute(conn)?;
+        Ok(changed > 0)
+    }
 }

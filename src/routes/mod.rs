@@ -55,9 +55,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/saml/certificates/remove",
             web::post().to(pages::admin_saml::remove_certificate),
         )
+        // A GET shows the "Connect" button and changes nothing; the button POSTs (SPEC §6.4).
         .route(
             "/admin-consent/start",
-            web::get().to(pages::sso::admin_consent_start),
+            web::get().to(pages::admin_entra::show),
+        )
+        .route(
+            "/admin-consent/start",
+            web::post().to(pages::sso::admin_consent_start),
         )
         .route(
             "/admin-consent/callback",

@@ -30,7 +30,7 @@ pub const FLOW_ADMIN_SIGN_IN: &str = "entra_admin_sign_in";
 /// Flow kind of the consent request (steps 2–3).
 pub const FLOW_ADMIN_CONSENT: &str = "entra_admin_consent";
 const FLOW_LIFETIME: Duration = Duration::minutes(10);
-const NOT_TENANT_ADMIN: &str = "To connect your organization, sign in with a Microsoft account that is an administrator of your organization (Global, Privileged Role, Cloud Application or Application Administrator).";
+const NOT_TENANT_ADMIN: &str = "To connect your organization, sign in with a Microsoft account that is a Global Administrator or Privileged Role Administrator of your organization. Application and Cloud Application Administrators cannot grant consent to the Microsoft Graph permission this connection needs.";
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct AdminFlow {

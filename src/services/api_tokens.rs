@@ -66,6 +66,63 @@ pub async fn create(
     Ok(SecretString::from(token))
 }
 
+/// What `api-token list` shows of a token: never the token or its hash.
+#[derive(Debug, Clone)]
+pub struct TokenSummary {
+    pub name: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub last_used_at: Option<chrono::NaiveDateTime>,
+    pub revoked_at: Option<chrono::NaiveDateTime>,
+}
+
+/// Every token, oldest first, revoked ones included.
+pub async fn list(state: &AppState) -> Result<Vec<TokenSummary>, ServiceError> {
+    let rows = state.db.run(ApiToken::list).await?;
+    Ok(rows
+        .into_iter()
+        .map(|t| TokenSummary {
+            name: t.name,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+            revoked_at: t.revoked_at,
+        })
+        .collect())
+}
+
+/// Revokes the live token named `name`. It answers 401 from the next request on: tokens are
+/// looked up in the database at every request, nothing caches them.
+pub async fn revoke(state: &AppState, name: &str, meta: RequestMeta) -> Result<(), ServiceError> {
+    let name = name.trim().to_string();
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            crate::db::transaction(conn, |conn| {
+                if !ApiToken::revoke_by_name(conn, &name, now)? {
+                    return Err(ServiceError::NotFound {
+                        code: "token_not_found",
+                        message:
+                            "No live API token has this name (see `sso-broker api-token list`).",
+                    });
+                }
+                audit::record(
+                    conn,
+                    &meta,
+                    now,
+                    Audit {
+                        actor: "cli".into(),
+                        account_id: None,
+                        action: "api_token.revoke",
+                        outcome: Outcome::Success,
+                        reason: Some(&name),
+                    },
+                )?;
+                Ok(())
+            })
+        })
+        .await
+}
+
 /// The token's name when `presented` is a live token; records the use.
 pub async fn authenticate(
     state: &AppState,

@@ -98,8 +98,43 @@ fn sso_on(enforced: bool, jit: bool) -> super::sso_settings::SsoChange {
     }
 }
 
+/// The accounts `demo` seeds; it refuses a database that holds any other.
+pub const DEMO_ACCOUNTS: &[&str] = &[DEMO_ACCOUNT, entra::ACCOUNT, okta::ACCOUNT];
+
+/// Refuses a database that holds accounts the demo did not make.
+///
+/// # Security
+/// The demo seeds admins with a published password (`DEMO_PASSWORD`) and prints an operator
+/// token; run against a real installation's database it would open a door into it.
+pub async fn ensure_demo_database(state: &AppState) -> Result<(), ServiceError> {
+    let others = state
+        .db
+        .run(|conn| Account::names_other_than(conn, DEMO_ACCOUNTS, 6))
+        .await?;
+    if others.is_empty() {
+        return Ok(());
+    }
+    let mut listed = others
+        .iter()
+        .take(5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if others.len() > 5 {
+        listed.push_str(", …");
+    }
+    Err(ServiceError::Unprocessable {
+        code: "not_a_demo_database",
+        message: format!(
+            "demo refuses this database: it holds accounts that are not demo accounts ({listed}). The demo adds admins with a published password; point SSO_BROKER_DATA_DIR or SSO_BROKER_DATABASE_URL at a new database."
+        ),
+    })
+}
+
 /// Creates the demo account and users when missing; always makes a fresh operator token.
+/// Refuses a database with other accounts (see [`ensure_demo_database`]).
 pub async fn seed(state: &AppState) -> Result<DemoInfo, ServiceError> {
+    ensure_demo_database(state).await?;
     seed_account(
         state,
         DEMO_ACCOUNT,

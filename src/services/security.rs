@@ -249,7 +249,8 @@ pub async fn regenerate_recovery_codes(
         .await
 }
 
-/// Changes the user's password after checking the current one.
+/// Changes the user's password after checking the current one, and ends every session of the
+/// user (the caller keeps its own by signing it in again under a new session id).
 pub async fn change_password(
     state: &AppState,
     user_id: String,
@@ -328,10 +329,16 @@ pub async fn change_password(
             })
         })
         .await;
-    if result.is_ok() {
-        state.mailer.wake();
-    }
-    result
+    result?;
+    state.mailer.wake();
+    // Whoever else holds a session of this user (perhaps the reason for the change) is out.
+    // This ends the current session too: the caller re-issues it under a fresh id.
+    state
+        .session_store
+        .revoke_user_sessions(&user_id)
+        .await
+        .map_err(ServiceError::Internal)?;
+    Ok(())
 }
 
 /// Revokes every session of a user of `account` (operator or account admin action).

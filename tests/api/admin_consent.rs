@@ -35,9 +35,20 @@ async fn admin_signed_in(app: &TestApp, idp: &DevIdp) -> String {
     "0000cccc-0000-4000-8000-00000000000c".to_string()
 }
 
+/// Clicks "Connect Microsoft Entra ID" on /admin/entra (a form POST with its csrf_token).
+async fn start_consent(app: &TestApp) -> reqwest::Response {
+    let page = app.get_html("/admin/entra").await;
+    assert!(
+        page.contains("<form method=\"post\" action=\"/admin-consent/start\">"),
+        "{page}"
+    );
+    app.submit("/admin/entra", "/admin-consent/start", &[])
+        .await
+}
+
 /// Runs steps 1–2: returns the IdP's admin-consent URL.
 async fn to_consent_page(app: &TestApp, admin_oid: &str) -> String {
-    let res = app.get("/admin-consent/start").await;
+    let res = start_consent(app).await;
     assert_eq!(res.status(), 303);
     let authorize = location(&res);
     assert!(
@@ -187,7 +198,7 @@ async fn only_account_admins_may_connect_entra() {
     app.enable_sso("acme").await;
     app.create_user("acme", "ada", "ada@acme.example.com").await;
     assert_eq!(
-        location(&app.get("/admin-consent/start").await),
+        location(&app.post_form("/admin-consent/start", &[]).await),
         "/login",
         "anonymous"
     );
@@ -197,6 +208,12 @@ async fn only_account_admins_may_connect_entra() {
         "anonymous"
     );
     app.sign_in("ada", PASSWORD).await;
+    assert_eq!(
+        app.submit("/login/sso", "/admin-consent/start", &[])
+            .await
+            .status(),
+        403
+    );
     assert_eq!(app.get("/admin-consent/start").await.status(), 403);
     assert_eq!(app.get("/admin/entra").await.status(), 403);
 }
@@ -216,7 +233,7 @@ async fn a_tenant_member_who_is_not_a_directory_admin_cannot_connect_the_tenant(
         .find(|u| u.email == "ada@contoso.example")
         .unwrap()
         .oid;
-    let res = app.get("/admin-consent/start").await;
+    let res = start_consent(&app).await;
     let callback = post_idp_form(&location(&res), &[("oid", &ada)]).await;
     let res = app.get(&broker_path(&callback)).await;
     assert_eq!(res.status(), 401);
@@ -224,10 +241,108 @@ async fn a_tenant_member_who_is_not_a_directory_admin_cannot_connect_the_tenant(
         .text()
         .await
         .unwrap()
-        .contains("administrator of your organization"));
+        .contains("Global Administrator or Privileged Role Administrator"));
     assert!(tenants(&app).await.is_empty());
     let audit = app.audit("acme").await;
     assert!(audit
         .iter()
         .any(|e| e["action"] == "entra.admin_consent" && e["reason"] == "not_tenant_admin"));
+}
+
+#[tokio::test]
+async fn a_get_shows_the_button_and_a_post_without_a_valid_csrf_token_starts_nothing() {
+    let (app, idp) = spawn_entra_app().await;
+    admin_signed_in(&app, &idp).await;
+    let res = app.get("/admin-consent/start").await;
+    assert_eq!(
+        res.status(),
+        200,
+        "a GET shows the page, it redirects nowhere"
+    );
+    assert!(res.cookies().all(|c| c.name() != "sso_broker_flow"));
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("<form method=\"post\" action=\"/admin-consent/start\">")
+            && page.contains("Connect Microsoft Entra ID"),
+        "{page}"
+    );
+    for form in [vec![], vec![("csrf_token", "forged")]] {
+        let res = app.post_form("/admin-consent/start", &form).await;
+        assert_eq!(res.status(), 403, "{form:?}");
+        assert!(location(&res).is_empty());
+        assert!(res.cookies().all(|c| c.name() != "sso_broker_flow"));
+        assert!(res.text().await.unwrap().contains(messages::FORM_EXPIRED));
+    }
+    let audit = app.audit("acme").await;
+    assert!(
+        !audit.iter().any(|e| e["reason"] == "admin_consent_started"),
+        "{audit:?}"
+    );
+    // The same admin's button works.
+    assert_eq!(start_consent(&app).await.status(), 303);
+    assert!(app
+        .audit("acme")
+        .await
+        .iter()
+        .any(|e| e["reason"] == "admin_consent_started"));
+}
+
+/// Adds a Contoso user holding `role` (a directory role template id); returns its oid.
+fn contoso_user_with_role(idp: &DevIdp, name: &str, role: &str) -> String {
+    let oid = uuid::Uuid::new_v4().to_string();
+    let user = DevUser {
+        oid: oid.clone(),
+        email: format!("{name}@contoso.example"),
+        name: name.into(),
+        email_verified: true,
+        wids: vec![role.into()],
+    };
+    idp.update_tenant(CONTOSO, |t| t.users.push(user));
+    oid
+}
+
+#[tokio::test]
+async fn application_administrators_cannot_connect_the_tenant() {
+    use sso_broker::sso::entra::admin_roles::{
+        APPLICATION_ADMINISTRATOR, CLOUD_APPLICATION_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR,
+    };
+    let (app, idp) = spawn_entra_app().await;
+    admin_signed_in(&app, &idp).await;
+    // Microsoft: these roles cannot grant consent to Microsoft Graph application permissions,
+    // which the broker asks for (Organization.Read.All).
+    for (name, role) in [
+        ("app-admin", APPLICATION_ADMINISTRATOR),
+        ("cloud-app-admin", CLOUD_APPLICATION_ADMINISTRATOR),
+    ] {
+        let oid = contoso_user_with_role(&idp, name, role);
+        let res = start_consent(&app).await;
+        let callback = post_idp_form(&location(&res), &[("oid", &oid)]).await;
+        let res = app.get(&broker_path(&callback)).await;
+        assert_eq!(res.status(), 401, "{name}");
+        let page = res.text().await.unwrap();
+        assert!(
+            page.contains(
+                "sign in with a Microsoft account that is a Global Administrator or Privileged Role Administrator"
+            ),
+            "{page}"
+        );
+        assert!(tenants(&app).await.is_empty(), "{name}: no tenant approved");
+    }
+    let refusals = app
+        .audit("acme")
+        .await
+        .into_iter()
+        .filter(|e| {
+            e["action"] == "entra.admin_consent"
+                && e["outcome"] == "failure"
+                && e["reason"] == "not_tenant_admin"
+        })
+        .count();
+    assert_eq!(refusals, 2);
+    // A Privileged Role Administrator may: the flow goes on to the consent page.
+    let pra = contoso_user_with_role(&idp, "pra", PRIVILEGED_ROLE_ADMINISTRATOR);
+    let consent = to_consent_page(&app, &pra).await;
+    let back = post_idp_form(&consent, &[("decision", "accept")]).await;
+    assert_eq!(app.get(&broker_path(&back)).await.status(), 303);
+    assert_eq!(tenants(&app).await.len(), 1);
 }

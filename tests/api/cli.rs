@@ -39,6 +39,14 @@ async fn run_cli(
                 .unwrap();
         }
         drop(child.stdin.take());
+        // A command that should have refused to start (`demo`) must not hang the test.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if child.try_wait().unwrap().is_none() {
+            let _ = child.kill();
+        }
         child.wait_with_output().unwrap()
     })
     .await
@@ -195,4 +203,120 @@ async fn sso_disable_enforcement_lets_password_users_in_during_an_idp_outage() {
     )
     .await;
     assert!(!out.status.success());
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn api_token_list_shows_names_and_use_and_revoke_takes_effect_at_once() {
+    let app = spawn_app().await;
+    let out = run_cli(&app, &["api-token", "create", "--name", "ops"], None, &[]).await;
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let token = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let call = |token: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url("/api/v1/accounts/nope/audit"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(call(token.clone()).await, 404, "the token works");
+
+    let out = run_cli(&app, &["api-token", "list"], None, &[]).await;
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let listing = String::from_utf8(out.stdout).unwrap();
+    let ops = listing.lines().find(|l| l.starts_with("ops\t")).unwrap();
+    assert!(
+        ops.contains("created 20") && ops.contains("active"),
+        "{listing}"
+    );
+    assert!(
+        !ops.contains("last used never"),
+        "the use is recorded: {listing}"
+    );
+    let tests = listing.lines().find(|l| l.starts_with("tests\t")).unwrap();
+    assert!(tests.contains("last used never"), "{listing}");
+    let hash = sso_broker::crypto::tokens::sha256_hex(&token);
+    for secret in [&token, &hash, &app.api_token] {
+        assert!(!listing.contains(secret.as_str()), "{listing}");
+    }
+    assert!(!listing.contains("ssob_"), "{listing}");
+
+    let out = run_cli(&app, &["api-token", "revoke", "--name", "ops"], None, &[]).await;
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(call(token.clone()).await, 401, "refused at once");
+    assert_eq!(call(app.api_token.clone()).await, 404, "other tokens work");
+    let out = run_cli(&app, &["api-token", "list"], None, &[]).await;
+    let listing = String::from_utf8(out.stdout).unwrap();
+    let ops = listing.lines().find(|l| l.starts_with("ops\t")).unwrap();
+    assert!(ops.contains("revoked 20"), "{listing}");
+
+    for name in ["ops", "no-such-token"] {
+        let out = run_cli(&app, &["api-token", "revoke", "--name", name], None, &[]).await;
+        assert!(!out.status.success(), "revoking {name} must fail");
+        assert!(
+            stderr_of(&out).contains("No live API token has this name"),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+}
+
+#[tokio::test]
+async fn demo_refuses_a_non_loopback_bind_address() {
+    let app = spawn_app().await;
+    let out = run_cli(&app, &["demo"], None, &[("SSO_BROKER_BIND", "0.0.0.0:0")]).await;
+    assert!(!out.status.success());
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("SSO_BROKER_BIND: demo listens only on a loopback address"),
+        "{err}"
+    );
+    assert!(
+        app.api(Method::GET, "/api/v1/accounts/demo/audit", None)
+            .await
+            .status()
+            == 404,
+        "nothing seeded"
+    );
+}
+
+#[tokio::test]
+async fn demo_refuses_a_database_with_real_accounts() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    let out = run_cli(&app, &["demo"], None, &[("SSO_BROKER_BIND", "127.0.0.1:0")]).await;
+    assert!(!out.status.success());
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(
+            "demo refuses this database: it holds accounts that are not demo accounts (acme)"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        app.api(Method::GET, "/api/v1/accounts/demo/audit", None)
+            .await
+            .status(),
+        404,
+        "nothing seeded"
+    );
+    assert_eq!(
+        app.sign_in("demo-admin", sso_broker::services::demo::DEMO_PASSWORD)
+            .await
+            .status(),
+        401
+    );
 }

@@ -1,6 +1,6 @@
 //! Health, readiness, metrics, security headers, request ids (SPEC §6.5).
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_ok() {
@@ -27,6 +27,49 @@ async fn metrics_count_responses_and_sign_ins() {
         ),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn metrics_require_the_metrics_token_when_one_is_set() {
+    let app = spawn_app_with(|env| {
+        env.insert(
+            "SSO_BROKER_METRICS_TOKEN".into(),
+            "metrics-scrape-token-0123456789".into(),
+        );
+    })
+    .await;
+    let scrape = |auth: Option<&str>| {
+        let mut req = app.client.get(app.url("/metrics"));
+        if let Some(auth) = auth {
+            req = req.header("authorization", auth);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    for auth in [
+        None,
+        Some("Bearer wrong-token"),
+        Some("Bearer metrics-scrape-token-012345678"),
+        Some("Basic metrics-scrape-token-0123456789"),
+        Some(format!("Bearer {}", app.api_token)).as_deref(),
+    ] {
+        let res = scrape(auth).await;
+        assert_eq!(res.status(), 401, "{auth:?}");
+        assert_eq!(res.headers().get("www-authenticate").unwrap(), "Bearer");
+        assert!(!res.text().await.unwrap().contains("sso_broker_"));
+    }
+    let res = scrape(Some("Bearer metrics-scrape-token-0123456789")).await;
+    assert_eq!(res.status(), 200);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("sso_broker_http_responses_total"));
+}
+
+#[tokio::test]
+async fn metrics_are_open_without_a_metrics_token() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/metrics").await.status(), 200);
 }
 
 #[tokio::test]

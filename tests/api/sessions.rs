@@ -161,3 +161,62 @@ async fn signing_in_again_over_an_expired_session_cookie_works() {
     assert_eq!(location(&res), "/");
     assert_eq!(app.me().await.status(), 200, "the new sign-in stuck");
 }
+
+#[tokio::test]
+async fn changing_ones_password_ends_the_other_sessions_and_keeps_this_one() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    app.create_user("acme", "bob", "bob@acme.example.com").await;
+    assert_eq!(app.sign_in("ada", PASSWORD).await.status(), 303);
+    let laptop = app.new_browser();
+    assert_eq!(
+        app.sign_in_from(&laptop, "ada", PASSWORD, &[])
+            .await
+            .status(),
+        303
+    );
+    let bob = app.new_browser();
+    assert_eq!(
+        app.sign_in_from(&bob, "bob", PASSWORD, &[]).await.status(),
+        303
+    );
+    let me = |browser: &reqwest::Client| {
+        let req = browser.get(app.url("/api/v1/me"));
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(me(&laptop).await, 200);
+
+    let new_password = "a brand new long password";
+    let res = app
+        .submit(
+            "/account/security",
+            "/account/security/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", new_password),
+                ("confirm_password", new_password),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("Your password was changed."));
+
+    assert_eq!(me(&laptop).await, 401, "the other session ended");
+    assert_eq!(app.me().await.status(), 200, "this session goes on");
+    assert_eq!(
+        app.get("/account/security").await.status(),
+        200,
+        "and can still use its pages"
+    );
+    assert_eq!(me(&bob).await, 200, "other users are untouched");
+    assert_eq!(
+        app.sign_in_from(&laptop, "ada", new_password, &[])
+            .await
+            .status(),
+        303
+    );
+}

@@ -395,7 +395,7 @@ async function journeyEntra(browser, app) {
 
   await goto(admin, `${app.base}/admin/entra`, "entra-admin-page");
   await expectText(admin, "Microsoft Entra ID", "No tenant is connected yet.");
-  await clickAndWait(admin, "link", "Connect Microsoft Entra ID", (u) => u.href.startsWith(app.entraIdp));
+  await clickAndWait(admin, "button", "Connect Microsoft Entra ID", (u) => u.href.startsWith(app.entraIdp));
   await shot(admin, "entra-idp-admin-signin");
   await expectText(admin, "Sign in with your work account", "Contoso IT Admin");
   await clickAndWait(admin, "button", /Sign in as Contoso IT Admin/, (u) => /adminconsent/.test(u.pathname));

@@ -223,8 +223,13 @@ pub async fn change_password(
     )
     .await
     .map(|()| Outcome {
-        notice: Some("Your password was changed.".into()),
+        notice: Some("Your password was changed. You were signed out everywhere else.".into()),
         ..Outcome::default()
     });
+    if result.is_ok() {
+        // Every session of the user was ended; this one goes on under a fresh id.
+        crate::auth::session::sign_in(&user.session, &user.signed_in)
+            .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
+    }
     respond(&state, &user, csrf, result).await
 }

@@ -283,12 +283,24 @@ pub async fn oidc_callback(
     Ok(res)
 }
 
-/// `GET /admin-consent/start`: "Connect Microsoft Entra ID" (account admins only).
+#[derive(serde::Deserialize)]
+pub struct ConsentStartForm {
+    csrf_token: Option<String>,
+}
+
+/// `POST /admin-consent/start`: the "Connect Microsoft Entra ID" button (account admins only).
+///
+/// # Security
+/// A POST with the form's `csrf_token`, never a GET: otherwise any site could start a consent
+/// flow in an admin's browser (login CSRF onto the admin's Microsoft session).
 pub async fn admin_consent_start(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     meta: Meta,
+    form: web::Form<ConsentStartForm>,
 ) -> Result<HttpResponse, PageError> {
+    verify_csrf(&req, &state, form.csrf_token.as_deref())?;
     let redirect = admin_consent::start(&state, &user.signed_in).await?;
     admin_consent::audit_start(&state, &user.signed_in, meta.0).await?;
     use secrecy::ExposeSecret;
