@@ -62,10 +62,11 @@ impl AppState {
         };
         let entra = crate::services::entra::EntraRuntime::from_settings(&settings)?;
         let dns = txt_lookup(&settings)?;
+        let keys = Arc::new(key.keys());
         Ok(Self {
             entra,
             dns,
-            mailer: Mailer::new(&settings)?,
+            mailer: Mailer::new(&settings, keys.clone())?,
             session_policy: SessionPolicy {
                 idle_timeout: settings.session_idle_timeout,
                 lifetime: settings.session_lifetime,
@@ -73,7 +74,7 @@ impl AppState {
             settings: Arc::new(settings),
             db,
             clock,
-            keys: Arc::new(key.keys()),
+            keys,
             metrics: Arc::new(Metrics::default()),
             session_store,
         })

@@ -67,6 +67,7 @@ pub async fn invite(
         "{}/invite/{token}",
         state.settings.public_url.as_str().trim_end_matches('/')
     );
+    let keys = state.keys.clone();
     let result = state
         .db
         .run(move |conn| {
@@ -126,8 +127,9 @@ pub async fn invite(
                 } else {
                     "The link lets you choose your password."
                 };
-                mail::enqueue(
+                mail::enqueue_secret(
                     conn,
+                    &keys.secret_box,
                     &user.email,
                     &format!("You are invited to {}", account.display_name),
                     &format!(

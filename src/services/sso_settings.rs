@@ -373,8 +373,9 @@ fn apply_rollback(
             continue;
         }
         User::set_temporary_password(conn, &tp.user_id, &tp.hash, now)?;
-        mail::enqueue(
+        mail::enqueue_secret(
             conn,
+            &state.keys.secret_box,
             &tp.email,
             &format!("Your temporary password for {}", account.display_name),
             &format!(
