@@ -221,9 +221,13 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                         .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
                 )
                 .build();
-        // The request line is logged without its query: OIDC callbacks carry codes there.
-        let logger = Logger::new("%{x-request-id}o %a \"%{method}xi %U\" %s %b %Dms")
-            .custom_request_replace("method", |req| req.method().to_string());
+        // The request line is logged without its query (OIDC callbacks carry codes there) and
+        // with secret path segments replaced by their pattern (invitation tokens).
+        let logger = Logger::new("%{x-request-id}o %a \"%{method}xi %{path}xi\" %s %b %Dms")
+            .custom_request_replace("method", |req| req.method().to_string())
+            .custom_request_replace("path", |req| {
+                routes::middleware::loggable_path(req.path()).to_string()
+            });
         App::new()
             .app_data(data.clone())
             .app_data(routes::errors::form_config())
