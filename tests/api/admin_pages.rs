@@ -304,7 +304,7 @@ async fn the_audit_page_filters_by_action_outcome_and_actor() {
 }
 
 /// The invitation link in the newest email to `to`.
-async fn invitation_link(app: &TestApp, to: &str) -> String {
+pub async fn invitation_link(app: &TestApp, to: &str) -> String {
     let mails = crate::mail::delivered_mails(app).await;
     let body = &mails
         .iter()

@@ -15,6 +15,7 @@ mod entra_sign_in;
 mod helpers;
 mod interop_oidc_provider;
 mod interop_pysaml2;
+mod invitations;
 mod mail;
 mod migrations;
 mod operations;
