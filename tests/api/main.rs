@@ -25,4 +25,5 @@ mod saml_admin;
 mod saml_sign_in;
 mod sessions;
 mod sso_policies;
+mod throttling;
 mod totp;
