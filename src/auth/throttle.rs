@@ -25,6 +25,13 @@ pub const PER_IP: ThrottlePolicy = ThrottlePolicy {
     window: Duration::minutes(15),
 };
 
+/// Failures of a browser that carries a valid device cookie for the user (`auth::device_cookie`):
+/// its own budget, apart from the user's.
+pub const PER_DEVICE: ThrottlePolicy = ThrottlePolicy {
+    max_failures: 5,
+    window: Duration::minutes(15),
+};
+
 pub fn user_bucket(user_key: &str) -> String {
     format!("user:{user_key}")
 }
