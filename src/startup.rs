@@ -62,10 +62,11 @@ impl AppState {
         };
         let entra = crate::services::entra::EntraRuntime::from_settings(&settings)?;
         let dns = txt_lookup(&settings)?;
+        let keys = Arc::new(key.keys());
         Ok(Self {
             entra,
             dns,
-            mailer: Mailer::new(&settings)?,
+            mailer: Mailer::new(&settings, keys.clone())?,
             session_policy: SessionPolicy {
                 idle_timeout: settings.session_idle_timeout,
                 lifetime: settings.session_lifetime,
@@ -73,7 +74,7 @@ impl AppState {
             settings: Arc::new(settings),
             db,
             clock,
-            keys: Arc::new(key.keys()),
+            keys,
             metrics: Arc::new(Metrics::default()),
             session_store,
         })
@@ -220,9 +221,13 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                         .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
                 )
                 .build();
-        // The request line is logged without its query: OIDC callbacks carry codes there.
-        let logger = Logger::new("%{x-request-id}o %a \"%{method}xi %U\" %s %b %Dms")
-            .custom_request_replace("method", |req| req.method().to_string());
+        // The request line is logged without its query (OIDC callbacks carry codes there) and
+        // with secret path segments replaced by their pattern (invitation tokens).
+        let logger = Logger::new("%{x-request-id}o %a \"%{method}xi %{path}xi\" %s %b %Dms")
+            .custom_request_replace("method", |req| req.method().to_string())
+            .custom_request_replace("path", |req| {
+                routes::middleware::loggable_path(req.path()).to_string()
+            });
         App::new()
             .app_data(data.clone())
             .app_data(routes::errors::form_config())

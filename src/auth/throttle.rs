@@ -18,9 +18,17 @@ pub const PER_USER: ThrottlePolicy = ThrottlePolicy {
     window: Duration::minutes(15),
 };
 
-/// Thirty failures from one address within 15 minutes (offices share addresses behind NAT).
+/// Thirty failures from one address (IPv6: one /64) within 15 minutes (offices share
+/// addresses behind NAT).
 pub const PER_IP: ThrottlePolicy = ThrottlePolicy {
     max_failures: 30,
+    window: Duration::minutes(15),
+};
+
+/// Failures of a browser that carries a valid device cookie for the user (`auth::device_cookie`):
+/// its own budget, apart from the user's.
+pub const PER_DEVICE: ThrottlePolicy = ThrottlePolicy {
+    max_failures: 5,
     window: Duration::minutes(15),
 };
 
@@ -28,8 +36,32 @@ pub fn user_bucket(user_key: &str) -> String {
     format!("user:{user_key}")
 }
 
+/// Password and second-factor failures of a client address.
 pub fn ip_bucket(ip: &str) -> String {
-    format!("ip:{ip}")
+    format!("ip:{}", address_key(ip))
+}
+
+/// Refused "Log in with SSO" attempts of a client address: a budget of its own, so an office's
+/// SSO typos do not lock its password users out (nor the reverse), while probing accounts and
+/// emails at `/login/sso` stays throttled.
+pub fn sso_ip_bucket(ip: &str) -> String {
+    format!("sso-ip:{}", address_key(ip))
+}
+
+/// An IPv4 address as is; an IPv6 address as its /64, the block one subscriber usually gets
+/// (counting single addresses would hand an attacker 2^64 fresh budgets).
+fn address_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & (u128::MAX << 64);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_string(),
+    }
 }
 
 /// True when `bucket` has reached the policy's failure limit within its window.
@@ -82,4 +114,33 @@ pub fn withdraw(conn: &mut DbConnection, attempt: &Attempt) -> Result<(), DbErro
 /// Forgets a user's failures after a full sign-in.
 pub fn clear(conn: &mut DbConnection, bucket: &str) -> Result<(), DbError> {
     ThrottleEvent::clear(conn, bucket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        assert_eq!(ip_bucket("2001:db8:1:2::1"), "ip:2001:db8:1:2::/64");
+        assert_eq!(
+            ip_bucket("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            ip_bucket("2001:db8:1:2::1")
+        );
+        assert_ne!(ip_bucket("2001:db8:1:3::1"), ip_bucket("2001:db8:1:2::1"));
+    }
+
+    #[test]
+    fn ipv4_clients_are_counted_per_address() {
+        assert_eq!(ip_bucket("198.51.100.7"), "ip:198.51.100.7");
+        assert_ne!(ip_bucket("198.51.100.7"), ip_bucket("198.51.100.8"));
+        assert_eq!(ip_bucket("::ffff:198.51.100.7"), "ip:198.51.100.7");
+    }
+
+    #[test]
+    fn sso_refusals_have_their_own_bucket() {
+        assert_eq!(sso_ip_bucket("198.51.100.7"), "sso-ip:198.51.100.7");
+        assert_ne!(sso_ip_bucket("198.51.100.7"), ip_bucket("198.51.100.7"));
+        assert_eq!(sso_ip_bucket("2001:db8::5"), "sso-ip:2001:db8::/64");
+    }
 }

@@ -85,6 +85,7 @@ impl InstallationKey {
             cookie: actix_web::cookie::Key::from(&cookie),
             csrf: HmacKey(self.derive("sso-broker/csrf")),
             recovery_codes: HmacKey(self.derive("sso-broker/recovery-codes")),
+            device_cookie: HmacKey(self.derive("sso-broker/device-cookie")),
             secret_box: SecretBox(self.derive("sso-broker/secret-box")),
         }
     }
@@ -113,6 +114,8 @@ pub struct Keys {
     pub cookie: actix_web::cookie::Key,
     pub csrf: HmacKey,
     pub recovery_codes: HmacKey,
+    /// Signs device cookies (`auth::device_cookie`).
+    pub device_cookie: HmacKey,
     /// Encrypts secrets at rest (TOTP seeds, later IdP client secrets).
     pub secret_box: SecretBox,
 }

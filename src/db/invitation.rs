@@ -52,4 +52,20 @@ impl Invitation {
         .execute(conn)?;
         Ok(taken == 1)
     }
+
+    /// Marks every unused invitation of `user_id` used (the user became active by another
+    /// route); returns how many were spent.
+    pub fn spend_for_user(
+        conn: &mut DbConnection,
+        user_id: &str,
+        now: NaiveDateTime,
+    ) -> Result<usize, DbError> {
+        Ok(diesel::update(
+            invitations::table
+                .filter(invitations::user_id.eq(user_id))
+                .filter(invitations::used_at.is_null()),
+        )
+        .set(invitations::used_at.eq(now))
+        .execute(conn)?)
+    }
 }

@@ -1,5 +1,5 @@
 //! Per-request plumbing: request id (header, log, task-local), the CSRF cookie, security
-//! headers and request counters.
+//! headers and request counters; the path as the access log may show it.
 
 use actix_web::body::MessageBody;
 use actix_web::cookie::{Cookie, SameSite};
@@ -91,4 +91,34 @@ pub async fn request_context(
         );
     }
     Ok(res)
+}
+
+/// The request path as the access log shows it: a path that carries a secret shows its route
+/// pattern instead (`/invite/{token}`).
+///
+/// # Security
+/// SPEC §3.8: invitation links are never logged in clear; whoever reads the logs could otherwise
+/// accept a pending invitation and choose the user's password.
+pub fn loggable_path(path: &str) -> &str {
+    if path.starts_with("/invite/") {
+        "/invite/{token}"
+    } else {
+        path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn invitation_tokens_are_not_in_the_logged_path() {
+        assert_eq!(loggable_path("/invite/s3cr3t-token"), "/invite/{token}");
+        assert_eq!(loggable_path("/invite/"), "/invite/{token}");
+        assert_eq!(loggable_path("/login/sso"), "/login/sso");
+        assert_eq!(
+            loggable_path("/api/v1/accounts/acme/users"),
+            "/api/v1/accounts/acme/users"
+        );
+    }
 }

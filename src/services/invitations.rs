@@ -1,8 +1,14 @@
 //! Inviting users (SPEC §3.5, admins only): the email becomes the username, the admin picks the
 //! role, an invitation email carries a single-use link (7 days). On an account with SSO on the
 //! link leads to "Log in with SSO"; otherwise the user sets a password there.
+//!
+//! # Security
+//! SPEC §3.8: an invitation is spent when its user becomes active by any route (every route
+//! that activates a user calls `spend_invitations_for_user` in its transaction), and accepting
+//! one acts only on a user who is still `invited` without a password: a stale link never
+//! reactivates a disabled user nor replaces an active user's password.
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime};
 use secrecy::SecretString;
 
 use super::audit::{self, Audit, Outcome, RequestMeta};
@@ -13,6 +19,7 @@ use crate::db::account::Account;
 use crate::db::invitation::Invitation;
 use crate::db::membership::Membership;
 use crate::db::user::User;
+use crate::db::{DbConnection, DbError};
 use crate::domain::{Email, Password, Role, UserStatus, Username};
 use crate::AppState;
 
@@ -67,6 +74,7 @@ pub async fn invite(
         "{}/invite/{token}",
         state.settings.public_url.as_str().trim_end_matches('/')
     );
+    let keys = state.keys.clone();
     let result = state
         .db
         .run(move |conn| {
@@ -126,8 +134,9 @@ pub async fn invite(
                 } else {
                     "The link lets you choose your password."
                 };
-                mail::enqueue(
+                mail::enqueue_secret(
                     conn,
+                    &keys.secret_box,
                     &user.email,
                     &format!("You are invited to {}", account.display_name),
                     &format!(
@@ -160,6 +169,17 @@ pub async fn invite(
     result
 }
 
+/// Spends every open invitation of `user_id`: call it, inside the transaction, wherever a user
+/// becomes active (password set, temporary password, first SSO sign-in, JIT). Returns how many
+/// invitations were spent.
+pub fn spend_invitations_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Invitation::spend_for_user(conn, user_id, now)
+}
+
 /// What an invitation link leads to.
 #[derive(Debug, Clone)]
 pub enum InvitationView {
@@ -169,28 +189,49 @@ pub enum InvitationView {
     SetPassword { username: String },
 }
 
-/// The live invitation behind `token`, or `None` (unknown, used or expired).
-pub async fn open(state: &AppState, token: String) -> Result<Option<InvitationView>, ServiceError> {
+/// Why an invitation link does not work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationRefusal {
+    /// Unknown, used or expired.
+    Gone,
+    /// Its user is no longer `invited` without a password (active or disabled meanwhile):
+    /// nothing is changed.
+    UserNotPending,
+}
+
+/// Only a user still waiting for the invitation may accept it.
+fn is_pending(user: &User) -> bool {
+    UserStatus::from_stored(&user.status) == UserStatus::Invited && user.password_hash.is_none()
+}
+
+/// The live invitation behind `token`.
+pub async fn open(
+    state: &AppState,
+    token: String,
+) -> Result<Result<InvitationView, InvitationRefusal>, ServiceError> {
     let now = state.clock.now_naive();
     state
         .db
         .run(move |conn| {
             let Some(inv) = Invitation::find_live(conn, &sha256_hex(&token), now)? else {
-                return Ok(None);
+                return Ok(Err(InvitationRefusal::Gone));
             };
             let (Some(user), Some(account)) = (
                 User::find(conn, &inv.user_id)?,
                 Account::find(conn, &inv.account_id)?,
             ) else {
-                return Ok(None);
+                return Ok(Err(InvitationRefusal::Gone));
             };
+            if !is_pending(&user) {
+                return Ok(Err(InvitationRefusal::UserNotPending));
+            }
             if super::sso_settings::load_policy(conn, &account.id)?.enabled {
-                Ok(Some(InvitationView::Sso {
+                Ok(Ok(InvitationView::Sso {
                     account: account.name,
                     email: user.email,
                 }))
             } else {
-                Ok(Some(InvitationView::SetPassword {
+                Ok(Ok(InvitationView::SetPassword {
                     username: user.username,
                 }))
             }
@@ -198,13 +239,14 @@ pub async fn open(state: &AppState, token: String) -> Result<Option<InvitationVi
         .await
 }
 
-/// Sets the invited user's password and activates them (only without SSO); the link is used up.
+/// Sets the invited user's password and activates them (only without SSO, only while the user
+/// is still `invited` without a password); the link is used up. Returns the username.
 pub async fn accept_with_password(
     state: &AppState,
     token: String,
     new: SecretString,
     meta: RequestMeta,
-) -> Result<Option<String>, ServiceError> {
+) -> Result<Result<String, InvitationRefusal>, ServiceError> {
     let new = Password::parse(new)?;
     let hash = tokio::task::spawn_blocking(move || password::hash_password(new.secret()))
         .await
@@ -216,19 +258,35 @@ pub async fn accept_with_password(
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
                 let Some(inv) = Invitation::find_live(conn, &sha256_hex(&token), now)? else {
-                    return Ok(None);
+                    return Ok(Err(InvitationRefusal::Gone));
                 };
                 if super::sso_settings::load_policy(conn, &inv.account_id)?.enabled {
                     return Err(ServiceError::PasswordResetDisabled);
                 }
                 let Some(user) = User::find(conn, &inv.user_id)? else {
-                    return Ok(None);
+                    return Ok(Err(InvitationRefusal::Gone));
                 };
+                if !is_pending(&user) {
+                    audit::record(
+                        conn,
+                        &meta,
+                        now,
+                        Audit {
+                            actor: format!("user:{}", user.username),
+                            account_id: Some(&inv.account_id),
+                            action: "user.accept_invitation",
+                            outcome: Outcome::Failure,
+                            reason: Some("user_not_invited"),
+                        },
+                    )?;
+                    return Ok(Err(InvitationRefusal::UserNotPending));
+                }
                 if !Invitation::consume(conn, &inv.id, now)? {
-                    return Ok(None);
+                    return Ok(Err(InvitationRefusal::Gone));
                 }
                 User::set_password_hash(conn, &user.id, &hash, now)?;
                 User::set_status(conn, &user.id, UserStatus::Active.as_str(), now)?;
+                spend_invitations_for_user(conn, &user.id, now)?;
                 audit::record(
                     conn,
                     &meta,
@@ -241,7 +299,7 @@ pub async fn accept_with_password(
                         reason: None,
                     },
                 )?;
-                Ok(Some(user.username))
+                Ok(Ok(user.username))
             })
         })
         .await

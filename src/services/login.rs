@@ -1,5 +1,7 @@
 //! Password + TOTP sign-in (SPEC §3.1): the password step, then the second factor when the user
-//! enrolled TOTP. Every attempt is audited; failures are throttled per user and per IP.
+//! enrolled TOTP. Every attempt is audited; failures are throttled per user and per IP, except
+//! that a browser with a valid device cookie for the user has its own per-device budget instead
+//! of the user's (`auth::device_cookie`).
 
 use chrono::NaiveDateTime;
 use secrecy::SecretString;
@@ -8,7 +10,8 @@ use super::audit::{self, Audit, Outcome, RequestMeta};
 use super::ServiceError;
 use crate::auth::session::SignedIn;
 use crate::auth::totp::TotpSecret;
-use crate::auth::{password, recovery, throttle};
+use crate::auth::{device_cookie, password, recovery, throttle};
+use crate::crypto::Keys;
 use crate::db::membership::Membership;
 use crate::db::recovery_code::RecoveryCode;
 use crate::db::user::User;
@@ -87,20 +90,48 @@ fn fail(
     )
 }
 
-/// Counts one sign-in step against the user's bucket and the client address's, before it is
-/// checked (see `throttle::attempt`). Returns the attempts and whether any is over its limit.
+/// The bucket a step of this user counts against: the device cookie's own when the browser
+/// carries a valid one for the user, else the user's (or the typed name's, for no user).
+#[derive(Debug, Clone)]
+struct UserSide {
+    bucket: String,
+    policy: throttle::ThrottlePolicy,
+}
+
+impl UserSide {
+    fn choose(
+        keys: &Keys,
+        user: Option<&User>,
+        typed: &str,
+        device: Option<&str>,
+        now: i64,
+    ) -> Self {
+        let trusted = user.zip(device).and_then(|(user, value)| {
+            device_cookie::verify(&keys.device_cookie, value, &user.id, now)
+        });
+        match trusted {
+            Some(cookie) => Self {
+                bucket: cookie.bucket(),
+                policy: throttle::PER_DEVICE,
+            },
+            None => Self {
+                bucket: user_bucket(user, typed),
+                policy: throttle::PER_USER,
+            },
+        }
+    }
+}
+
+/// Counts one sign-in step against the user's (or device's) bucket and the client address's,
+/// before it is checked (see `throttle::attempt`). Returns the attempts and whether any is over
+/// its limit.
 fn count_step(
     conn: &mut DbConnection,
     meta: &RequestMeta,
-    user_bucket: &str,
+    side: &UserSide,
     now: NaiveDateTime,
 ) -> Result<(Vec<throttle::Attempt>, bool), DbError> {
-    let mut attempts = vec![throttle::attempt(
-        conn,
-        user_bucket,
-        throttle::PER_USER,
-        now,
-    )?];
+    let mut attempts = vec![throttle::attempt(conn, &side.bucket, side.policy, now)?];
     if let Some(ip) = &meta.ip {
         attempts.push(throttle::attempt(
             conn,
@@ -128,18 +159,19 @@ fn user_bucket(user: Option<&User>, typed: &str) -> String {
     )
 }
 
-/// Checks username-or-email and password.
+/// Checks username-or-email and password. `device` is the browser's device cookie, if any.
 pub async fn password_step(
     state: &AppState,
     typed: String,
     candidate: SecretString,
     meta: RequestMeta,
+    device: Option<String>,
 ) -> Result<PasswordOutcome, ServiceError> {
     const ACTION: &str = "login.password";
     let now = state.clock.now();
     let naive = now.naive_utc();
-    let (user, refusal, throttled, attempts) = {
-        let (typed, meta) = (typed.clone(), meta.clone());
+    let (user, refusal, throttled, attempts, side) = {
+        let (typed, meta, keys) = (typed.clone(), meta.clone(), state.keys.clone());
         state
             .db
             .run(move |conn| {
@@ -148,8 +180,14 @@ pub async fn password_step(
                     Ok(u) => (Some(u), None),
                     Err(reason) => (None, Some(reason)),
                 };
-                let bucket = user_bucket(user.as_ref(), &typed);
-                let (attempts, throttled) = count_step(conn, &meta, &bucket, naive)?;
+                let side = UserSide::choose(
+                    &keys,
+                    user.as_ref(),
+                    &typed,
+                    device.as_deref(),
+                    now.timestamp(),
+                );
+                let (attempts, throttled) = count_step(conn, &meta, &side, naive)?;
                 if throttled {
                     audit::record(
                         conn,
@@ -164,7 +202,7 @@ pub async fn password_step(
                         },
                     )?;
                 }
-                Ok::<_, ServiceError>((user, refusal, throttled, attempts))
+                Ok::<_, ServiceError>((user, refusal, throttled, attempts, side))
             })
             .await?
     };
@@ -196,7 +234,6 @@ pub async fn password_step(
     let outcome = state
         .db
         .run(move |conn| {
-            let bucket = user_bucket(user.as_ref(), &typed);
             if let Some(reason) = reason {
                 fail(conn, &meta, naive, user.as_ref(), &typed, ACTION, reason)?;
                 return Err(ServiceError::InvalidCredentials);
@@ -242,7 +279,8 @@ pub async fn password_step(
                 return Ok(PasswordOutcome::SecondFactorRequired { user_id: user.id });
             }
             withdraw_all(conn, &attempts)?;
-            throttle::clear(conn, &bucket)?;
+            // A trusted browser clears only its own failures: an attacker's stay counted.
+            throttle::clear(conn, &side.bucket)?;
             audit::record(
                 conn,
                 &meta,
@@ -281,12 +319,14 @@ pub async fn password_step(
     outcome
 }
 
-/// Checks the TOTP code (or a recovery code) of a user whose password step succeeded.
+/// Checks the TOTP code (or a recovery code) of a user whose password step succeeded. `device`
+/// is the browser's device cookie, if any.
 pub async fn second_factor_step(
     state: &AppState,
     user_id: String,
     code: String,
     meta: RequestMeta,
+    device: Option<String>,
 ) -> Result<SignedIn, ServiceError> {
     const ACTION: &str = "login.second_factor";
     let now = state.clock.now();
@@ -296,11 +336,11 @@ pub async fn second_factor_step(
         .db
         .run(move |conn| {
             let user = User::find(conn, &user_id)?.ok_or(ServiceError::SessionExpired)?;
-            let bucket = throttle::user_bucket(&user.id);
+            let side = UserSide::choose(&keys, Some(&user), "", device.as_deref(), now.timestamp());
             if UserStatus::from_stored(&user.status) != UserStatus::Active {
                 return Err(ServiceError::SessionExpired);
             }
-            let (attempts, throttled) = count_step(conn, &meta, &bucket, naive)?;
+            let (attempts, throttled) = count_step(conn, &meta, &side, naive)?;
             if throttled {
                 fail(conn, &meta, naive, Some(&user), "", ACTION, "throttled")?;
                 return Err(ServiceError::Throttled);
@@ -344,7 +384,7 @@ pub async fn second_factor_step(
                 return Err(ServiceError::InvalidOtp);
             }
             withdraw_all(conn, &attempts)?;
-            throttle::clear(conn, &bucket)?;
+            throttle::clear(conn, &side.bucket)?;
             audit::record(
                 conn,
                 &meta,

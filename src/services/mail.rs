@@ -1,6 +1,12 @@
 //! Outgoing email: messages go to the `outbox` table in the same transaction as the change they
 //! announce; a worker delivers them by SMTP (`SSO_BROKER_SMTP_URL`) or as `.eml` files under
 //! `<data dir>/outbox/`.
+//!
+//! # Security
+//! A body that carries a secret (an invitation link, a temporary password) is stored sealed with
+//! the installation key (`enqueue_secret`), and every body is erased once the message is sent
+//! (SPEC §3.8 "Secrets handed out once stay secret"): a database dump or backup does not hand out
+//! live links or passwords.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +19,12 @@ use tokio::sync::Notify;
 
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::crypto::{Keys, SecretBox};
 use crate::db::outbox::OutboxMessage;
 use crate::db::{Db, DbConnection, DbError};
 
-/// Queues a message (call inside the transaction of the change it announces).
+/// Queues a notice whose body holds no secret (call inside the transaction of the change it
+/// announces). The body is stored in clear until it is sent.
 pub fn enqueue(
     conn: &mut DbConnection,
     to: &str,
@@ -24,17 +32,20 @@ pub fn enqueue(
     body: &str,
     now: NaiveDateTime,
 ) -> Result<(), DbError> {
-    OutboxMessage {
-        id: uuid::Uuid::new_v4().to_string(),
-        to_address: to.to_string(),
-        subject: subject.to_string(),
-        body_text: body.to_string(),
-        created_at: now,
-        sent_at: None,
-        attempts: 0,
-        last_error: None,
-    }
-    .insert(conn)
+    OutboxMessage::new(to, subject, body.to_string(), now).insert(conn)
+}
+
+/// Queues a message whose body carries a secret (an invitation link, a temporary password):
+/// the body is stored sealed with the installation key and opened only to be sent.
+pub fn enqueue_secret(
+    conn: &mut DbConnection,
+    secret_box: &SecretBox,
+    to: &str,
+    subject: &str,
+    body: &str,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    OutboxMessage::new(to, subject, OutboxMessage::seal_body(secret_box, body), now).insert(conn)
 }
 
 #[derive(Clone)]
@@ -49,6 +60,8 @@ pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     wake: Arc<Notify>,
+    /// Opens sealed bodies.
+    keys: Arc<Keys>,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -58,7 +71,7 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+    pub fn new(settings: &Settings, keys: Arc<Keys>) -> anyhow::Result<Self> {
         let transport = match &settings.smtp_url {
             Some(url) => Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())?.build(),
@@ -73,6 +86,7 @@ impl Mailer {
             transport,
             from: settings.mail_from.parse()?,
             wake: Arc::new(Notify::new()),
+            keys,
         })
     }
 
@@ -82,11 +96,14 @@ impl Mailer {
     }
 
     async fn send(&self, message: &OutboxMessage) -> anyhow::Result<()> {
+        let body = message.open_body(&self.keys.secret_box)?;
         let email = Message::builder()
             .from(self.from.clone())
             .to(message.to_address.parse()?)
+            // Names the outbox row, so a delivered message can be traced back to it.
+            .message_id(Some(format!("<{}@sso-broker.outbox>", message.id)))
             .subject(&message.subject)
-            .body(message.body_text.clone())?;
+            .body(body)?;
         match &self.transport {
             Transport::Smtp(t) => {
                 t.send(email).await?;
@@ -98,7 +115,7 @@ impl Mailer {
         Ok(())
     }
 
-    /// Delivers what is pending; returns how many were sent.
+    /// Delivers what is pending; returns how many were sent. A sent message's body is erased.
     pub async fn deliver_pending(&self, db: &Db, clock: &SharedClock) -> Result<usize, DbError> {
         let pending = db.run(|conn| OutboxMessage::pending(conn, 50)).await?;
         let mut sent = 0;

@@ -384,8 +384,8 @@ pub async fn begin(
             .db
             .run(move |conn| {
                 // Refusals here tell whether an account or email exists: they count as failed
-                // sign-in steps of the client address, like wrong passwords.
-                let ip_bucket = meta.ip.as_deref().map(throttle::ip_bucket);
+                // sign-in steps of the client address, in a budget apart from passwords'.
+                let ip_bucket = meta.ip.as_deref().map(throttle::sso_ip_bucket);
                 if let Some(bucket) = &ip_bucket {
                     if throttle::is_throttled(conn, bucket, throttle::PER_IP, naive)? {
                         audit_attempt(

@@ -373,8 +373,11 @@ fn apply_rollback(
             continue;
         }
         User::set_temporary_password(conn, &tp.user_id, &tp.hash, now)?;
-        mail::enqueue(
+        // The user is active now: a pending invitation link must not set another password.
+        super::invitations::spend_invitations_for_user(conn, &tp.user_id, now)?;
+        mail::enqueue_secret(
             conn,
+            &state.keys.secret_box,
             &tp.email,
             &format!("Your temporary password for {}", account.display_name),
             &format!(

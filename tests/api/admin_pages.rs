@@ -311,24 +311,14 @@ async fn the_audit_page_filters_by_action_outcome_and_actor() {
 }
 
 /// The invitation link in the newest email to `to`.
-async fn invitation_link(app: &TestApp, to: &str) -> String {
-    use diesel::prelude::*;
-    use sso_broker::db::outbox::OutboxMessage;
-    use sso_broker::db::schema::outbox;
-    let to = to.to_string();
-    let mails: Vec<OutboxMessage> = app
-        .state
-        .db
-        .run(move |conn| {
-            outbox::table
-                .filter(outbox::to_address.eq(to))
-                .select(OutboxMessage::as_select())
-                .load(conn)
-                .map_err(sso_broker::db::DbError::from)
-        })
-        .await
-        .unwrap();
-    let body = &mails.last().expect("an invitation email").body_text;
+pub async fn invitation_link(app: &TestApp, to: &str) -> String {
+    let mails = crate::mail::delivered_mails(app).await;
+    let body = &mails
+        .iter()
+        .rev()
+        .find(|m| m.to == to)
+        .expect("an invitation email")
+        .body;
     let start = body.find("/invite/").unwrap();
     body[start..].split_whitespace().next().unwrap().to_string()
 }

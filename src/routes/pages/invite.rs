@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use super::render;
 use crate::routes::errors::{error_page, see_other, PageError};
 use crate::routes::extract::{verify_csrf, CsrfToken, Meta};
-use crate::services::invitations::{self, InvitationView};
+use crate::services::invitations::{self, InvitationRefusal, InvitationView};
 use crate::services::ServiceError;
 use crate::AppState;
 
@@ -29,12 +29,19 @@ pub struct AcceptForm {
     confirm_password: Option<String>,
 }
 
-fn gone() -> HttpResponse {
-    error_page(
-        StatusCode::NOT_FOUND,
-        "This invitation does not work",
-        "The link was used already, has expired, or is not complete. Ask your administrator for a new invitation.",
-    )
+fn refused(refusal: InvitationRefusal) -> HttpResponse {
+    match refusal {
+        InvitationRefusal::Gone => error_page(
+            StatusCode::NOT_FOUND,
+            "This invitation does not work",
+            "The link was used already, has expired, or is not complete. Ask your administrator for a new invitation.",
+        ),
+        InvitationRefusal::UserNotPending => error_page(
+            StatusCode::CONFLICT,
+            "This invitation does not work",
+            "This user is already active or has been disabled, so the invitation cannot be used; nothing was changed. Sign in as usual, or ask your administrator.",
+        ),
+    }
 }
 
 fn sso_link(view: &InvitationView) -> String {
@@ -57,8 +64,9 @@ async fn show_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(view) = invitations::open(state, token).await? else {
-        return Ok(gone());
+    let view = match invitations::open(state, token).await? {
+        Ok(view) => view,
+        Err(refusal) => return Ok(refused(refusal)),
     };
     render(
         status,
@@ -97,8 +105,8 @@ pub async fn accept(
     match invitations::accept_with_password(&state, token.clone(), SecretString::from(new), meta.0)
         .await
     {
-        Ok(Some(_)) => Ok(see_other("/login?invited=1")),
-        Ok(None) => Ok(gone()),
+        Ok(Ok(_)) => Ok(see_other("/login?invited=1")),
+        Ok(Err(refusal)) => Ok(refused(refusal)),
         Err(e @ ServiceError::Invalid(_)) => {
             let text = Some(e.to_string());
             show_page(&state, token, csrf, StatusCode::UNPROCESSABLE_ENTITY, text).await

@@ -1,11 +1,14 @@
-//! `/login`: username-or-email + password (SPEC §3.1, §6.4 fields `username`, `password`).
+//! `/login`: username-or-email + password (SPEC §3.1, §6.4 fields `username`, `password`). A full
+//! sign-in (here or at `/login/otp`) leaves a device cookie (`auth::device_cookie`).
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use secrecy::SecretString;
 
 use super::render;
+use crate::auth::device_cookie;
 use crate::auth::session::{self, PendingSecondFactor, SessionView};
 use crate::domain::{messages, safe_return_url};
 use crate::routes::errors::{see_other, PageError};
@@ -38,6 +41,31 @@ pub struct LoginForm {
     username: Option<String>,
     password: Option<String>,
     return_to: Option<String>,
+}
+
+/// The device cookie the browser sent, if any (checked by the login service).
+pub(crate) fn device_cookie_of(req: &HttpRequest) -> Option<String> {
+    req.cookie(device_cookie::COOKIE_NAME)
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() <= 256)
+}
+
+/// A fresh device cookie for `user_id`, sent back only to the sign-in pages.
+pub(crate) fn device_cookie_for(state: &AppState, user_id: &str) -> Cookie<'static> {
+    let value = device_cookie::issue(
+        &state.keys.device_cookie,
+        user_id,
+        state.clock.now().timestamp(),
+    );
+    Cookie::build(device_cookie::COOKIE_NAME, value)
+        .path("/login")
+        .http_only(true)
+        .secure(state.settings.is_https())
+        .same_site(SameSite::Strict)
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            device_cookie::LIFETIME.num_seconds(),
+        ))
+        .finish()
 }
 
 /// Largest password we will hash when verifying (Argon2 input stays small).
@@ -116,13 +144,17 @@ pub async fn submit(
         username.clone(),
         SecretString::from(password),
         meta.0,
+        device_cookie_of(&req),
     )
     .await
     {
         Ok(PasswordOutcome::SignedIn(signed_in)) => {
             session::sign_in(&user.session, &signed_in)
                 .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
-            Ok(see_other(return_to.as_deref().unwrap_or("/")))
+            let mut res = see_other(return_to.as_deref().unwrap_or("/"));
+            res.add_cookie(&device_cookie_for(&state, &signed_in.user_id))
+                .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
+            Ok(res)
         }
         Ok(PasswordOutcome::SecondFactorRequired { user_id }) => {
             let pending = PendingSecondFactor {

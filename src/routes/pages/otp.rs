@@ -81,11 +81,15 @@ pub async fn submit(
     if code.trim().is_empty() || code.len() > 64 {
         return page(StatusCode::UNPROCESSABLE_ENTITY, messages::INVALID_OTP);
     }
-    match login::second_factor_step(&state, pending.user_id.clone(), code, meta.0).await {
+    let device = super::login::device_cookie_of(&req);
+    match login::second_factor_step(&state, pending.user_id.clone(), code, meta.0, device).await {
         Ok(signed_in) => {
             session::sign_in(&user.session, &signed_in)
                 .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
-            Ok(see_other(pending.return_to.as_deref().unwrap_or("/")))
+            let mut res = see_other(pending.return_to.as_deref().unwrap_or("/"));
+            res.add_cookie(&super::login::device_cookie_for(&state, &signed_in.user_id))
+                .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
+            Ok(res)
         }
         Err(e @ (ServiceError::InvalidOtp | ServiceError::Throttled)) => page(
             StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED),
