@@ -10,6 +10,7 @@ pub mod messages;
 pub mod return_url;
 pub mod sso_policy;
 pub mod user;
+pub mod user_lifecycle;
 
 pub use account::{AccountName, DomainName};
 pub use error::DomainError;
