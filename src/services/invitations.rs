@@ -2,7 +2,7 @@
 //! role, an invitation email carries a single-use link (7 days). On an account with SSO on the
 //! link leads to "Log in with SSO"; otherwise the user sets a password there.
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime};
 use secrecy::SecretString;
 
 use super::audit::{self, Audit, Outcome, RequestMeta};
@@ -13,6 +13,7 @@ use crate::db::account::Account;
 use crate::db::invitation::Invitation;
 use crate::db::membership::Membership;
 use crate::db::user::User;
+use crate::db::DbConnection;
 use crate::domain::{Email, Password, Role, UserStatus, Username};
 use crate::AppState;
 
@@ -63,10 +64,7 @@ pub async fn invite(
     let role = Role::parse(role)?;
     let now = state.clock.now_naive();
     let token = random_token(24);
-    let link = format!(
-        "{}/invite/{token}",
-        state.settings.public_url.as_str().trim_end_matches('/')
-    );
+    let public_url = state.settings.public_url.to_string();
     let result = state
         .db
         .run(move |conn| {
@@ -79,7 +77,6 @@ pub async fn invite(
                         message: "A user with this email as username exists already.",
                     });
                 }
-                let sso = super::sso_settings::load_policy(conn, &account.id)?.enabled;
                 let user = User {
                     id: uuid::Uuid::new_v4().to_string(),
                     home_account_id: account.id.clone(),
@@ -111,33 +108,7 @@ pub async fn invite(
                     created_at: now,
                 }
                 .insert(conn)?;
-                Invitation {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    token_hash: sha256_hex(&token),
-                    user_id: user.id.clone(),
-                    account_id: account.id.clone(),
-                    created_at: now,
-                    expires_at: now + INVITATION_LIFETIME,
-                    used_at: None,
-                }
-                .insert(conn)?;
-                let how = if sso {
-                    "Your organization signs in with single sign-on: the link takes you to Log in with SSO with your work email."
-                } else {
-                    "The link lets you choose your password."
-                };
-                mail::enqueue(
-                    conn,
-                    &user.email,
-                    &format!("You are invited to {}", account.display_name),
-                    &format!(
-                        "Hello,\n\nyou are invited to {} as {}. Your username is {}.\n\n{how}\n\n{link}\n\nThe link works once, for 7 days.\n",
-                        account.display_name,
-                        role.as_str(),
-                        user.username
-                    ),
-                    now,
-                )?;
+                issue(conn, &user, &account, role, &token, &public_url, now)?;
                 audit::record(
                     conn,
                     &meta,
@@ -147,7 +118,11 @@ pub async fn invite(
                         account_id: Some(&account.id),
                         action: "user.invite",
                         outcome: Outcome::Success,
-                        reason: Some(&format!("username={} role={}", user.username, role.as_str())),
+                        reason: Some(&format!(
+                            "username={} role={}",
+                            user.username,
+                            role.as_str()
+                        )),
                     },
                 )?;
                 Ok(user.username)
@@ -158,6 +133,48 @@ pub async fn invite(
         state.mailer.wake();
     }
     result
+}
+
+/// Stores a fresh invitation for `token` (7 days) and mails its link to the user; in the
+/// caller's transaction. The token itself is only in the mail, never stored (SPEC §3.8).
+pub fn issue(
+    conn: &mut DbConnection,
+    user: &User,
+    account: &Account,
+    role: Role,
+    token: &str,
+    public_url: &str,
+    now: NaiveDateTime,
+) -> Result<(), ServiceError> {
+    let link = format!("{}/invite/{token}", public_url.trim_end_matches('/'));
+    Invitation {
+        id: uuid::Uuid::new_v4().to_string(),
+        token_hash: sha256_hex(token),
+        user_id: user.id.clone(),
+        account_id: account.id.clone(),
+        created_at: now,
+        expires_at: now + INVITATION_LIFETIME,
+        used_at: None,
+    }
+    .insert(conn)?;
+    let how = if super::sso_settings::load_policy(conn, &account.id)?.enabled {
+        "Your organization signs in with single sign-on: the link takes you to Log in with SSO with your work email."
+    } else {
+        "The link lets you choose your password."
+    };
+    mail::enqueue(
+        conn,
+        &user.email,
+        &format!("You are invited to {}", account.display_name),
+        &format!(
+            "Hello,\n\nyou are invited to {} as {}. Your username is {}.\n\n{how}\n\n{link}\n\nThe link works once, for 7 days.\n",
+            account.display_name,
+            role.as_str(),
+            user.username
+        ),
+        now,
+    )?;
+    Ok(())
 }
 
 /// What an invitation link leads to.
