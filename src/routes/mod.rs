@@ -142,9 +142,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/accounts/{name}/users",
                     web::post().to(api::accounts::create_user),
                 )
+                .route("/accounts/{name}/users", web::get().to(api::users::list))
+                .route(
+                    "/accounts/{name}/users/{username}",
+                    web::patch().to(api::users::update),
+                )
+                .route(
+                    "/accounts/{name}/users/{username}",
+                    web::delete().to(api::users::remove),
+                )
+                .route(
+                    "/accounts/{name}/members",
+                    web::post().to(api::users::add_member),
+                )
                 .route(
                     "/accounts/{name}/users/{username}/sessions",
-                    web::delete().to(api::accounts::revoke_sessions),
+                    web::delete().to(api::users::revoke_sessions),
                 )
                 .route(
                     "/accounts/{name}/domains",

@@ -22,6 +22,7 @@ pub mod sso_callback;
 pub mod sso_identity;
 pub mod sso_login;
 pub mod sso_settings;
+pub mod users;
 
 pub use audit::RequestMeta;
 pub use error::ServiceError;

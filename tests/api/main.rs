@@ -25,3 +25,4 @@ mod saml_sign_in;
 mod sessions;
 mod sso_policies;
 mod totp;
+mod user_lifecycle;
