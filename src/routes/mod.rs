@@ -83,6 +83,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/users/invite",
             web::post().to(pages::admin_users::invite),
         )
+        // {action}: role, disable, enable, remove, resend-invitation, end-sessions,
+        // reset-two-step. GET confirms (changes nothing), POST does it.
+        .route(
+            "/admin/users/{action}",
+            web::get().to(pages::admin_users::confirm),
+        )
+        .route(
+            "/admin/users/{action}",
+            web::post().to(pages::admin_users::apply),
+        )
         .route("/invite/{token}", web::get().to(pages::invite::show))
         .route("/invite/{token}", web::post().to(pages::invite::accept))
         .route("/account/switch", web::post().to(pages::home::switch))
