@@ -62,6 +62,15 @@ impl IdentityLink {
             .optional()?)
     }
 
+    /// Whether the user has at least one identity link (signed in with SSO before).
+    pub fn exists_for_user(conn: &mut DbConnection, user_id: &str) -> Result<bool, DbError> {
+        let n: i64 = identity_links::table
+            .filter(identity_links::user_id.eq(user_id))
+            .count()
+            .get_result(conn)?;
+        Ok(n > 0)
+    }
+
     pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<(), DbError> {
         diesel::update(identity_links::table.find(id))
             .set(identity_links::last_used_at.eq(now))

@@ -41,6 +41,30 @@ impl Invitation {
             .optional()?)
     }
 
+    /// Spends every unused invitation of the user (into `account_id` only, when given), so no
+    /// link sent before works any more; returns how many were spent.
+    pub fn spend_all_for_user(
+        conn: &mut DbConnection,
+        user_id: &str,
+        account_id: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Result<usize, DbError> {
+        let unused = invitations::table
+            .filter(invitations::user_id.eq(user_id))
+            .filter(invitations::used_at.is_null());
+        let n = match account_id {
+            Some(account_id) => {
+                diesel::update(unused.filter(invitations::account_id.eq(account_id)))
+                    .set(invitations::used_at.eq(now))
+                    .execute(conn)?
+            }
+            None => diesel::update(unused)
+                .set(invitations::used_at.eq(now))
+                .execute(conn)?,
+        };
+        Ok(n)
+    }
+
     /// Marks it used; false when another request used it first.
     pub fn consume(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<bool, DbError> {
         let taken = diesel::update(
@@ -51,21 +75,5 @@ impl Invitation {
         .set(invitations::used_at.eq(now))
         .execute(conn)?;
         Ok(taken == 1)
-    }
-
-    /// Marks every unused invitation of `user_id` used (the user became active by another
-    /// route); returns how many were spent.
-    pub fn spend_for_user(
-        conn: &mut DbConnection,
-        user_id: &str,
-        now: NaiveDateTime,
-    ) -> Result<usize, DbError> {
-        Ok(diesel::update(
-            invitations::table
-                .filter(invitations::user_id.eq(user_id))
-                .filter(invitations::used_at.is_null()),
-        )
-        .set(invitations::used_at.eq(now))
-        .execute(conn)?)
     }
 }

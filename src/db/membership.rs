@@ -35,6 +35,29 @@ impl Membership {
             .optional()?)
     }
 
+    /// Changes the role; false when there is no such membership.
+    pub fn set_role(
+        conn: &mut DbConnection,
+        user_id: &str,
+        account_id: &str,
+        role: &str,
+    ) -> Result<bool, DbError> {
+        let n = diesel::update(memberships::table.find((user_id, account_id)))
+            .set(memberships::role.eq(role))
+            .execute(conn)?;
+        Ok(n == 1)
+    }
+
+    /// Removes the membership; false when there was none.
+    pub fn delete(
+        conn: &mut DbConnection,
+        user_id: &str,
+        account_id: &str,
+    ) -> Result<bool, DbError> {
+        let n = diesel::delete(memberships::table.find((user_id, account_id))).execute(conn)?;
+        Ok(n == 1)
+    }
+
     /// The user's memberships with the account names, ordered by name.
     pub fn list_for_user(
         conn: &mut DbConnection,

@@ -177,6 +177,24 @@ impl User {
         Ok(())
     }
 
+    /// Forgets the TOTP seed (enrolled or pending): the user signs in with the password alone and
+    /// may enroll again. Recovery codes are the caller's to delete in the same transaction.
+    pub fn reset_totp(
+        conn: &mut DbConnection,
+        id: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::totp_secret_enc.eq(None::<String>),
+                users::totp_enabled.eq(false),
+                users::totp_last_step.eq(None::<i64>),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
     /// A temporary password (SSO rollback, admin reset): active, and changed at the next sign-in.
     pub fn set_temporary_password(
         conn: &mut DbConnection,

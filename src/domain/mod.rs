@@ -11,6 +11,7 @@ pub mod return_url;
 pub mod sso_policy;
 pub mod trust;
 pub mod user;
+pub mod user_lifecycle;
 
 pub use account::{AccountName, DomainName};
 pub use error::DomainError;

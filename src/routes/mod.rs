@@ -88,6 +88,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/users/invite",
             web::post().to(pages::admin_users::invite),
         )
+        // {action}: role, disable, enable, remove, resend-invitation, end-sessions,
+        // reset-two-step. GET confirms (changes nothing), POST does it.
+        .route(
+            "/admin/users/{action}",
+            web::get().to(pages::admin_users::confirm),
+        )
+        .route(
+            "/admin/users/{action}",
+            web::post().to(pages::admin_users::apply),
+        )
         .route("/invite/{token}", web::get().to(pages::invite::show))
         .route("/invite/{token}", web::post().to(pages::invite::accept))
         .route("/account/switch", web::post().to(pages::home::switch))
@@ -147,9 +157,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/accounts/{name}/users",
                     web::post().to(api::accounts::create_user),
                 )
+                .route("/accounts/{name}/users", web::get().to(api::users::list))
+                .route(
+                    "/accounts/{name}/users/{username}",
+                    web::patch().to(api::users::update),
+                )
+                .route(
+                    "/accounts/{name}/users/{username}",
+                    web::delete().to(api::users::remove),
+                )
+                .route(
+                    "/accounts/{name}/members",
+                    web::post().to(api::users::add_member),
+                )
                 .route(
                     "/accounts/{name}/users/{username}/sessions",
-                    web::delete().to(api::accounts::revoke_sessions),
+                    web::delete().to(api::users::revoke_sessions),
                 )
                 .route(
                     "/accounts/{name}/domains",

@@ -15,6 +15,7 @@ use super::audit::{self, Audit, Outcome, RequestMeta};
 use super::{mail, ServiceError};
 use crate::auth::password;
 use crate::crypto::tokens::{random_token, sha256_hex};
+use crate::crypto::SecretBox;
 use crate::db::account::Account;
 use crate::db::invitation::Invitation;
 use crate::db::membership::Membership;
@@ -70,10 +71,7 @@ pub async fn invite(
     let role = Role::parse(role)?;
     let now = state.clock.now_naive();
     let token = random_token(24);
-    let link = format!(
-        "{}/invite/{token}",
-        state.settings.public_url.as_str().trim_end_matches('/')
-    );
+    let public_url = state.settings.public_url.to_string();
     let keys = state.keys.clone();
     let result = state
         .db
@@ -87,7 +85,6 @@ pub async fn invite(
                         message: "A user with this email as username exists already.",
                     });
                 }
-                let sso = super::sso_settings::load_policy(conn, &account.id)?.enabled;
                 let user = User {
                     id: uuid::Uuid::new_v4().to_string(),
                     home_account_id: account.id.clone(),
@@ -119,32 +116,14 @@ pub async fn invite(
                     created_at: now,
                 }
                 .insert(conn)?;
-                Invitation {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    token_hash: sha256_hex(&token),
-                    user_id: user.id.clone(),
-                    account_id: account.id.clone(),
-                    created_at: now,
-                    expires_at: now + INVITATION_LIFETIME,
-                    used_at: None,
-                }
-                .insert(conn)?;
-                let how = if sso {
-                    "Your organization signs in with single sign-on: the link takes you to Log in with SSO with your work email."
-                } else {
-                    "The link lets you choose your password."
-                };
-                mail::enqueue_secret(
+                issue(
                     conn,
                     &keys.secret_box,
-                    &user.email,
-                    &format!("You are invited to {}", account.display_name),
-                    &format!(
-                        "Hello,\n\nyou are invited to {} as {}. Your username is {}.\n\n{how}\n\n{link}\n\nThe link works once, for 7 days.\n",
-                        account.display_name,
-                        role.as_str(),
-                        user.username
-                    ),
+                    &user,
+                    &account,
+                    role,
+                    &token,
+                    &public_url,
                     now,
                 )?;
                 audit::record(
@@ -156,7 +135,11 @@ pub async fn invite(
                         account_id: Some(&account.id),
                         action: "user.invite",
                         outcome: Outcome::Success,
-                        reason: Some(&format!("username={} role={}", user.username, role.as_str())),
+                        reason: Some(&format!(
+                            "username={} role={}",
+                            user.username,
+                            role.as_str()
+                        )),
                     },
                 )?;
                 Ok(user.username)
@@ -177,7 +160,52 @@ pub fn spend_invitations_for_user(
     user_id: &str,
     now: NaiveDateTime,
 ) -> Result<usize, DbError> {
-    Invitation::spend_for_user(conn, user_id, now)
+    Invitation::spend_all_for_user(conn, user_id, None, now)
+}
+
+/// Stores a fresh invitation for `token` (7 days) and mails its link to the user; in the
+/// caller's transaction. The token itself is only in the mail, never stored (SPEC §3.8).
+#[allow(clippy::too_many_arguments)]
+pub fn issue(
+    conn: &mut DbConnection,
+    secret_box: &SecretBox,
+    user: &User,
+    account: &Account,
+    role: Role,
+    token: &str,
+    public_url: &str,
+    now: NaiveDateTime,
+) -> Result<(), ServiceError> {
+    let link = format!("{}/invite/{token}", public_url.trim_end_matches('/'));
+    Invitation {
+        id: uuid::Uuid::new_v4().to_string(),
+        token_hash: sha256_hex(token),
+        user_id: user.id.clone(),
+        account_id: account.id.clone(),
+        created_at: now,
+        expires_at: now + INVITATION_LIFETIME,
+        used_at: None,
+    }
+    .insert(conn)?;
+    let how = if super::sso_settings::load_policy(conn, &account.id)?.enabled {
+        "Your organization signs in with single sign-on: the link takes you to Log in with SSO with your work email."
+    } else {
+        "The link lets you choose your password."
+    };
+    mail::enqueue_secret(
+        conn,
+        secret_box,
+        &user.email,
+        &format!("You are invited to {}", account.display_name),
+        &format!(
+            "Hello,\n\nyou are invited to {} as {}. Your username is {}.\n\n{how}\n\n{link}\n\nThe link works once, for 7 days.\n",
+            account.display_name,
+            role.as_str(),
+            user.username
+        ),
+        now,
+    )?;
+    Ok(())
 }
 
 /// What an invitation link leads to.

@@ -23,6 +23,7 @@ pub mod sso_identity;
 pub mod sso_login;
 pub mod sso_settings;
 pub mod trust;
+pub mod users;
 
 pub use audit::RequestMeta;
 pub use error::ServiceError;

@@ -167,9 +167,10 @@ pub async fn complete(
         return Ok(Err(SsoRefusal::NotConfigured));
     };
     let account_id = connection.row.account_id.clone();
-    // Refused responses count as failed sign-in steps of the client address: each one costs a
-    // signature check, so a flood of them is throttled like password guesses.
-    let ip_bucket = meta.ip.as_deref().map(throttle::ip_bucket);
+    // Refused responses count as failed SSO steps of the client address: each one costs a
+    // signature check, so a flood of them is throttled — in the SSO budget, apart from password
+    // guesses (an office's SSO typos do not lock its password users out).
+    let ip_bucket = meta.ip.as_deref().map(throttle::sso_ip_bucket);
     if let Some(bucket) = ip_bucket.clone() {
         let throttled = state
             .db

@@ -163,11 +163,17 @@ pub async fn resolve_user(
         return Ok(Err("user_not_allowed"));
     }
     if status == UserStatus::Invited {
-        // The first SSO sign-in accepts the invitation.
+        // The first SSO sign-in accepts the invitation, and spends its link (SPEC §3.8).
         let uid = user.id.clone();
         state
             .db
-            .run(move |conn| User::set_status(conn, &uid, UserStatus::Active.as_str(), now))
+            .run(move |conn| {
+                crate::db::transaction(conn, |conn| {
+                    User::set_status(conn, &uid, UserStatus::Active.as_str(), now)?;
+                    super::invitations::spend_invitations_for_user(conn, &uid, now)?;
+                    Ok::<_, ServiceError>(())
+                })
+            })
             .await?;
     }
     Ok(Ok(user))

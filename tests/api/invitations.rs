@@ -160,3 +160,28 @@ async fn a_temporary_password_spends_the_pending_invitation() {
     assert_eq!(open, 0, "the invitation is spent");
     assert_eq!(app.get(&link).await.status(), 404);
 }
+
+#[tokio::test]
+async fn a_first_sso_sign_in_spends_the_pending_invitation() {
+    let app = crate::helpers::spawn_app().await;
+    let link = invite_nina(&app).await;
+    app.enable_sso("acme").await;
+    let idp = sso_broker::sso::devidp::saml::DevSamlIdp::generate("acme-okta").unwrap();
+    let connection = crate::saml_sign_in::connect(&app, "acme", &idp, false).await;
+    let res = crate::trust_between_accounts::saml_sign_in(
+        &app,
+        "acme",
+        &idp,
+        &connection,
+        "nina@acme.example",
+        true,
+    )
+    .await;
+    assert_eq!(res.status(), 303, "signed in with SSO");
+    assert_eq!(nina(&app).await.status, "active");
+    // The link sent before no longer leads anywhere.
+    assert_eq!(app.get(&link).await.status(), 404);
+    let res = accept(&app, &link, "a password set through an old link").await;
+    assert_eq!(res.status(), 404);
+    assert!(nina(&app).await.password_hash.is_none());
+}

@@ -28,3 +28,4 @@ mod sso_policies;
 mod throttling;
 mod totp;
 mod trust_between_accounts;
+mod user_lifecycle;

@@ -112,7 +112,7 @@ async fn post_response(
 }
 
 /// SP-initiated sign-in of `email` into `account` through its SAML connection.
-async fn saml_sign_in(
+pub(crate) async fn saml_sign_in(
     app: &TestApp,
     account: &str,
     idp: &DevSamlIdp,

@@ -1,4 +1,5 @@
-//! Operator API for accounts, users, sessions and the audit log (SPEC §6.3).
+//! Operator API for accounts, user creation, SSO settings and the audit log (SPEC §6.3); the
+//! user lifecycle is `users`.
 
 use actix_web::{web, HttpResponse};
 use secrecy::SecretString;
@@ -6,7 +7,7 @@ use secrecy::SecretString;
 use crate::routes::errors::ApiError;
 use crate::routes::extract::{Meta, Operator};
 use crate::services::accounts::{self, NewAccount, NewUser};
-use crate::services::{security, sso_settings};
+use crate::services::sso_settings;
 use crate::AppState;
 
 #[derive(serde::Deserialize)]
@@ -74,17 +75,6 @@ pub async fn audit(
 ) -> Result<HttpResponse, ApiError> {
     let events = accounts::list_audit(&state, path.into_inner(), query.limit.unwrap_or(50)).await?;
     Ok(HttpResponse::Ok().json(events))
-}
-
-pub async fn revoke_sessions(
-    state: web::Data<AppState>,
-    op: Operator,
-    meta: Meta,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (account, username) = path.into_inner();
-    let revoked = security::revoke_sessions(&state, account, username, op.actor, meta.0).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "revoked": revoked })))
 }
 
 /// `PUT /api/v1/accounts/{name}/sso` (SPEC §6.3): replaces the account's SSO settings.

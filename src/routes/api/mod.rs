@@ -4,3 +4,4 @@ pub mod accounts;
 pub mod domains;
 pub mod entra;
 pub mod me;
+pub mod users;
