@@ -401,3 +401,70 @@ async fn an_entra_identity_is_linked_when_the_domain_is_verified_by_that_account
     );
     assert_eq!(links_of(&app, "ada").await.len(), 1);
 }
+
+#[tokio::test]
+async fn revoking_the_tenant_ends_the_sessions_it_admitted() {
+    let (app, idp) = spawn_entra_app().await;
+    contoso_account(&app).await;
+    let callback = crate::entra_sign_in::flow_to_callback(
+        &app,
+        "ada@contoso.example",
+        &oid_of(&idp, crate::helpers::CONTOSO, "ada@contoso.example"),
+    )
+    .await;
+    assert_eq!(app.get(&broker_path(&callback)).await.status(), 303);
+    assert_eq!(app.me().await.status(), 200);
+    // The customer removes the app; the re-check marks the tenant revoked.
+    idp.update_tenant(crate::helpers::CONTOSO, |t| t.consented = false);
+    let res = app
+        .api(
+            Method::POST,
+            &format!(
+                "/api/v1/accounts/acme/entra/tenants/{}/check",
+                crate::helpers::CONTOSO
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "revoked");
+    let res = app.get("/").await;
+    assert_eq!(location(&res), "/login?expired=1", "the session ended");
+    assert_eq!(app.me().await.status(), 401);
+}
+
+#[tokio::test]
+async fn deleting_the_saml_connection_ends_the_sessions_it_admitted() {
+    let t = two_accounts().await;
+    let app = &t.app;
+    let res = saml_sign_in(app, "acme", &t.acme_idp, &t.acme, JANE, true).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.me().await.status(), 200);
+    // A password session of another user is not touched.
+    let browser = app.new_browser();
+    app.create_user("acme-eu", "pat", "pat@acme-eu.example")
+        .await;
+    assert_eq!(
+        app.sign_in_from(&browser, "pat", PASSWORD, &[])
+            .await
+            .status(),
+        303
+    );
+    let id = t.acme["id"].as_str().unwrap().to_string();
+    app.state
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            diesel::delete(
+                sso_broker::db::schema::connections::table
+                    .filter(sso_broker::db::schema::connections::id.eq(id)),
+            )
+            .execute(conn)
+            .map_err(sso_broker::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(app.me().await.status(), 401, "the SSO session ended");
+    let res = browser.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(res.status(), 200, "the password session stays");
+}
