@@ -140,9 +140,10 @@ impl FromRequest for CurrentUser {
     }
 }
 
-/// The signed-in user's profile; a session whose user was disabled or removed meanwhile is
-/// purged (else the login page, still seeing a sign-in, would send the browser back in a loop).
-pub async fn current_profile(
+/// The signed-in user's profile, even while a temporary password waits to be replaced (the
+/// security page, where it is replaced): the same status, membership and connection checks as
+/// every page. A session that no longer stands is purged.
+pub async fn checked_profile(
     state: &AppState,
     session: &Session,
     signed_in: &SignedIn,
@@ -151,7 +152,17 @@ pub async fn current_profile(
     if matches!(loaded, Err(ServiceError::SessionExpired)) {
         session.purge();
     }
-    match loaded {
+    loaded
+}
+
+/// The signed-in user's profile; a session whose user was disabled or removed meanwhile is
+/// purged (else the login page, still seeing a sign-in, would send the browser back in a loop).
+pub async fn current_profile(
+    state: &AppState,
+    session: &Session,
+    signed_in: &SignedIn,
+) -> Result<crate::services::profile::Profile, ServiceError> {
+    match checked_profile(state, session, signed_in).await {
         // Everything but the security page waits for a new password (SPEC §3.5 rollback).
         Ok(p) if p.must_change_password => Err(ServiceError::PasswordChangeRequired),
         other => other,

@@ -437,3 +437,31 @@ async fn on_an_sso_account_the_invitation_leads_to_log_in_with_sso() {
         "the SSO form is filled in"
     );
 }
+
+#[tokio::test]
+async fn admin_notices_never_echo_text_from_the_link() {
+    let app = spawn_app().await;
+    app.create_account("acme").await;
+    add_user(&app, "acme", "alan", "admin").await;
+    assert_eq!(app.sign_in("alan", PASSWORD).await.status(), 303);
+    let bait = "wire-the-money-to-evil.example";
+    for path in [
+        format!("/admin/users?invited={bait}"),
+        format!("/admin/entra?connected={bait}"),
+    ] {
+        let res = app.get(&path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let html = res.text().await.unwrap();
+        assert!(!html.contains(bait), "{path} echoes the query");
+    }
+    // A real invitation is still announced by name.
+    let res = app
+        .submit(
+            "/admin/users",
+            "/admin/users/invite",
+            &[("email", "nina@acme.example"), ("role", "user")],
+        )
+        .await;
+    let html = app.get_html(&location(&res)).await;
+    assert!(html.contains("nina@acme.example is invited."));
+}

@@ -220,3 +220,31 @@ async fn changing_ones_password_ends_the_other_sessions_and_keeps_this_one() {
         303
     );
 }
+
+#[tokio::test]
+async fn the_security_page_checks_the_user_like_every_page() {
+    let app = crate::helpers::spawn_app().await;
+    app.with_user().await;
+    assert_eq!(
+        app.sign_in("ada", crate::helpers::PASSWORD).await.status(),
+        303
+    );
+    assert_eq!(app.get("/account/security").await.status(), 200);
+    // Disabled behind the session's back (no revocation): the page still refuses.
+    let now = sso_broker::clock::Clock::now_naive(&app.clock);
+    app.state
+        .db
+        .run(move |conn| {
+            let user = sso_broker::db::user::User::find_by_username(conn, "ada")?.unwrap();
+            sso_broker::db::user::User::set_status(conn, &user.id, "disabled", now)
+        })
+        .await
+        .unwrap();
+    let res = app.get("/account/security").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(crate::helpers::location(&res), "/login?expired=1");
+    let res = app
+        .post_form("/account/security/password", &[("csrf_token", "x")])
+        .await;
+    assert_eq!(res.status(), 303, "a post is refused the same way");
+}

@@ -63,8 +63,19 @@ pub async fn show(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
     let profile = require_admin(&state, &user).await?;
-    let notice = query.connected.as_ref().map(|tid| {
-        format!("Microsoft Entra tenant {tid} is connected. Its users can now log in with SSO.")
+    // Named only when it is one of this account's approved tenants, never text from the link.
+    let connected = match query.connected.as_ref() {
+        Some(tid) => crate::services::entra::list_tenants(&state, profile.account.clone())
+            .await?
+            .into_iter()
+            .find(|t| t.tenant_id == *tid && t.status == "approved"),
+        None => None,
+    };
+    let notice = connected.map(|t| {
+        format!(
+            "Microsoft Entra tenant {} ({}) is connected. Its users can now log in with SSO.",
+            t.display_name, t.tenant_id
+        )
     });
     page(&state, &profile, csrf, StatusCode::OK, notice, None).await
 }

@@ -223,9 +223,19 @@ pub async fn show(
     query: web::Query<UsersQuery>,
 ) -> Result<HttpResponse, PageError> {
     let profile = require_admin(&state, &user).await?;
-    let notice = query
-        .invited
-        .as_ref()
+    // The notice names the user only when they are an invited member of this account: never
+    // text a link could put on the admin's page.
+    let invited = match query.invited.as_ref() {
+        Some(name) => {
+            crate::services::invitations::members(&state, user.signed_in.account_id.clone())
+                .await?
+                .into_iter()
+                .find(|m| m.username == *name && m.status == "invited")
+                .map(|m| m.username)
+        }
+        None => None,
+    };
+    let notice = invited
         .map(|u| format!("{u} is invited. The invitation email is on its way."))
         .or_else(|| {
             query

@@ -8,7 +8,7 @@ use secrecy::SecretString;
 
 use super::render;
 use crate::routes::errors::PageError;
-use crate::routes::extract::{verify_csrf, CsrfToken, CurrentUser, Meta};
+use crate::routes::extract::{checked_profile, verify_csrf, CsrfToken, CurrentUser, Meta};
 use crate::services::security::{self, SecurityOverview};
 use crate::services::ServiceError;
 use crate::AppState;
@@ -136,6 +136,7 @@ pub async fn show(
     user: CurrentUser,
     csrf: CsrfToken,
 ) -> Result<HttpResponse, PageError> {
+    checked_profile(&state, &user.session, &user.signed_in).await?;
     page(&state, &user, csrf, StatusCode::OK, Outcome::default()).await
 }
 
@@ -147,6 +148,7 @@ pub async fn confirm_totp(
     meta: Meta,
     form: web::Form<CodeForm>,
 ) -> Result<HttpResponse, PageError> {
+    checked_profile(&state, &user.session, &user.signed_in).await?;
     if verify_csrf(&req, &state, form.csrf_token.as_deref()).is_err() {
         return page_or_error(&state, &user, csrf, ServiceError::Csrf).await;
     }
@@ -171,6 +173,7 @@ pub async fn regenerate_codes(
     meta: Meta,
     form: web::Form<CsrfOnlyForm>,
 ) -> Result<HttpResponse, PageError> {
+    checked_profile(&state, &user.session, &user.signed_in).await?;
     if verify_csrf(&req, &state, form.csrf_token.as_deref()).is_err() {
         return page_or_error(&state, &user, csrf, ServiceError::Csrf).await;
     }
@@ -194,6 +197,7 @@ pub async fn change_password(
     meta: Meta,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, PageError> {
+    checked_profile(&state, &user.session, &user.signed_in).await?;
     if verify_csrf(&req, &state, form.csrf_token.as_deref()).is_err() {
         return page_or_error(&state, &user, csrf, ServiceError::Csrf).await;
     }
