@@ -159,7 +159,7 @@ pub async fn after_admin_sign_in(
         );
         return refuse(
             SsoRefusal::IdpError(text),
-            format!("idp_error:{}", error.chars().take(40).collect::<String>()),
+            super::sso_callback::idp_error_reason(error),
         )
         .await;
     }
@@ -308,7 +308,7 @@ pub async fn complete(
             callback.error_description.as_deref().unwrap_or_default(),
         );
         return fail(
-            format!("idp_error:{}", error.chars().take(40).collect::<String>()),
+            super::sso_callback::idp_error_reason(error),
             text.to_string(),
         )
         .await;

@@ -61,10 +61,12 @@ pub fn record(
         target: "audit",
         "request_id={} actor={} action={} outcome={} reason={} ip={}",
         meta.request_id,
-        audit.actor,
+        // Actors and reasons can carry IdP-chosen text (an entityID, an email): escaped, so a
+        // line break or control character cannot forge a log line.
+        audit.actor.escape_debug(),
         audit.action,
         audit.outcome.as_str(),
-        audit.reason.unwrap_or("-"),
+        audit.reason.unwrap_or("-").escape_debug(),
         meta.ip.as_deref().unwrap_or("-"),
     );
     AuditEvent {

@@ -46,6 +46,34 @@ pub fn idp_error_text(error: &str, description: &str) -> &'static str {
     }
 }
 
+/// The audit reason for an IdP error response: `idp_error:` and the IdP's `error` code, cut to
+/// 40 characters of `[A-Za-z0-9_.-]`, so attacker-chosen text never reaches an audit event or a
+/// log line as it came.
+pub fn idp_error_reason(error: &str) -> String {
+    let code: String = error
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        .take(40)
+        .collect();
+    format!("idp_error:{code}")
+}
+
+#[cfg(test)]
+mod idp_error_tests {
+    #[test]
+    fn an_idp_error_reason_keeps_only_code_characters() {
+        assert_eq!(
+            super::idp_error_reason("access_denied"),
+            "idp_error:access_denied"
+        );
+        assert_eq!(
+            super::idp_error_reason("x\nrequest_id=forged <b>"),
+            "idp_error:xrequest_idforgedb"
+        );
+        assert_eq!(super::idp_error_reason(&"a".repeat(100)).len(), 50);
+    }
+}
+
 /// What a successful callback leads to.
 #[derive(Debug)]
 pub struct SsoSignIn {
@@ -156,7 +184,7 @@ async fn complete_user_sign_in(
         );
         return refuse(
             SsoRefusal::IdpError(idp_error_text(error, description)),
-            format!("idp_error:{}", error.chars().take(40).collect::<String>()),
+            idp_error_reason(error),
         )
         .await;
     }

@@ -49,7 +49,11 @@ pub async fn acs(
     let form = match form {
         Ok(form) => form.into_inner(),
         Err(e) => {
-            log::info!("request_id={} ACS body refused: {e}", meta.0.request_id);
+            log::info!(
+                "request_id={} ACS body refused: {}",
+                meta.0.request_id,
+                e.to_string().escape_debug()
+            );
             return refused(csrf, &SsoRefusal::IncorrectCredentials);
         }
     };
