@@ -1,6 +1,13 @@
-//! Domain claims (SPEC §2 Domain): an account claims an email domain (unique in the whole
-//! installation, sub-accounts included), proves it with a DNS TXT record, or the operator marks
-//! it verified. Only a verified domain may name its account (discovery, JIT).
+//! Domain claims (SPEC §2 Domain): an account claims an email domain, proves it with a DNS TXT
+//! record, or the operator marks it verified. Only a verified domain may name its account
+//! (discovery, JIT, trust).
+//!
+//! # Security
+//! Squatting (issue 10): a claim alone proves nothing, so a pending claim never blocks another
+//! account. Several accounts may hold pending claims on one domain; the first to verify wins,
+//! and its verification deletes the others' pending claims in the same transaction. Once a
+//! domain is verified (by any account, sub-accounts included) nobody else may claim or verify
+//! it. A pending claim lapses 7 days after it was made and then counts nowhere.
 //!
 //! Accounts are named by their account name, as in the other account services: the admin
 //! pages know the active account's name, the operator API has it in the path.
@@ -9,13 +16,25 @@ use super::accounts::find_account;
 use super::audit::{self, Audit, Outcome, RequestMeta};
 use super::ServiceError;
 use crate::crypto::tokens::random_token;
-use crate::db::domain::Domain;
+use crate::db::domain::{Domain, PENDING_CLAIM_DAYS};
 use crate::db::DbError;
 use crate::domain::domain_verification::VerificationOutcome;
 use crate::domain::DomainName;
 use crate::AppState;
 
 const TAKEN: &str = "This domain is claimed by an account already.";
+
+fn taken() -> ServiceError {
+    ServiceError::Conflict {
+        code: "domain_taken",
+        message: TAKEN,
+    }
+}
+
+fn rfc3339(at: chrono::NaiveDateTime) -> String {
+    at.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
 
 /// A claimed domain as admins and the operator see it, with the TXT record that proves it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -27,16 +46,16 @@ pub struct DomainView {
     pub verification_value: String,
     /// RFC 3339, UTC; `null` until verified.
     pub verified_at: Option<String>,
+    /// RFC 3339, UTC: when a pending claim lapses; `null` once verified.
+    pub expires_at: Option<String>,
 }
 
 impl From<Domain> for DomainView {
     fn from(row: Domain) -> Self {
         Self {
             verification_record: row.verification_record_name(),
-            verified_at: row.verified_at.map(|at| {
-                at.and_utc()
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            }),
+            verified_at: row.verified_at.map(rfc3339),
+            expires_at: row.expires_at().map(rfc3339),
             verification_value: row.verification_token,
             domain: row.domain,
             verified: row.verified,
@@ -65,14 +84,16 @@ fn not_claimed() -> ServiceError {
     }
 }
 
-/// The account's domains, by name.
+/// The account's domains, by name; lapsed pending claims are left out.
 pub async fn list(state: &AppState, account: String) -> Result<Vec<DomainView>, ServiceError> {
+    let now = state.clock.now_naive();
     state
         .db
         .run(move |conn| {
             let account = find_account(conn, &account)?;
             Ok(Domain::list_for_account(conn, &account.id)?
                 .into_iter()
+                .filter(|row| !row.is_expired(now))
                 .map(DomainView::from)
                 .collect())
         })
@@ -80,8 +101,10 @@ pub async fn list(state: &AppState, account: String) -> Result<Vec<DomainView>, 
 }
 
 /// Claims `domain` for the account, with a fresh verification token. `operator_verified`
-/// (operator API only) records it verified without DNS. A domain claimed by any account,
-/// this one included, is refused with `domain_taken`.
+/// (operator API only) records it verified without DNS, which deletes the other accounts'
+/// pending claims. Refused with `domain_taken` when the domain is verified by any account, or
+/// when this account holds a live claim already (unless the operator now verifies that pending
+/// claim). Other accounts' pending claims do not count.
 pub async fn claim(
     state: &AppState,
     account: String,
@@ -98,11 +121,33 @@ pub async fn claim(
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
                 let account = find_account(conn, &account)?;
-                if Domain::find_by_domain(conn, domain.as_str())?.is_some() {
-                    return Err(ServiceError::Conflict {
-                        code: "domain_taken",
-                        message: TAKEN,
-                    });
+                Domain::purge_expired(conn, now - chrono::Duration::days(PENDING_CLAIM_DAYS))?;
+                if Domain::find_verified(conn, domain.as_str())?.is_some() {
+                    return Err(taken());
+                }
+                if let Some(mut own) = Domain::find_for_account(conn, &account.id, domain.as_str())?
+                {
+                    if !verified {
+                        return Err(taken());
+                    }
+                    // The operator vouches for this account's pending claim.
+                    Domain::mark_verified(conn, &own.id, now).map_err(conflict_as_taken)?;
+                    own.verified = true;
+                    own.verified_at = Some(now);
+                    let removed = Domain::delete_pending_of_others(conn, &own.domain, &account.id)?;
+                    audit::record(
+                        conn,
+                        &meta,
+                        now,
+                        Audit {
+                            actor,
+                            account_id: Some(&account.id),
+                            action: "domain.verify",
+                            outcome: Outcome::Success,
+                            reason: Some(&verified_reason(&own.domain, removed)),
+                        },
+                    )?;
+                    return Ok(DomainView::from(own));
                 }
                 let row = Domain {
                     id: uuid::Uuid::new_v4().to_string(),
@@ -113,17 +158,13 @@ pub async fn claim(
                     verified_at: verified.then_some(now),
                     created_at: now,
                 };
-                // The unique index settles a concurrent claim the check above did not see.
-                row.insert(conn).map_err(|e: DbError| {
-                    if e.is_unique_violation() {
-                        ServiceError::Conflict {
-                            code: "domain_taken",
-                            message: TAKEN,
-                        }
-                    } else {
-                        e.into()
-                    }
-                })?;
+                // The unique indexes settle a concurrent claim the checks above did not see.
+                row.insert(conn).map_err(conflict_as_taken)?;
+                let removed = if verified {
+                    Domain::delete_pending_of_others(conn, &row.domain, &account.id)?
+                } else {
+                    0
+                };
                 audit::record(
                     conn,
                     &meta,
@@ -133,7 +174,14 @@ pub async fn claim(
                         account_id: Some(&account.id),
                         action: "domain.add",
                         outcome: Outcome::Success,
-                        reason: Some(&format!("domain={} verified={verified}", row.domain)),
+                        reason: Some(&if removed > 0 {
+                            format!(
+                                "domain={} verified={verified} pending_claims_removed={removed}",
+                                row.domain
+                            )
+                        } else {
+                            format!("domain={} verified={verified}", row.domain)
+                        }),
                     },
                 )?;
                 Ok(DomainView::from(row))
@@ -142,9 +190,30 @@ pub async fn claim(
         .await
 }
 
+/// A unique index refused the write: another claim got there first.
+fn conflict_as_taken(e: DbError) -> ServiceError {
+    if e.is_unique_violation() {
+        taken()
+    } else {
+        e.into()
+    }
+}
+
+/// The audit reason of a successful verification.
+fn verified_reason(domain: &str, pending_removed: usize) -> String {
+    if pending_removed > 0 {
+        format!("domain={domain} pending_claims_removed={pending_removed}")
+    } else {
+        format!("domain={domain}")
+    }
+}
+
 /// Looks up `_sso-broker-verification.<domain>` and marks the claim verified when a TXT record
-/// there equals its token. Every attempt that looks up DNS is audited (`domain.verify`, with
-/// the reason on failure). A DNS outage is an outcome, not an error: nothing changes.
+/// there equals its token; the first account to verify wins, and the other accounts' pending
+/// claims are deleted with it. A domain verified by another account is refused with
+/// `domain_taken`; a lapsed pending claim is not claimed any more. Every attempt that looks up
+/// DNS is audited (`domain.verify`, with the reason on failure). A DNS outage is an outcome,
+/// not an error: nothing changes.
 pub async fn verify(
     state: &AppState,
     account: String,
@@ -155,12 +224,21 @@ pub async fn verify(
     let domain = DomainName::parse(domain).map_err(|_| not_claimed())?;
     let (account_id, row) = {
         let domain = domain.as_str().to_string();
+        let now = state.clock.now_naive();
         state
             .db
             .run(move |conn| {
                 let account = find_account(conn, &account)?;
                 let row = Domain::find_for_account(conn, &account.id, &domain)?
-                    .ok_or_else(not_claimed)?;
+                    .filter(|row| !row.is_expired(now));
+                let Some(row) = row else {
+                    // Someone else's verification deleted this account's pending claim.
+                    return Err(if Domain::find_verified(conn, &domain)?.is_some() {
+                        taken()
+                    } else {
+                        not_claimed()
+                    });
+                };
                 Ok::<_, ServiceError>((account.id, row))
             })
             .await?
@@ -192,16 +270,26 @@ pub async fn verify(
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
                 let mut row = row;
+                let mut removed = 0;
                 if outcome == VerificationOutcome::Verified {
-                    // Removed while DNS was asked: nothing to verify any more.
-                    if !Domain::mark_verified(conn, &row.id, now)? {
+                    // Another account verified it while DNS was asked: it won.
+                    if Domain::find_verified(conn, &row.domain)?
+                        .is_some_and(|won| won.account_id != account_id)
+                    {
+                        return Err(taken());
+                    }
+                    // Removed or lapsed while DNS was asked: nothing to verify any more.
+                    if row.is_expired(now)
+                        || !Domain::mark_verified(conn, &row.id, now).map_err(conflict_as_taken)?
+                    {
                         return Err(not_claimed());
                     }
                     row.verified = true;
                     row.verified_at = Some(now);
+                    removed = Domain::delete_pending_of_others(conn, &row.domain, &account_id)?;
                 }
                 let reason = match outcome {
-                    VerificationOutcome::Verified => format!("domain={}", row.domain),
+                    VerificationOutcome::Verified => verified_reason(&row.domain, removed),
                     other => format!("{} domain={}", other.code(), row.domain),
                 };
                 audit::record(
@@ -229,7 +317,8 @@ pub async fn verify(
         .await
 }
 
-/// Removes the account's claim of `domain` (verified or not); the domain is free again.
+/// Removes the account's claim of `domain` (verified or not, lapsed included); a verified
+/// domain is free again.
 pub async fn remove(
     state: &AppState,
     account: String,

@@ -28,7 +28,7 @@ pub fn domain_verified_for(
     {
         return Ok(true);
     }
-    let Some(claim) = Domain::find_by_domain(conn, &domain.to_ascii_lowercase())? else {
+    let Some(claim) = Domain::find_verified(conn, &domain.to_ascii_lowercase())? else {
         return Ok(false);
     };
     if !claim.verified {

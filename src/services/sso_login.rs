@@ -238,7 +238,7 @@ fn decide(
         AccountChoice::Named(n) => Account::find_by_name(conn, n.as_str())?,
         AccountChoice::Invalid => None,
         // A verified domain names its account (SPEC §2 Domain).
-        AccountChoice::Discover => match Domain::find_by_domain(conn, email.domain())? {
+        AccountChoice::Discover => match Domain::find_verified(conn, email.domain())? {
             Some(d) if d.verified => Account::find(conn, &d.account_id)?,
             _ => None,
         },

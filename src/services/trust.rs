@@ -49,7 +49,7 @@ pub fn email_claim(
         .map(|(_, d)| d.to_ascii_lowercase())
         .unwrap_or_default();
     let verified_here = !domain.is_empty()
-        && Domain::find_by_domain(conn, &domain)?
+        && Domain::find_verified(conn, &domain)?
             .is_some_and(|d| d.verified && d.account_id == connection_account_id);
     Ok(EmailClaim {
         home_within_connection_account: account_within(

@@ -1,6 +1,7 @@
 //! Domain claims and DNS TXT verification (SPEC §2 Domain) with the real resolver
 //! (hickory-resolver) asking a small fake authoritative DNS server on loopback, whose records the
-//! test changes; the admin page; one account per domain in the whole installation; discovery.
+//! test changes; the admin page; one verified account per domain in the whole installation, pending
+//! claims that neither block nor outlive 7 days (issue 10, squatting); discovery.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -94,6 +95,36 @@ async fn claim(app: &TestApp, account: &str, domain: &str) -> reqwest::Response 
     .await
 }
 
+async fn claim_verified(app: &TestApp, account: &str, domain: &str) -> reqwest::Response {
+    app.api(
+        Method::POST,
+        &format!("/api/v1/accounts/{account}/domains"),
+        Some(json!({ "domain": domain, "verified": true })),
+    )
+    .await
+}
+
+async fn domains_of(app: &TestApp, account: &str) -> Vec<Value> {
+    app.api(
+        Method::GET,
+        &format!("/api/v1/accounts/{account}/domains"),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap()
+}
+
+async fn error_of(res: reqwest::Response) -> (u16, String) {
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.unwrap();
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
 async fn verify(app: &TestApp, account: &str, domain: &str) -> (u16, Value) {
     let res = app
         .api(
@@ -183,7 +214,7 @@ async fn a_dns_server_that_does_not_answer_gets_a_clear_502() {
 }
 
 #[tokio::test]
-async fn a_domain_belongs_to_one_account_including_sub_accounts() {
+async fn a_verified_domain_belongs_to_one_account_including_sub_accounts() {
     let (dns, _) = fake_dns().await;
     let app = app_with_dns(&dns).await;
     app.create_account("acme").await;
@@ -196,7 +227,10 @@ async fn a_domain_belongs_to_one_account_including_sub_accounts() {
         )
         .await;
     assert_eq!(res.status(), 201);
-    assert_eq!(claim(&app, "acme", "acme.example").await.status(), 201);
+    assert_eq!(
+        claim_verified(&app, "acme", "acme.example").await.status(),
+        201
+    );
     for other in ["globex", "acme-eu"] {
         let res = claim(&app, other, "ACME.example.").await;
         assert_eq!(res.status(), 409, "{other}");
@@ -235,6 +269,10 @@ async fn an_admin_claims_and_verifies_a_domain_on_the_page() {
     assert_eq!(res.status(), 303);
     let html = app.get_html("/admin/domains").await;
     assert!(html.contains("_sso-broker-verification.acme.example"));
+    assert!(
+        html.contains("Claim expires 2026-11-29T10:00:00Z unless verified"),
+        "the pending claim's expiry on the page"
+    );
     let token = html
         .split("sso-broker-verification=")
         .nth(1)
@@ -280,4 +318,143 @@ async fn an_admin_claims_and_verifies_a_domain_on_the_page() {
         .await
         .unwrap();
     assert_eq!(list[0]["verified"], true, "still there, verified");
+}
+
+#[tokio::test]
+async fn another_accounts_pending_claim_does_not_block_a_claim() {
+    let (dns, _) = fake_dns().await;
+    let app = app_with_dns(&dns).await;
+    for name in ["acme", "globex"] {
+        app.create_account(name).await;
+    }
+    assert_eq!(claim(&app, "globex", "acme.example").await.status(), 201);
+    assert_eq!(claim(&app, "acme", "acme.example").await.status(), 201);
+    // An account's own live claim still counts for itself.
+    assert_eq!(
+        error_of(claim(&app, "acme", "acme.example").await).await,
+        (409, "domain_taken".to_string())
+    );
+    for name in ["acme", "globex"] {
+        let list = domains_of(&app, name).await;
+        assert_eq!(list.len(), 1, "{name}");
+        assert_eq!(list[0]["verified"], false);
+        assert_eq!(list[0]["expires_at"], "2026-11-29T10:00:00Z");
+    }
+}
+
+#[tokio::test]
+async fn the_first_account_to_verify_wins_and_the_other_pending_claims_go() {
+    let (dns, records) = fake_dns().await;
+    let app = app_with_dns(&dns).await;
+    for name in ["acme", "globex", "initech"] {
+        app.create_account(name).await;
+    }
+    let mut tokens = HashMap::new();
+    for name in ["acme", "globex", "initech"] {
+        let res = claim(&app, name, "acme.example").await;
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        tokens.insert(
+            name,
+            body["verification_value"].as_str().unwrap().to_string(),
+        );
+    }
+    // Both acme's and the squatter's records are published; the squatter verifies first.
+    records.lock().unwrap().insert(
+        "_sso-broker-verification.acme.example".into(),
+        vec![tokens["globex"].clone(), tokens["acme"].clone()],
+    );
+    let (status, body) = verify(&app, "globex", "acme.example").await;
+    assert_eq!((status, body["result"].as_str()), (200, Some("verified")));
+    assert_eq!(body["expires_at"], Value::Null);
+    assert!(verify_reasons(&app.audit("globex").await)
+        .contains(&"domain=acme.example pending_claims_removed=2".to_string()));
+    for loser in ["acme", "initech"] {
+        assert!(domains_of(&app, loser).await.is_empty(), "{loser}");
+        let (status, body) = verify(&app, loser, "acme.example").await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (409, Some("domain_taken"))
+        );
+        assert_eq!(
+            error_of(claim(&app, loser, "acme.example").await).await,
+            (409, "domain_taken".to_string())
+        );
+    }
+    // The operator marking a pending claim verified wins the same way.
+    for name in ["acme", "initech"] {
+        assert_eq!(claim(&app, name, "initech.example").await.status(), 201);
+    }
+    let res = claim_verified(&app, "initech", "initech.example").await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["verified"], true);
+    assert!(domains_of(&app, "acme").await.is_empty());
+}
+
+#[tokio::test]
+async fn verifying_a_domain_verified_by_another_account_is_refused() {
+    let (dns, records) = fake_dns().await;
+    let app = app_with_dns(&dns).await;
+    for name in ["acme", "globex"] {
+        app.create_account(name).await;
+    }
+    let res = claim(&app, "globex", "acme.example").await;
+    let body: Value = res.json().await.unwrap();
+    records.lock().unwrap().insert(
+        "_sso-broker-verification.acme.example".into(),
+        vec![body["verification_value"].as_str().unwrap().to_string()],
+    );
+    assert_eq!(
+        claim_verified(&app, "acme", "acme.example").await.status(),
+        201
+    );
+    // globex's pending claim went with acme's verification; its TXT record proves nothing now.
+    let (status, body) = verify(&app, "globex", "acme.example").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("domain_taken"))
+    );
+    assert_eq!(
+        error_of(claim_verified(&app, "globex", "acme.example").await).await,
+        (409, "domain_taken".to_string())
+    );
+    let list = domains_of(&app, "acme").await;
+    assert_eq!(list[0]["verified"], true);
+}
+
+#[tokio::test]
+async fn a_pending_claim_expires_after_seven_days_and_then_no_longer_counts() {
+    let (dns, records) = fake_dns().await;
+    let app = app_with_dns(&dns).await;
+    app.create_account("acme").await;
+    let res = claim(&app, "acme", "acme.example").await;
+    let body: Value = res.json().await.unwrap();
+    let token = body["verification_value"].as_str().unwrap().to_string();
+    assert_eq!(body["expires_at"], "2026-11-29T10:00:00Z");
+    app.clock
+        .advance(chrono::Duration::days(7) - chrono::Duration::seconds(1));
+    assert_eq!(domains_of(&app, "acme").await.len(), 1, "still pending");
+
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert!(domains_of(&app, "acme").await.is_empty());
+    records
+        .lock()
+        .unwrap()
+        .insert("_sso-broker-verification.acme.example".into(), vec![token]);
+    let (status, body) = verify(&app, "acme", "acme.example").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("domain_not_found"))
+    );
+    // The lapsed claim is purged: the account may claim again, with a new token and a new week.
+    let res = claim(&app, "acme", "acme.example").await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["expires_at"], "2026-12-06T10:00:00Z");
+    let (_, body) = verify(&app, "acme", "acme.example").await;
+    assert_eq!(
+        body["result"], "txt_mismatch",
+        "the old token does not verify"
+    );
 }

@@ -185,7 +185,7 @@ async fn bad_user_input_gets_a_clear_answer_and_creates_nothing() {
 }
 
 #[tokio::test]
-async fn a_domain_belongs_to_one_account_in_the_installation() {
+async fn a_verified_domain_belongs_to_one_account_in_the_installation() {
     let app = spawn_app().await;
     app.create_account("acme").await;
     app.create_account("globex").await;
@@ -208,11 +208,21 @@ async fn a_domain_belongs_to_one_account_in_the_installation() {
         .as_str()
         .unwrap()
         .starts_with("sso-broker-verification="));
-    let taken = app
+    // acme's pending claim does not block the operator verifying the domain for globex, and
+    // goes with that verification (issue 10: the first to verify wins).
+    let won = app
         .api(
             Method::POST,
             "/api/v1/accounts/globex/domains",
             Some(json!({"domain": "acme.example.com", "verified": true})),
+        )
+        .await;
+    assert_eq!(won.status(), 201);
+    let taken = app
+        .api(
+            Method::POST,
+            "/api/v1/accounts/acme/domains",
+            Some(json!({"domain": "acme.example.com"})),
         )
         .await;
     assert_eq!(taken.status(), 409);

@@ -359,7 +359,7 @@ async fn another_accounts_entra_tenant_cannot_claim_a_member_by_email() {
         .db
         .run(|conn| {
             let claim =
-                sso_broker::db::domain::Domain::find_by_domain(conn, "contoso.example")?.unwrap();
+                sso_broker::db::domain::Domain::find_verified(conn, "contoso.example")?.unwrap();
             sso_broker::db::domain::Domain::delete(conn, &claim.id)
         })
         .await
