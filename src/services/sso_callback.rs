@@ -234,7 +234,12 @@ async fn complete_user_sign_in(
         }
         Err(e) => return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await,
     };
-    if verified.email.as_deref() != Some(payload.email.as_str()) {
+    // SPEC §3.2 step 4: the IdP's email must be the entered one, compared case-insensitively.
+    if !verified
+        .email
+        .as_deref()
+        .is_some_and(|e| e.eq_ignore_ascii_case(&payload.email))
+    {
         let reason = if verified.email.is_none() {
             "email_not_trusted"
         } else {

@@ -79,13 +79,6 @@ pub async fn resolve_user(
                 if !policy.mfa_satisfied(mfa) {
                     return Ok(Err("idp_mfa_missing"));
                 }
-                if let Some(link) = IdentityLink::find(conn, &id.issuer, &id.subject)? {
-                    IdentityLink::touch(conn, &link.id, now)?;
-                    return Ok::<_, ServiceError>(
-                        User::find(conn, &link.user_id)?.ok_or("linked_user_missing"),
-                    );
-                }
-                let mut users = account_users_with_email(conn, &acct, &id.email)?;
                 let tenant_domains = match &id.tenant_id {
                     Some(tid) => ApprovedTenant::find(conn, &id.connection_account_id, tid)?
                         .filter(ApprovedTenant::is_approved)
@@ -93,6 +86,26 @@ pub async fn resolve_user(
                         .unwrap_or_default(),
                     None => Vec::new(),
                 };
+                if let Some(link) = IdentityLink::find(conn, &id.issuer, &id.subject)? {
+                    let Some(user) = User::find(conn, &link.user_id)? else {
+                        return Ok(Err("linked_user_missing"));
+                    };
+                    // A link stands only while the connection's account may still claim the
+                    // user (links made before SPEC §3.8, or a domain verification withdrawn).
+                    let claim = trust::email_claim(
+                        conn,
+                        &id.connection_account_id,
+                        &user,
+                        &user.email,
+                        &tenant_domains,
+                    )?;
+                    if !claim.may_link() {
+                        return Ok(Err("foreign_user"));
+                    }
+                    IdentityLink::touch(conn, &link.id, now)?;
+                    return Ok::<_, ServiceError>(Ok(user));
+                }
+                let mut users = account_users_with_email(conn, &acct, &id.email)?;
                 if users.is_empty() {
                     let domain = id
                         .email

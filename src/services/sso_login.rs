@@ -15,7 +15,6 @@ use crate::db::account::Account;
 use crate::db::approved_tenant::ApprovedTenant;
 use crate::db::connection::{IdpConnection, KIND_ENTRA};
 use crate::db::domain::Domain;
-use crate::db::identity_link::IdentityLink;
 use crate::db::login_flow::LoginFlow;
 use crate::db::user::User;
 use crate::db::DbConnection;
@@ -326,9 +325,9 @@ fn decide(
     Ok(Ok((account.id, Target::Entra(tenant, context))))
 }
 
-/// Whether this account's IdP may sign `user` in (SPEC §3.8): the user is already linked to an
-/// identity of this account's connection, or the connection's account may claim them by email.
-/// The callback and ACS check again with what the IdP asserted; this refuses early.
+/// Whether this account's IdP may sign `user` in (SPEC §3.8): the connection's account may
+/// claim them by email. The callback and ACS check again with what the IdP asserted; this
+/// refuses early.
 fn may_sign_in_here(
     conn: &mut DbConnection,
     account_id: &str,
@@ -337,27 +336,10 @@ fn may_sign_in_here(
     saml: &Option<SamlConnection>,
     tenants: &[ApprovedTenant],
 ) -> Result<bool, ServiceError> {
-    let (issuers, tenant_domains): (Vec<String>, Vec<String>) = match saml {
-        Some(saml) => (vec![format!("saml:{}:", saml.row.id)], Vec::new()),
-        None => (
-            tenants
-                .iter()
-                .map(|t| format!("entra:{}", t.tenant_id))
-                .collect(),
-            tenants.iter().flat_map(|t| t.domains()).collect(),
-        ),
+    let tenant_domains: Vec<String> = match saml {
+        Some(_) => Vec::new(),
+        None => tenants.iter().flat_map(|t| t.domains()).collect(),
     };
-    let linked = IdentityLink::list_for_user(conn, &user.id)?
-        .iter()
-        .any(|link| {
-            issuers.iter().any(|i| match saml {
-                Some(_) => link.issuer.starts_with(i.as_str()),
-                None => link.issuer == *i,
-            })
-        });
-    if linked {
-        return Ok(true);
-    }
     let claim = super::trust::email_claim(conn, account_id, user, email.as_str(), &tenant_domains)?;
     Ok(claim.may_link())
 }

@@ -136,8 +136,9 @@ pub fn still_admitted(conn: &mut DbConnection, signed_in: &SignedIn) -> Result<b
         return Ok(true);
     }
     let Some(connection_id) = &signed_in.connection_id else {
-        // A session from before connections were recorded: it keeps its sign-in until it ends.
-        return Ok(true);
+        // An SSO session from before connections were recorded: what admitted it cannot be
+        // checked, so it ends (the user signs in once more).
+        return Ok(false);
     };
     let Some(connection) = IdpConnection::find(conn, connection_id)? else {
         return Ok(false);

@@ -367,7 +367,11 @@ pub async fn remove_membership(
                     &reason,
                 )?;
                 let left = Membership::list_for_user(conn, &user.id)?;
-                if left.is_empty() && UserStatus::from_stored(&user.status) != UserStatus::Disabled
+                // Disabling reaches the user everywhere: only for the operator or the admin of
+                // the user's home account (SPEC §3.8).
+                if left.is_empty()
+                    && UserStatus::from_stored(&user.status) != UserStatus::Disabled
+                    && actor.may_manage(&user, &account).is_ok()
                 {
                     User::set_status(conn, &user.id, UserStatus::Disabled.as_str(), now)?;
                     Invitation::spend_all_for_user(conn, &user.id, None, now)?;

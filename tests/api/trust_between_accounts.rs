@@ -468,3 +468,41 @@ async fn deleting_the_saml_connection_ends_the_sessions_it_admitted() {
     let res = browser.get(app.url("/api/v1/me")).send().await.unwrap();
     assert_eq!(res.status(), 200, "the password session stays");
 }
+
+#[tokio::test]
+async fn a_link_made_before_the_trust_rules_no_longer_admits_another_accounts_user() {
+    let t = two_accounts().await;
+    let app = &t.app;
+    // The old hole left a link from acme-eu's IdP to jane (home acme) behind.
+    let issuer = format!("saml:{}:{IDP_ENTITY}", t.acme_eu["id"].as_str().unwrap());
+    let now = app.clock.now_naive();
+    app.state
+        .db
+        .run(move |conn| {
+            let user = sso_broker::db::user::User::find_by_username(conn, JANE)?.unwrap();
+            IdentityLink {
+                id: uuid::Uuid::new_v4().to_string(),
+                user_id: user.id,
+                kind: "saml".into(),
+                issuer,
+                subject: JANE.into(),
+                created_at: now,
+                last_used_at: None,
+            }
+            .insert(conn)
+        })
+        .await
+        .unwrap();
+    let spec = response(app, &t.acme_eu, None, JANE, true);
+    let res = post_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
+    assert_eq!(res.status(), 401);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(messages::EMAIL_NOT_CONFIGURED));
+    assert_eq!(app.me().await.status(), 401, "no session");
+    assert!(sso_reasons(app, "acme-eu")
+        .await
+        .contains(&"foreign_user".to_string()));
+}
