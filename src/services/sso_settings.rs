@@ -11,6 +11,7 @@ use super::{mail, ServiceError};
 use crate::auth::password;
 use crate::crypto::tokens::random_token;
 use crate::db::account::Account;
+use crate::db::invitation::Invitation;
 use crate::db::sso_setting::SsoSetting;
 use crate::db::user::User;
 use crate::db::DbConnection;
@@ -374,7 +375,7 @@ fn apply_rollback(
         }
         User::set_temporary_password(conn, &tp.user_id, &tp.hash, now)?;
         // The user is active now: a pending invitation link must not set another password.
-        super::invitations::spend_invitations_for_user(conn, &tp.user_id, now)?;
+        Invitation::spend_all_for_user(conn, &tp.user_id, None, now)?;
         mail::enqueue_secret(
             conn,
             &state.keys.secret_box,
