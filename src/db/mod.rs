@@ -55,6 +55,10 @@ pub struct ConnectionFactory {
 
 impl ConnectionFactory {
     pub fn new(url: DatabaseUrl) -> Self {
+        let url = match url {
+            DatabaseUrl::Postgres(url) => DatabaseUrl::Postgres(without_gss_probe(&url)),
+            other => other,
+        };
         Self { url }
     }
 
@@ -104,6 +108,41 @@ impl ManageConnection for ConnectionFactory {
 
 pub type DbPool = Pool<ConnectionFactory>;
 pub type PooledDbConnection = PooledConnection<ConnectionFactory>;
+
+/// `url` with `gssencmode=disable` unless the operator chose a `gssencmode`.
+///
+/// libpq's default (`prefer`) probes for Kerberos credentials on every connection, which loads
+/// libkrb5 into the pool threads; at process exit its thread-specific destructors then abort
+/// the process (`krb5int_getspecific: Assertion destructors_set[keynum] == 1`, seen as a rare
+/// crash of a short CLI command). Connections use TLS (`sslmode`), not GSSAPI encryption.
+fn without_gss_probe(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.query_pairs().any(|(k, _)| k == "gssencmode") => {
+            parsed
+                .query_pairs_mut()
+                .append_pair("gssencmode", "disable");
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod gss_tests {
+    #[test]
+    fn the_gss_probe_is_off_unless_the_operator_chose_a_mode() {
+        assert_eq!(
+            super::without_gss_probe("postgres://u@db:5432/app?sslmode=require"),
+            "postgres://u@db:5432/app?sslmode=require&gssencmode=disable"
+        );
+        assert_eq!(
+            super::without_gss_probe("postgres://u@db/app"),
+            "postgres://u@db/app?gssencmode=disable"
+        );
+        let chosen = "postgres://u@db/app?gssencmode=require";
+        assert_eq!(super::without_gss_probe(chosen), chosen);
+    }
+}
 
 /// Initialises OpenSSL without its at-exit cleanup. Call before the first PostgreSQL connection.
 ///
