@@ -406,7 +406,7 @@ async function journeyEntra(browser, app) {
   await shot(admin, "entra-tenant-connected");
   await expectText(
     admin,
-    "Microsoft Entra tenant c0a7e1f0-1111-4a2b-8c3d-000000c0a7e1 is connected. Its users can now log in with SSO.",
+    "Microsoft Entra tenant Contoso (development tenant) (c0a7e1f0-1111-4a2b-8c3d-000000c0a7e1) is connected. Its users can now log in with SSO.",
     "Contoso (development tenant)",
     "contoso.example",
     "approved",
