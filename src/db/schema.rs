@@ -171,6 +171,7 @@ diesel::table! {
         enabled_at -> Nullable<Timestamp>,
         disabled_at -> Nullable<Timestamp>,
         updated_at -> Timestamp,
+        enforcement_scope -> Text,
     }
 }
 

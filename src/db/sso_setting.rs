@@ -12,6 +12,8 @@ pub struct SsoSetting {
     pub account_id: String,
     pub enabled: bool,
     pub enforced: bool,
+    /// `all` or `domains` (SPEC §3.5).
+    pub enforcement_scope: String,
     pub allow_admin_password_login: bool,
     pub require_idp_mfa: bool,
     pub jit_enabled: bool,

@@ -16,6 +16,8 @@ pub enum DomainError {
     WeakPassword,
     #[error("An authentication context id is c1 to c99.")]
     InvalidAuthContext,
+    #[error("Enforcement scope must be all or domains.")]
+    InvalidEnforcementScope,
 }
 
 impl DomainError {
@@ -29,6 +31,7 @@ impl DomainError {
             Self::InvalidDomain => "invalid_domain",
             Self::WeakPassword => "weak_password",
             Self::InvalidAuthContext => "invalid_auth_context",
+            Self::InvalidEnforcementScope => "invalid_enforcement_scope",
         }
     }
 }

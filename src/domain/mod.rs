@@ -17,5 +17,5 @@ pub use account::{AccountName, DomainName};
 pub use error::DomainError;
 pub use ids::{AccountId, UserId};
 pub use return_url::safe_return_url;
-pub use sso_policy::{PasswordLogin, SsoPolicy};
+pub use sso_policy::{EnforcementScope, PasswordLogin, PolicySubject, SsoPolicy};
 pub use user::{Email, Password, Role, UserStatus, Username};

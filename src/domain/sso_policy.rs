@@ -37,11 +37,46 @@ pub struct JitPolicy {
     pub account_ids: Vec<String>,
 }
 
+/// Whom enforcement reaches (SPEC §3.5): every user of the account, or only those whose email
+/// is in the account's verified domains (the Sinch seed's "nominated email domains").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EnforcementScope {
+    #[default]
+    All,
+    Domains,
+}
+
+impl EnforcementScope {
+    pub fn parse(input: &str) -> Result<Self, DomainError> {
+        match input {
+            "all" => Ok(Self::All),
+            "domains" => Ok(Self::Domains),
+            _ => Err(DomainError::InvalidEnforcementScope),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Domains => "domains",
+        }
+    }
+}
+
+/// The user a policy judges: their role in the account, and whether their email's domain is one
+/// of the account's own verified domains.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PolicySubject {
+    pub role: Option<Role>,
+    pub email_in_verified_domain: bool,
+}
+
 /// One account's SSO policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SsoPolicy {
     pub enabled: bool,
     pub enforced: bool,
+    pub enforcement_scope: EnforcementScope,
     pub allow_admin_password_login: bool,
     pub require_idp_mfa: bool,
     pub jit: JitPolicy,
@@ -64,6 +99,7 @@ impl SsoPolicy {
         Self {
             enabled: false,
             enforced: false,
+            enforcement_scope: EnforcementScope::All,
             allow_admin_password_login: false,
             require_idp_mfa: false,
             jit: JitPolicy {
@@ -80,11 +116,18 @@ impl SsoPolicy {
         self.enabled && self.enforced
     }
 
-    /// Password login for a user whose role in this (home) account is `role`.
-    pub fn password_login(&self, role: Option<Role>) -> PasswordLogin {
-        if !self.is_enforced() {
+    /// Whether enforcement reaches `who` (SPEC §3.5: scope `domains` reaches only the users
+    /// whose email is in the account's verified domains).
+    pub fn enforced_for(&self, who: PolicySubject) -> bool {
+        self.is_enforced()
+            && (self.enforcement_scope == EnforcementScope::All || who.email_in_verified_domain)
+    }
+
+    /// Password login for `who`, a user whose home is this account.
+    pub fn password_login(&self, who: PolicySubject) -> PasswordLogin {
+        if !self.enforced_for(who) {
             PasswordLogin::Allowed
-        } else if self.allow_admin_password_login && role == Some(Role::Admin) {
+        } else if self.allow_admin_password_login && who.role == Some(Role::Admin) {
             PasswordLogin::BreakGlass
         } else {
             PasswordLogin::Refused
@@ -92,9 +135,13 @@ impl SsoPolicy {
     }
 
     /// Password reset and change are off while SSO is on (SPEC §3.5): the IdP owns credentials.
-    /// The break-glass admin keeps theirs.
-    pub fn password_reset_allowed(&self, role: Option<Role>) -> bool {
-        !self.enabled || (self.allow_admin_password_login && role == Some(Role::Admin))
+    /// The break-glass admin keeps theirs, and with enforcement scope `domains` so do the users
+    /// outside the verified domains (the IdP does not know them).
+    pub fn password_reset_allowed(&self, who: PolicySubject) -> bool {
+        !self.enabled
+            || (self.enforcement_scope == EnforcementScope::Domains
+                && !who.email_in_verified_domain)
+            || (self.allow_admin_password_login && who.role == Some(Role::Admin))
     }
 
     /// Whether the IdP's MFA evidence (`yes`, `no`, `unknown`) satisfies the policy (SPEC §3.6).
@@ -180,32 +227,79 @@ mod tests {
         }
     }
 
+    fn who(role: Option<Role>) -> PolicySubject {
+        PolicySubject {
+            role,
+            email_in_verified_domain: true,
+        }
+    }
+
     #[test]
     fn enforcement_refuses_passwords_except_the_allowed_admin() {
         let mut p = policy();
-        assert_eq!(p.password_login(Some(Role::User)), PasswordLogin::Refused);
-        assert_eq!(p.password_login(Some(Role::Admin)), PasswordLogin::Refused);
+        assert_eq!(
+            p.password_login(who(Some(Role::User))),
+            PasswordLogin::Refused
+        );
+        assert_eq!(
+            p.password_login(who(Some(Role::Admin))),
+            PasswordLogin::Refused
+        );
         p.allow_admin_password_login = true;
         assert_eq!(
-            p.password_login(Some(Role::Admin)),
+            p.password_login(who(Some(Role::Admin))),
             PasswordLogin::BreakGlass
         );
         assert_eq!(
-            p.password_login(Some(Role::ReadOnly)),
+            p.password_login(who(Some(Role::ReadOnly))),
             PasswordLogin::Refused
         );
-        assert_eq!(p.password_login(None), PasswordLogin::Refused);
+        assert_eq!(p.password_login(who(None)), PasswordLogin::Refused);
         p.enabled = false;
-        assert_eq!(p.password_login(Some(Role::User)), PasswordLogin::Allowed);
+        assert_eq!(
+            p.password_login(who(Some(Role::User))),
+            PasswordLogin::Allowed
+        );
+    }
+
+    #[test]
+    fn domain_scoped_enforcement_reaches_only_verified_domain_emails() {
+        let mut p = policy();
+        p.enforcement_scope = EnforcementScope::Domains;
+        let outside = PolicySubject {
+            role: Some(Role::User),
+            email_in_verified_domain: false,
+        };
+        assert_eq!(
+            p.password_login(who(Some(Role::User))),
+            PasswordLogin::Refused
+        );
+        assert_eq!(p.password_login(outside), PasswordLogin::Allowed);
+        assert!(p.enforced_for(who(None)));
+        assert!(!p.enforced_for(outside));
+        assert!(p.password_reset_allowed(outside));
+        assert!(!p.password_reset_allowed(who(Some(Role::User))));
+        p.enforcement_scope = EnforcementScope::All;
+        assert_eq!(p.password_login(outside), PasswordLogin::Refused);
+        assert!(!p.password_reset_allowed(outside));
+    }
+
+    #[test]
+    fn enforcement_scopes_parse_from_their_api_names() {
+        for scope in [EnforcementScope::All, EnforcementScope::Domains] {
+            assert_eq!(EnforcementScope::parse(scope.as_str()), Ok(scope));
+        }
+        assert!(EnforcementScope::parse("Domains").is_err());
+        assert!(EnforcementScope::parse("").is_err());
     }
 
     #[test]
     fn password_reset_is_off_while_sso_is_on() {
         let mut p = policy();
         p.enforced = false;
-        assert!(!p.password_reset_allowed(Some(Role::User)));
+        assert!(!p.password_reset_allowed(who(Some(Role::User))));
         p.enabled = false;
-        assert!(p.password_reset_allowed(Some(Role::User)));
+        assert!(p.password_reset_allowed(who(Some(Role::User))));
     }
 
     #[test]

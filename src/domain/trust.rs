@@ -6,7 +6,8 @@
 //! Without these rules the admin of `acme-eu` could sign in as an `acme` admin who is merely a
 //! member of `acme-eu`, then switch into `acme` (cross-account takeover).
 
-use super::{PasswordLogin, Role, SsoPolicy};
+use super::sso_policy::PolicySubject;
+use super::{PasswordLogin, SsoPolicy};
 
 /// What the broker knows about a user an SSO identity without an identity link claims by email.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,22 +52,22 @@ pub enum AccountAdmission {
 }
 
 /// Whether an account with `policy`, whose usable connections are `account_connections` (its own,
-/// or its nearest ancestor's), admits a session admitted as `admission`, for a user whose role
-/// there is `role` (SPEC §3.8 "Which accounts a session may act in").
+/// or its nearest ancestor's), admits a session admitted as `admission`, for the user `who`
+/// (SPEC §3.8 "Which accounts a session may act in").
 pub fn admits(
     policy: &SsoPolicy,
-    role: Option<Role>,
+    who: PolicySubject,
     admission: Admission<'_>,
     account_connections: &[String],
 ) -> AccountAdmission {
     match admission {
-        Admission::Password => match policy.password_login(role) {
+        Admission::Password => match policy.password_login(who) {
             PasswordLogin::Refused => AccountAdmission::NeedsOwnSso,
             PasswordLogin::Allowed | PasswordLogin::BreakGlass => AccountAdmission::Admitted,
         },
         Admission::Sso { connection_id, mfa } => {
             let own = connection_id.is_some_and(|c| account_connections.iter().any(|a| a == c));
-            if policy.is_enforced() && !own {
+            if policy.enforced_for(who) && !own {
                 AccountAdmission::NeedsOwnSso
             } else if policy.enabled && !policy.mfa_satisfied(mfa) {
                 AccountAdmission::IdpMfaMissing
@@ -80,6 +81,14 @@ pub fn admits(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Role;
+
+    fn who(role: Option<Role>) -> PolicySubject {
+        PolicySubject {
+            role,
+            email_in_verified_domain: true,
+        }
+    }
 
     fn policy(enabled: bool, enforced: bool, mfa: bool) -> SsoPolicy {
         let mut p = SsoPolicy::off("a");
@@ -122,11 +131,11 @@ mod tests {
         let own = vec!["conn-acme".to_string()];
         let p = policy(true, true, false);
         assert_eq!(
-            admits(&p, Some(Role::Admin), sso("conn-eu", "yes"), &own),
+            admits(&p, who(Some(Role::Admin)), sso("conn-eu", "yes"), &own),
             AccountAdmission::NeedsOwnSso
         );
         assert_eq!(
-            admits(&p, Some(Role::User), sso("conn-acme", "unknown"), &own),
+            admits(&p, who(Some(Role::User)), sso("conn-acme", "unknown"), &own),
             AccountAdmission::Admitted
         );
         let legacy = Admission::Sso {
@@ -134,11 +143,11 @@ mod tests {
             mfa: "yes",
         };
         assert_eq!(
-            admits(&p, Some(Role::User), legacy, &own),
+            admits(&p, who(Some(Role::User)), legacy, &own),
             AccountAdmission::NeedsOwnSso
         );
         assert_eq!(
-            admits(&p, Some(Role::User), Admission::Password, &own),
+            admits(&p, who(Some(Role::User)), Admission::Password, &own),
             AccountAdmission::NeedsOwnSso
         );
     }
@@ -148,16 +157,16 @@ mod tests {
         let mut p = policy(true, true, false);
         p.allow_admin_password_login = true;
         assert_eq!(
-            admits(&p, Some(Role::Admin), Admission::Password, &[]),
+            admits(&p, who(Some(Role::Admin)), Admission::Password, &[]),
             AccountAdmission::Admitted
         );
         assert_eq!(
-            admits(&p, Some(Role::User), Admission::Password, &[]),
+            admits(&p, who(Some(Role::User)), Admission::Password, &[]),
             AccountAdmission::NeedsOwnSso
         );
         // Break-glass is a password sign-in; another IdP's session is not one.
         assert_eq!(
-            admits(&p, Some(Role::Admin), sso("other", "yes"), &[]),
+            admits(&p, who(Some(Role::Admin)), sso("other", "yes"), &[]),
             AccountAdmission::NeedsOwnSso
         );
     }
@@ -167,15 +176,15 @@ mod tests {
         let own = vec!["c".to_string()];
         let p = policy(true, false, true);
         assert_eq!(
-            admits(&p, None, sso("other", "unknown"), &own),
+            admits(&p, who(None), sso("other", "unknown"), &own),
             AccountAdmission::IdpMfaMissing
         );
         assert_eq!(
-            admits(&p, None, sso("c", "no"), &own),
+            admits(&p, who(None), sso("c", "no"), &own),
             AccountAdmission::IdpMfaMissing
         );
         assert_eq!(
-            admits(&p, None, sso("other", "yes"), &own),
+            admits(&p, who(None), sso("other", "yes"), &own),
             AccountAdmission::Admitted
         );
     }
@@ -184,11 +193,16 @@ mod tests {
     fn an_account_without_enforcement_admits_any_sign_in() {
         let p = policy(true, false, false);
         assert_eq!(
-            admits(&p, Some(Role::User), sso("other", "no"), &[]),
+            admits(&p, who(Some(Role::User)), sso("other", "no"), &[]),
             AccountAdmission::Admitted
         );
         assert_eq!(
-            admits(&policy(false, true, true), None, Admission::Password, &[]),
+            admits(
+                &policy(false, true, true),
+                who(None),
+                Admission::Password,
+                &[]
+            ),
             AccountAdmission::Admitted
         );
     }

@@ -87,6 +87,7 @@ fn sso_on(enforced: bool, jit: bool) -> super::sso_settings::SsoChange {
     super::sso_settings::SsoChange {
         enabled: true,
         enforced,
+        enforcement_scope: None,
         allow_admin_password_login: enforced,
         require_idp_mfa: false,
         jit: super::sso_settings::JitChange {

@@ -12,11 +12,10 @@ use crate::auth::session::SignedIn;
 use crate::auth::totp::TotpSecret;
 use crate::auth::{device_cookie, password, recovery, throttle};
 use crate::crypto::Keys;
-use crate::db::membership::Membership;
 use crate::db::recovery_code::RecoveryCode;
 use crate::db::user::User;
 use crate::db::{DbConnection, DbError};
-use crate::domain::{PasswordLogin, Role, UserStatus};
+use crate::domain::{PasswordLogin, UserStatus};
 use crate::AppState;
 
 /// What the password step leads to.
@@ -240,10 +239,9 @@ pub async fn password_step(
             }
             let user = user.ok_or(ServiceError::InvalidCredentials)?;
             // Only a correct password learns that SSO is enforced (no account probing).
-            let role = Membership::find(conn, &user.id, &user.home_account_id)?
-                .and_then(|m| Role::parse(&m.role).ok());
+            let who = super::sso_settings::policy_subject(conn, &user.home_account_id, &user)?;
             let policy = super::sso_settings::load_policy(conn, &user.home_account_id)?;
-            let login = policy.password_login(role);
+            let login = policy.password_login(who);
             if login == PasswordLogin::Refused {
                 withdraw_all(conn, &attempts)?;
                 fail(

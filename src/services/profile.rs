@@ -71,18 +71,16 @@ pub async fn switch_target(
         .run(move |conn| {
             let account =
                 super::accounts::find_account(conn, &name).map_err(|_| ServiceError::Forbidden)?;
-            let role = trust::role_in(conn, &signed_in.user_id, &account.id)?
+            trust::role_in(conn, &signed_in.user_id, &account.id)?
                 .ok_or(ServiceError::Forbidden)?;
-            let admission = trust::account_admits(conn, &signed_in, &account.id, role)?;
+            let user = User::find(conn, &signed_in.user_id)?.ok_or(ServiceError::Forbidden)?;
+            let admission = trust::account_admits(conn, &signed_in, &user, &account.id)?;
             if admission == AccountAdmission::Admitted {
                 return Ok(account.id);
             }
-            let email = User::find(conn, &signed_in.user_id)?
-                .map(|u| u.email)
-                .unwrap_or_default();
             Err(ServiceError::AccountSignInRequired {
                 account: account.name,
-                email,
+                email: user.email,
                 mfa_missing: admission == AccountAdmission::IdpMfaMissing,
             })
         })

@@ -38,6 +38,10 @@ struct SamlFlowPayload {
     request_id: String,
     email: String,
     return_to: Option<String>,
+    /// The account signed into: the connection's own, or a sub-account without a connection of
+    /// its own that signs in through it (SPEC §3.5). `None`: the connection's account.
+    #[serde(default)]
+    account_id: Option<String>,
 }
 
 /// An SSO attempt that `sso_login` routed to a SAML connection.
@@ -88,6 +92,7 @@ pub async fn begin(
         request_id,
         email: target.email,
         return_to: target.return_to,
+        account_id: Some(target.account_id.clone()),
     };
     let flow = NewFlow {
         key: &relay_state,
@@ -288,6 +293,11 @@ pub async fn complete(
         mfa: verified.mfa_evidence(),
         not_after: verified.session_not_on_or_after,
     };
+    // The account the browser asked for (an IdP-initiated response signs into the connection's).
+    let account_id = flow
+        .as_ref()
+        .and_then(|f| f.account_id.clone())
+        .unwrap_or_else(|| account_id.clone());
     let user = match resolve_user(state, &account_id, &identity, &evidence, &meta, naive).await? {
         Ok(user) => user,
         Err(reason) => return refuse(refusal_for(reason), reason.into()).await,

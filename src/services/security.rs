@@ -41,9 +41,8 @@ pub struct SecurityOverview {
 
 /// Whether the user's account lets them reset or change their password (SPEC §3.5).
 fn password_reset_allowed(conn: &mut DbConnection, user: &User) -> Result<bool, ServiceError> {
-    let role = crate::db::membership::Membership::find(conn, &user.id, &user.home_account_id)?
-        .and_then(|m| crate::domain::Role::parse(&m.role).ok());
-    Ok(super::sso_settings::load_policy(conn, &user.home_account_id)?.password_reset_allowed(role))
+    let who = super::sso_settings::policy_subject(conn, &user.home_account_id, user)?;
+    Ok(super::sso_settings::load_policy(conn, &user.home_account_id)?.password_reset_allowed(who))
 }
 
 fn load_user(conn: &mut DbConnection, user_id: &str) -> Result<User, ServiceError> {

@@ -203,7 +203,13 @@ async fn complete_user_sign_in(
         }
         Err(e) => return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await,
     };
-    let (tid, acct) = (tenant.to_string(), account_id.clone());
+    // The tenant is approved for, and the connection owned by, the account SSO is configured on:
+    // the flow's account or, for a sub-account without its own, its nearest ancestor.
+    let owner = payload
+        .connection_account_id
+        .clone()
+        .unwrap_or_else(|| account_id.clone());
+    let (tid, acct) = (tenant.to_string(), owner);
     let (approval, connection) = state
         .db
         .run(move |conn| {

@@ -71,12 +71,21 @@ pub async fn resolve_user(
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
-                // The policy as it is now: SSO may have been turned off since the flow began.
-                let policy = load_policy(conn, &acct)?;
+                // The policy as it is now (SSO may have been turned off since the flow began), of
+                // the account SSO is configured on: the connection's (SPEC §3.5).
+                let policy = load_policy(conn, &id.connection_account_id)?;
                 if !policy.enabled {
                     return Ok(Err("sso_disabled"));
                 }
-                if !policy.mfa_satisfied(mfa) {
+                // A sub-account signed into through its ancestor's connection may ask for IdP
+                // MFA itself.
+                let own = if acct == id.connection_account_id {
+                    None
+                } else {
+                    Some(load_policy(conn, &acct)?).filter(|p| p.enabled)
+                };
+                let mfa_met = |p: &crate::domain::SsoPolicy| p.mfa_satisfied(mfa);
+                if !mfa_met(&policy) || own.as_ref().is_some_and(|p| !mfa_met(p)) {
                     return Ok(Err("idp_mfa_missing"));
                 }
                 let tenant_domains = match &id.tenant_id {

@@ -72,8 +72,9 @@ pub enum FlowBinding {
 /// Which IdP an SSO attempt goes to.
 #[derive(Debug)]
 enum Target {
-    /// The approved tenant to sign in through, and the authentication context to ask for.
-    Entra(String, Option<String>),
+    /// The approved tenant to sign in through, the account whose connection approved it, and
+    /// the authentication context to ask for.
+    Entra(String, String, Option<String>),
     Saml(Box<SamlConnection>),
 }
 
@@ -85,6 +86,10 @@ pub(super) struct FlowPayload {
     pub(super) pkce_verifier: String,
     pub(super) email: String,
     pub(super) return_to: Option<String>,
+    /// The account whose Entra connection and approved tenant the flow goes through, when it is
+    /// an ancestor of the flow's account (SPEC §3.5); `None`: the flow's account itself.
+    #[serde(default)]
+    pub(super) connection_account_id: Option<String>,
     /// The Conditional Access authentication context asked for; the ID token must carry it in
     /// `acrs`.
     #[serde(default)]
@@ -245,7 +250,13 @@ fn decide(
     let Some(account) = account else {
         return Ok(Err((SsoRefusal::NotConfigured, None, "unknown_account")));
     };
-    let policy = super::sso_settings::load_policy(conn, &account.id)?;
+    // A sub-account without a connection of its own signs in through its nearest ancestor's,
+    // under the policy of the account that owns it (SPEC §3.5: SSO is configured there).
+    let sso_account = match super::trust::usable_connections(conn, &account.id)?.first() {
+        Some(c) => c.account_id.clone(),
+        None => account.id.clone(),
+    };
+    let policy = super::sso_settings::load_policy(conn, &sso_account)?;
     if !policy.enabled {
         return Ok(Err((
             SsoRefusal::NotConfigured,
@@ -253,12 +264,12 @@ fn decide(
             "sso_disabled",
         )));
     }
-    let saml = SamlConnection::for_account(conn, &account.id)?;
-    let tenants: Vec<ApprovedTenant> = ApprovedTenant::list_for_account(conn, &account.id)?
+    let saml = SamlConnection::for_account(conn, &sso_account)?;
+    let tenants: Vec<ApprovedTenant> = ApprovedTenant::list_for_account(conn, &sso_account)?
         .into_iter()
         .filter(ApprovedTenant::is_approved)
         .collect();
-    let connected = IdpConnection::find_kind(conn, &account.id, KIND_ENTRA)?.is_some();
+    let connected = IdpConnection::find_kind(conn, &sso_account, KIND_ENTRA)?.is_some();
     if saml.is_none() && (!entra_configured || !connected || tenants.is_empty()) {
         return Ok(Err((
             SsoRefusal::NotConfigured,
@@ -270,7 +281,8 @@ fn decide(
     let tenant_domains: Vec<String> = tenants.iter().flat_map(|t| t.domains()).collect();
     let mut jit = || -> Result<bool, ServiceError> {
         let domains: &[String] = if saml.is_some() { &[] } else { &tenant_domains };
-        let verified = super::jit::domain_verified_for(conn, &account.id, email.domain(), domains)?;
+        let verified =
+            super::jit::domain_verified_for(conn, &sso_account, email.domain(), domains)?;
         Ok(policy.jit_allowed(verified))
     };
     match users.len() {
@@ -282,7 +294,7 @@ fn decide(
                 "email_not_configured",
             )))
         }
-        1 if !may_sign_in_here(conn, &account.id, &users[0], email, &saml, &tenants)? => {
+        1 if !may_sign_in_here(conn, &sso_account, &users[0], email, &saml, &tenants)? => {
             return Ok(Err((
                 SsoRefusal::EmailNotConfigured,
                 Some(account.id),
@@ -322,7 +334,10 @@ fn decide(
         .entra_auth_context
         .as_ref()
         .map(|c| c.as_str().to_string());
-    Ok(Ok((account.id, Target::Entra(tenant, context))))
+    Ok(Ok((
+        account.id,
+        Target::Entra(tenant, sso_account, context),
+    )))
 }
 
 /// Whether this account's IdP may sign `user` in (SPEC §3.8): the connection's account may
@@ -403,8 +418,10 @@ pub async fn begin(
             })
             .await?
     };
-    let (account_id, tenant_id, auth_context) = match decision {
-        Ok((account_id, Target::Entra(tenant_id, context))) => (account_id, tenant_id, context),
+    let (account_id, tenant_id, connection_account_id, auth_context) = match decision {
+        Ok((account_id, Target::Entra(tenant_id, owner, context))) => {
+            (account_id, tenant_id, owner, context)
+        }
         Ok((account_id, Target::Saml(connection))) => {
             let target = SamlTarget {
                 account_id,
@@ -440,6 +457,7 @@ pub async fn begin(
         pkce_verifier: request.pkce_verifier.expose_secret().to_string(),
         email: email.as_str().to_string(),
         return_to,
+        connection_account_id: Some(connection_account_id),
         auth_context,
     };
     let flow = NewFlow {

@@ -18,7 +18,7 @@ use crate::db::DbConnection;
 use crate::domain::sso_policy::{
     plan_username_migration, AuthContextId, JitPolicy, MemberForMigration, UsernameMigration,
 };
-use crate::domain::{Role, SsoPolicy, UserStatus};
+use crate::domain::{EnforcementScope, PolicySubject, Role, SsoPolicy, UserStatus};
 use crate::AppState;
 
 /// The settings as the API and the admin page show them.
@@ -27,6 +27,8 @@ pub struct SsoSettingsView {
     pub account: String,
     pub enabled: bool,
     pub enforced: bool,
+    /// `all`, or `domains`: enforcement reaches only emails in the account's verified domains.
+    pub enforcement_scope: &'static str,
     pub allow_admin_password_login: bool,
     pub require_idp_mfa: bool,
     pub jit: JitView,
@@ -49,6 +51,9 @@ pub struct JitView {
 pub struct SsoChange {
     pub enabled: bool,
     pub enforced: bool,
+    /// `all` (when omitted) or `domains` (SPEC §3.5).
+    #[serde(default)]
+    pub enforcement_scope: Option<String>,
     pub allow_admin_password_login: bool,
     pub require_idp_mfa: bool,
     pub jit: JitChange,
@@ -123,6 +128,8 @@ pub fn load_policy(conn: &mut DbConnection, account_id: &str) -> Result<SsoPolic
     Ok(SsoPolicy {
         enabled: row.enabled,
         enforced: row.enforced,
+        // An unreadable stored scope reaches everyone (the stricter reading).
+        enforcement_scope: EnforcementScope::parse(&row.enforcement_scope).unwrap_or_default(),
         allow_admin_password_login: row.allow_admin_password_login,
         require_idp_mfa: row.require_idp_mfa,
         jit: JitPolicy {
@@ -135,6 +142,29 @@ pub fn load_policy(conn: &mut DbConnection, account_id: &str) -> Result<SsoPolic
             .entra_auth_context
             .as_deref()
             .and_then(|c| AuthContextId::parse(c).ok()),
+    })
+}
+
+/// `user` as the policy of `account_id` judges them: their role there, and whether their email's
+/// domain is verified by that account itself (SPEC §3.5 enforcement scope `domains`).
+pub fn policy_subject(
+    conn: &mut DbConnection,
+    account_id: &str,
+    user: &User,
+) -> Result<PolicySubject, ServiceError> {
+    let role = crate::db::membership::Membership::find(conn, &user.id, account_id)?
+        .and_then(|m| Role::parse(&m.role).ok());
+    let domain = user
+        .email
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default();
+    let email_in_verified_domain = !domain.is_empty()
+        && crate::db::domain::Domain::find_verified(conn, &domain)?
+            .is_some_and(|d| d.verified && d.account_id == account_id);
+    Ok(PolicySubject {
+        role,
+        email_in_verified_domain,
     })
 }
 
@@ -151,6 +181,7 @@ fn view(conn: &mut DbConnection, account: &Account) -> Result<SsoSettingsView, S
         account: account.name.clone(),
         enabled: policy.enabled,
         enforced: policy.is_enforced(),
+        enforcement_scope: policy.enforcement_scope.as_str(),
         allow_admin_password_login: policy.allow_admin_password_login,
         require_idp_mfa: policy.require_idp_mfa,
         jit: JitView {
@@ -475,6 +506,10 @@ pub async fn update(
                 let account = Account::find(conn, &account_id)?
                     .ok_or_else(ServiceError::account_not_found)?;
                 let (role, jit_ids, context) = validated(conn, &account, &change)?;
+                let scope = match change.enforcement_scope.as_deref() {
+                    Some(scope) => EnforcementScope::parse(scope)?,
+                    None => EnforcementScope::All,
+                };
                 let previous = SsoSetting::find(conn, &account.id)?;
                 let was_enabled = previous.as_ref().is_some_and(|p| p.enabled);
                 let enable = (!was_enabled && change.enabled)
@@ -487,6 +522,7 @@ pub async fn update(
                     account_id: account.id.clone(),
                     enabled: change.enabled,
                     enforced: change.enforced,
+                    enforcement_scope: scope.as_str().to_string(),
                     allow_admin_password_login: change.allow_admin_password_login,
                     require_idp_mfa: change.require_idp_mfa,
                     jit_enabled: change.jit.enabled,
@@ -514,6 +550,7 @@ pub async fn update(
                 };
                 let reason = serde_json::json!({
                     "enforced": change.enforced,
+                    "enforcement_scope": scope.as_str(),
                     "allow_admin_password_login": change.allow_admin_password_login,
                     "require_idp_mfa": change.require_idp_mfa,
                     "jit": change.jit.enabled,

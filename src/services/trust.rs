@@ -106,22 +106,23 @@ pub fn admission_of(signed_in: &SignedIn) -> Admission<'_> {
     }
 }
 
-/// Whether `account_id` would admit the sign-in behind `signed_in` now, for a user whose role
-/// there is `role` (SPEC §3.8: switching account, OP authorization).
+/// Whether `account_id` would admit the sign-in behind `signed_in` of `user` now (SPEC §3.8:
+/// switching account, OP authorization).
 pub fn account_admits(
     conn: &mut DbConnection,
     signed_in: &SignedIn,
+    user: &User,
     account_id: &str,
-    role: Option<Role>,
 ) -> Result<AccountAdmission, ServiceError> {
     let policy = super::sso_settings::load_policy(conn, account_id)?;
+    let who = super::sso_settings::policy_subject(conn, account_id, user)?;
     let connections: Vec<String> = usable_connections(conn, account_id)?
         .into_iter()
         .map(|c| c.id)
         .collect();
     Ok(trust::admits(
         &policy,
-        role,
+        who,
         admission_of(signed_in),
         &connections,
     ))

@@ -114,6 +114,7 @@ fn unchanged(s: &SsoSettingsView, enabled: bool) -> SsoChange {
     SsoChange {
         enabled,
         enforced: enabled && s.enforced,
+        enforcement_scope: Some(s.enforcement_scope.to_string()),
         allow_admin_password_login: s.allow_admin_password_login,
         require_idp_mfa: s.require_idp_mfa,
         jit: JitChange {
@@ -258,6 +259,7 @@ pub async fn policy(
     let change = SsoChange {
         enabled: current.enabled,
         enforced: on("enforced"),
+        enforcement_scope: field(&form, "enforcement_scope").map(str::to_string),
         allow_admin_password_login: on("allow_admin_password_login"),
         require_idp_mfa: on("require_idp_mfa"),
         jit: JitChange {
