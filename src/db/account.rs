@@ -24,6 +24,24 @@ impl Account {
         Ok(())
     }
 
+    /// Locks the rows of `ids` until the transaction ends, so that checks spanning an account's
+    /// members (its last active admin) run one at a time. PostgreSQL takes row locks in id order
+    /// (no deadlock between two such checks); SQLite's `BEGIN IMMEDIATE` already serialises
+    /// writing transactions (`db::transaction`).
+    pub fn lock_for_update(conn: &mut DbConnection, ids: &[String]) -> Result<(), DbError> {
+        if let DbConnection::Postgres(pg) = conn {
+            let mut ids = ids.to_vec();
+            ids.sort();
+            accounts::table
+                .filter(accounts::id.eq_any(&ids))
+                .order(accounts::id.asc())
+                .select(accounts::id)
+                .for_update()
+                .load::<String>(pg)?;
+        }
+        Ok(())
+    }
+
     /// Looks an account up by its (lowercase) name.
     pub fn find_by_name(conn: &mut DbConnection, name: &str) -> Result<Option<Self>, DbError> {
         Ok(accounts::table

@@ -129,7 +129,16 @@ fn check_admins_remain(
     user: &User,
     after: impl Fn(&str, MemberState) -> Option<MemberState>,
 ) -> Result<(), ServiceError> {
-    for (membership, _) in Membership::list_for_user(conn, &user.id)? {
+    let memberships = Membership::list_for_user(conn, &user.id)?;
+    // Two admins demoting each other at once must not both see the other still an admin: the
+    // accounts are locked first, then their members are read as committed (READ COMMITTED reads
+    // each statement afresh).
+    let account_ids: Vec<String> = memberships
+        .iter()
+        .map(|(m, _)| m.account_id.clone())
+        .collect();
+    Account::lock_for_update(conn, &account_ids)?;
+    for (membership, _) in memberships {
         let now = member_state(user, &membership.role);
         let others: Vec<MemberState> = User::list_members(conn, &membership.account_id)?
             .into_iter()

@@ -523,6 +523,49 @@ async fn an_admin_changes_role_and_status_on_the_users_page_after_confirming() {
     assert!(!page.contains("hi</b>") && !page.contains("&lt;b&gt;"));
 }
 
+/// Two admins demoting (or disabling) each other at the same moment: one of them must stay. On
+/// PostgreSQL (READ COMMITTED) both checks would see the other still an admin unless the account
+/// is locked first.
+#[tokio::test]
+async fn two_admins_stepping_down_at_once_leave_one_admin() {
+    let app = spawn_app().await;
+    for round in 0..6 {
+        let account = format!("duo{round}");
+        app.create_account(&account).await;
+        let (first, second) = (format!("first{round}"), format!("second{round}"));
+        add_user(&app, &account, &first, "admin").await;
+        add_user(&app, &account, &second, "admin").await;
+        let change = if round % 2 == 0 {
+            json!({"role": "user"})
+        } else {
+            json!({"status": "disabled"})
+        };
+        let path = |who: &str| format!("/api/v1/accounts/{account}/users/{who}");
+        let (path_a, path_b) = (path(&first), path(&second));
+        let (a, b) = tokio::join!(
+            patch(&app, &path_a, change.clone()),
+            patch(&app, &path_b, change.clone())
+        );
+        let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [200, 409], "round {round}");
+        let admins = app
+            .api(
+                Method::GET,
+                &format!("/api/v1/accounts/{account}/users"),
+                None,
+            )
+            .await
+            .json::<Vec<Value>>()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u["role"] == "admin" && u["status"] == "active")
+            .count();
+        assert_eq!(admins, 1, "round {round}");
+    }
+}
+
 #[tokio::test]
 async fn the_last_admin_rule_holds_on_the_users_page() {
     let app = spawn_app().await;
