@@ -75,6 +75,15 @@ impl ApprovedTenant {
 
     /// Inserts the tenant, or refreshes the stored row of the same account and tenant.
     pub fn upsert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        // Approved again after a revocation: the approval starts now, so sessions admitted under
+        // the earlier one stay ended (SPEC §3.8).
+        if let Some(existing) = Self::find(conn, &self.account_id, &self.tenant_id)? {
+            if !existing.is_approved() && self.is_approved() {
+                diesel::update(approved_tenants::table.find(&existing.id))
+                    .set(approved_tenants::approved_at.eq(self.approved_at))
+                    .execute(conn)?;
+            }
+        }
         // MultiConnection has no ON CONFLICT: update first, insert when nothing was there.
         let updated = diesel::update(
             approved_tenants::table
@@ -124,6 +133,16 @@ impl ApprovedTenant {
         status: &str,
         checked_at: NaiveDateTime,
     ) -> Result<(), DbError> {
+        // Approved again after a revocation: the approval starts now (see `upsert`).
+        if status == STATUS_APPROVED {
+            diesel::update(
+                approved_tenants::table
+                    .find(id)
+                    .filter(approved_tenants::status.ne(STATUS_APPROVED)),
+            )
+            .set(approved_tenants::approved_at.eq(checked_at))
+            .execute(conn)?;
+        }
         diesel::update(approved_tenants::table.find(id))
             .set((
                 approved_tenants::status.eq(status),
@@ -131,5 +150,11 @@ impl ApprovedTenant {
             ))
             .execute(conn)?;
         Ok(())
+    }
+
+    /// Whether this approval stood when a session was admitted at `authenticated_at` (Unix
+    /// seconds): an approval given again after a revocation does not revive older sessions.
+    pub fn admitted_session_at(&self, authenticated_at: i64) -> bool {
+        self.is_approved() && self.approved_at.and_utc().timestamp() <= authenticated_at
     }
 }

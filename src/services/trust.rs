@@ -130,7 +130,8 @@ pub fn account_admits(
 
 /// Whether the connection that admitted `signed_in` still stands (SPEC §3.8 "Policy changes
 /// reach live sessions"): an SSO session's connection still exists and, for Entra, its tenant
-/// is still approved for that connection's account. (User status and membership are checked
+/// is still approved for that connection's account — by the approval the session was admitted
+/// under, not by one given again after a revocation. (User status and membership are checked
 /// where the profile is loaded.)
 pub fn still_admitted(conn: &mut DbConnection, signed_in: &SignedIn) -> Result<bool, ServiceError> {
     if signed_in.auth_method != "sso" {
@@ -146,7 +147,7 @@ pub fn still_admitted(conn: &mut DbConnection, signed_in: &SignedIn) -> Result<b
     };
     match &signed_in.tenant_id {
         Some(tid) => Ok(ApprovedTenant::find(conn, &connection.account_id, tid)?
-            .is_some_and(|t| t.is_approved())),
+            .is_some_and(|t| t.admitted_session_at(signed_in.authenticated_at))),
         None => Ok(true),
     }
 }

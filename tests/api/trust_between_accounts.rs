@@ -433,6 +433,44 @@ async fn revoking_the_tenant_ends_the_sessions_it_admitted() {
     assert_eq!(app.me().await.status(), 401);
 }
 
+/// A revoked tenant approved again later does not revive the sessions the first approval
+/// admitted: they ended with the revocation even if no request came in between.
+#[tokio::test]
+async fn approving_a_revoked_tenant_again_does_not_revive_its_old_sessions() {
+    let (app, idp) = spawn_entra_app().await;
+    contoso_account(&app).await;
+    let ada = oid_of(&idp, crate::helpers::CONTOSO, "ada@contoso.example");
+    let callback = crate::entra_sign_in::flow_to_callback(&app, "ada@contoso.example", &ada).await;
+    assert_eq!(app.get(&broker_path(&callback)).await.status(), 303);
+    assert_eq!(app.me().await.status(), 200);
+    let check = || async {
+        let path = format!(
+            "/api/v1/accounts/acme/entra/tenants/{}/check",
+            crate::helpers::CONTOSO
+        );
+        let res = app.api(Method::POST, &path, None).await;
+        assert_eq!(res.status(), 200);
+        res.json::<Value>().await.unwrap()["status"].clone()
+    };
+    app.clock.advance(chrono::Duration::minutes(1));
+    idp.update_tenant(crate::helpers::CONTOSO, |t| t.consented = false);
+    assert_eq!(check().await, "revoked");
+    // The customer consents again before Ada's browser comes back.
+    app.clock.advance(chrono::Duration::minutes(1));
+    idp.update_tenant(crate::helpers::CONTOSO, |t| t.consented = true);
+    assert_eq!(check().await, "approved");
+    let res = app.get("/").await;
+    assert_eq!(
+        location(&res),
+        "/login?expired=1",
+        "the old session stays ended"
+    );
+    // A fresh sign-in under the new approval works.
+    let callback = crate::entra_sign_in::flow_to_callback(&app, "ada@contoso.example", &ada).await;
+    assert_eq!(app.get(&broker_path(&callback)).await.status(), 303);
+    assert_eq!(app.get("/").await.status(), 200);
+}
+
 #[tokio::test]
 async fn deleting_the_saml_connection_ends_the_sessions_it_admitted() {
     let t = two_accounts().await;
