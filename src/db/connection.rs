@@ -55,4 +55,9 @@ impl IdpConnection {
             .execute(conn)?;
         Ok(())
     }
+
+    pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
+        diesel::delete(connections::table.find(id)).execute(conn)?;
+        Ok(())
+    }
 }

@@ -77,4 +77,18 @@ impl IdentityLink {
             .execute(conn)?;
         Ok(())
     }
+
+    /// Deletes the links of the SAML connection `connection_id` (issuers `saml:<id>:<entityID>`);
+    /// returns how many.
+    pub fn delete_for_saml_connection(
+        conn: &mut DbConnection,
+        connection_id: &str,
+    ) -> Result<usize, DbError> {
+        // The id is a UUID: no LIKE wildcard in it.
+        let pattern = format!("saml:{connection_id}:%");
+        Ok(
+            diesel::delete(identity_links::table.filter(identity_links::issuer.like(pattern)))
+                .execute(conn)?,
+        )
+    }
 }

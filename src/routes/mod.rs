@@ -52,6 +52,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(pages::admin_saml::add_certificate),
         )
         .route(
+            "/admin/saml/remove",
+            web::post().to(pages::admin_saml::remove),
+        )
+        .route(
             "/admin/saml/certificates/remove",
             web::post().to(pages::admin_saml::remove_certificate),
         )

@@ -8,6 +8,7 @@ use super::accounts::find_account;
 use super::audit::{self, Audit, Outcome, RequestMeta};
 use super::ServiceError;
 use crate::db::connection::{IdpConnection, KIND_SAML};
+use crate::db::identity_link::IdentityLink;
 use crate::db::DbConnection;
 use crate::sso::saml::metadata::normalize_certificate;
 use crate::sso::saml::{claims, parse_idp_metadata, IdpSettings, SpSettings};
@@ -465,6 +466,57 @@ pub async fn update(
                 .to_string();
                 audit_change(conn, &meta, now, actor, &account_id, action, &reason)?;
                 Ok(current.view(&public_url))
+            })
+        })
+        .await
+}
+
+/// Removes the account's SAML connection and the identity links made through it. Sessions it
+/// admitted end at their next request (SPEC §3.8). Refused while SSO is enforced and the account
+/// has no other connection to sign in through: its users would be locked out.
+pub async fn remove(
+    state: &AppState,
+    account_id: String,
+    actor: String,
+    meta: RequestMeta,
+) -> Result<(), ServiceError> {
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            crate::db::transaction(conn, |conn| {
+                let current =
+                    SamlConnection::for_account(conn, &account_id)?.ok_or(ServiceError::NotFound {
+                        code: "connection_not_found",
+                        message: "This account has no SAML connection.",
+                    })?;
+                let others = super::trust::usable_connections(conn, &account_id)?
+                    .into_iter()
+                    .filter(|c| c.id != current.row.id)
+                    .count();
+                if super::sso_settings::load_policy(conn, &account_id)?.is_enforced() && others == 0
+                {
+                    return Err(ServiceError::Conflict {
+                        code: "connection_in_use",
+                        message: "SSO is enforced for this account: turn enforcement off on the SSO page before you remove its only connection, or your users could not sign in.",
+                    });
+                }
+                IdpConnection::delete(conn, &current.row.id)?;
+                let links = IdentityLink::delete_for_saml_connection(conn, &current.row.id)?;
+                let reason = serde_json::json!({
+                    "idp": current.settings.idp.entity_id,
+                    "identity_links": links,
+                })
+                .to_string();
+                audit_change(
+                    conn,
+                    &meta,
+                    now,
+                    actor,
+                    &account_id,
+                    "connection.remove",
+                    &reason,
+                )
             })
         })
         .await

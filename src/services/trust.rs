@@ -142,7 +142,11 @@ pub fn still_admitted(conn: &mut DbConnection, signed_in: &SignedIn) -> Result<b
         // checked, so it ends (the user signs in once more).
         return Ok(false);
     };
-    let Some(connection) = IdpConnection::find(conn, connection_id)? else {
+    // A connection removed and set up again has the same id (SAML ids derive from the account):
+    // it did not admit sessions from before it was made.
+    let Some(connection) = IdpConnection::find(conn, connection_id)?
+        .filter(|c| c.created_at.and_utc().timestamp() <= signed_in.authenticated_at)
+    else {
         return Ok(false);
     };
     match &signed_in.tenant_id {

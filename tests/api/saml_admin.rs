@@ -6,7 +6,7 @@ use serde_json::json;
 use sso_broker::sso::devidp::saml::DevSamlIdp;
 
 use crate::helpers::{csrf_from, spawn_app, TestApp, PASSWORD};
-use crate::saml_sign_in::{connect, spawn_saml_app, Saml, IDP_ENTITY, IDP_SSO};
+use crate::saml_sign_in::{connect, spawn_saml_app, Saml, EMAIL, IDP_ENTITY, IDP_SSO};
 
 const ACCOUNT: &str = "okta-co";
 
@@ -209,4 +209,180 @@ async fn another_accounts_connection_naming_the_same_idp_cannot_squat_its_identi
 
     // Alice still signs in through okta-co's real IdP, as herself.
     assert_eq!(sign_in_signed_by(&saml, &saml.idp).await, 303);
+}
+
+/// Posts `form` (with the CSRF token of `/admin/saml`) from `browser` to `path`.
+async fn admin_post(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let html = app.get_html_from(browser, "/admin/saml").await;
+    let csrf = csrf_from(&html);
+    let mut fields = vec![("csrf_token", csrf.as_str())];
+    fields.extend_from_slice(form);
+    browser
+        .post(app.url(path))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn saml_links(app: &TestApp) -> usize {
+    app.state
+        .db
+        .run(|conn| {
+            let user = sso_broker::db::user::User::find_by_username(conn, EMAIL)?.unwrap();
+            sso_broker::db::identity_link::IdentityLink::list_for_user(conn, &user.id)
+        })
+        .await
+        .unwrap()
+        .len()
+}
+
+/// SPEC §3.8 "Policy changes reach live sessions": removing the SAML connection ends the sessions
+/// it admitted and its identity links, and setting it up again (same id) revives none of them.
+#[tokio::test]
+async fn an_admin_removes_the_saml_connection_and_its_sessions_end() {
+    let saml = spawn_saml_app(false).await;
+    let app = &saml.app;
+    create_admin(app).await;
+    let admin = app.new_browser();
+    let res = app.sign_in_from(&admin, "okta-admin", PASSWORD, &[]).await;
+    assert_eq!(res.status(), 303);
+    // Alice signs in with SSO in the test's own browser.
+    let (request_id, relay_state) = saml.start(EMAIL).await;
+    let res = saml
+        .post(&saml.response(Some(&request_id), EMAIL), Some(&relay_state))
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.me().await.status(), 200);
+    assert_eq!(saml_links(app).await, 1);
+
+    let page = app.get_html_from(&admin, "/admin/saml").await;
+    assert!(page.contains("Remove SAML connection"), "{page}");
+    // Not without the confirmation.
+    let res = admin_post(app, &admin, "/admin/saml/remove", &[]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("Tick the box to confirm"));
+    // Not while SSO is enforced through it: the users would be locked out.
+    assert_eq!(
+        app.put_sso(ACCOUNT, crate::helpers::sso_settings(true, true))
+            .await
+            .status(),
+        200
+    );
+    let res = admin_post(app, &admin, "/admin/saml/remove", &[("confirm", "on")]).await;
+    assert_eq!(res.status(), 409);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("turn enforcement off on the SSO page"));
+    assert_eq!(app.me().await.status(), 200, "nothing changed");
+
+    assert_eq!(
+        app.put_sso(ACCOUNT, crate::helpers::sso_settings(true, false))
+            .await
+            .status(),
+        200
+    );
+    app.clock.advance(chrono::Duration::minutes(1));
+    let res = admin_post(app, &admin, "/admin/saml/remove", &[("confirm", "on")]).await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("The SAML connection is removed."), "{html}");
+    assert!(!html.contains("Remove SAML connection"));
+    assert_eq!(saml_links(app).await, 0, "its identity links are gone");
+    let audit = app.audit(ACCOUNT).await;
+    assert!(audit
+        .iter()
+        .any(|e| e["action"] == "connection.remove" && e["actor"] == "user:okta-admin"));
+
+    // Set up again before Alice's browser comes back: the connection has the same id, and still
+    // did not admit her old session.
+    let again = connect(app, ACCOUNT, &saml.idp, false).await;
+    assert_eq!(again["id"], saml.connection["id"]);
+    assert_eq!(app.me().await.status(), 401, "the SSO session ended");
+    let res = admin_post(app, &admin, "/admin/saml/remove", &[]).await;
+    assert_eq!(res.status(), 422, "the admin's password session stays");
+    // Alice signs in afresh through the new connection.
+    let (request_id, relay_state) = saml.start(EMAIL).await;
+    let res = saml
+        .post(&saml.response(Some(&request_id), EMAIL), Some(&relay_state))
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.me().await.status(), 200);
+}
+
+#[tokio::test]
+async fn only_the_accounts_admin_removes_its_saml_connection() {
+    let saml = spawn_saml_app(false).await;
+    let app = &saml.app;
+    // Anonymous: no session, nothing removed.
+    let res = app
+        .post_form("/admin/saml/remove", &[("confirm", "on")])
+        .await;
+    assert!(
+        matches!(res.status().as_u16(), 303 | 401 | 403),
+        "{}",
+        res.status()
+    );
+    for (username, role) in [("plain-user", "user"), ("viewer", "read_only")] {
+        let body = json!({ "email": format!("{username}@okta-co.example"), "username": username, "role": role, "password": PASSWORD });
+        let res = app
+            .api(
+                Method::POST,
+                &format!("/api/v1/accounts/{ACCOUNT}/users"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let browser = app.new_browser();
+        let res = app.sign_in_from(&browser, username, PASSWORD, &[]).await;
+        assert_eq!(res.status(), 303);
+        let html = app.get_html_from(&browser, "/logout").await;
+        let res = browser
+            .post(app.url("/admin/saml/remove"))
+            .form(&[("csrf_token", csrf_from(&html).as_str()), ("confirm", "on")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{role}");
+    }
+    // Another account's admin removes their own account's connection only (there is none).
+    app.create_account("other-co").await;
+    let res = app
+        .api(
+            Method::POST,
+            "/api/v1/accounts/other-co/users",
+            Some(json!({ "email": "boss@other-co.example", "username": "other-boss", "role": "admin", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let other = app.new_browser();
+    assert_eq!(
+        app.sign_in_from(&other, "other-boss", PASSWORD, &[])
+            .await
+            .status(),
+        303
+    );
+    let res = admin_post(app, &other, "/admin/saml/remove", &[("confirm", "on")]).await;
+    assert_eq!(res.status(), 404);
+    let still = app
+        .state
+        .db
+        .run(|conn| {
+            let account = sso_broker::db::account::Account::find_by_name(conn, ACCOUNT)?.unwrap();
+            sso_broker::services::saml_connections::SamlConnection::for_account(conn, &account.id)
+        })
+        .await
+        .unwrap();
+    assert!(still.is_some(), "okta-co keeps its connection");
 }

@@ -47,6 +47,12 @@ pub struct SettingsForm {
 }
 
 #[derive(serde::Deserialize)]
+pub struct RemoveForm {
+    csrf_token: Option<String>,
+    confirm: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
 pub struct CertificateForm {
     csrf_token: Option<String>,
     certificate: Option<String>,
@@ -210,6 +216,39 @@ pub async fn remove_certificate(
     let change = SamlChange::RemoveCertificate(form.fingerprint.clone().unwrap_or_default());
     let notice = "The certificate is no longer trusted.";
     certificate_change(&req, &state, &user, csrf, meta, &form, change, notice).await
+}
+
+/// `POST /admin/saml/remove` with `confirm`: removes the connection and its identity links; the
+/// sessions it admitted end at their next request.
+pub async fn remove(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    meta: Meta,
+    form: web::Form<RemoveForm>,
+) -> Result<HttpResponse, PageError> {
+    let profile = require_admin(&state, &user).await?;
+    verify_csrf(&req, &state, form.csrf_token.as_deref())?;
+    let outcome = if form.confirm.as_deref() != Some("on") {
+        Outcome {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            notice: None,
+            error: Some("Tick the box to confirm that you want to remove the connection.".into()),
+            typed: None,
+        }
+    } else {
+        let actor = format!("user:{}", profile.username);
+        match saml_connections::remove(&state, user.signed_in.account_id.clone(), actor, meta.0)
+            .await
+        {
+            Ok(()) => Outcome::ok(
+                "The SAML connection is removed. Users who signed in through it are signed out.",
+            ),
+            Err(e) => admin_error(e, None)?,
+        }
+    };
+    page(&state, &user, &profile, csrf, outcome).await
 }
 
 /// Admins only, with the form's CSRF token: applies `change` and shows the page.
