@@ -24,6 +24,7 @@ mod password_login;
 mod saml_admin;
 mod saml_sign_in;
 mod sessions;
+mod sso_available;
 mod sso_policies;
 mod throttling;
 mod totp;
