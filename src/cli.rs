@@ -266,6 +266,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     name,
                     display_name,
                     parent,
+                    sso_available: None,
                 },
                 "cli".into(),
                 RequestMeta::cli(),

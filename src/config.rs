@@ -64,6 +64,8 @@ pub struct Settings {
     pub dns_timeout: std::time::Duration,
     /// When set, `/metrics` requires `Authorization: Bearer <this>` (SPEC §6.5).
     pub metrics_token: Option<SecretString>,
+    /// Whether SSO is offered to accounts the operator has not decided on (SPEC §3.5).
+    pub sso_available_by_default: bool,
 }
 
 const PREFIX: &str = "SSO_BROKER_";
@@ -94,6 +96,7 @@ const KEYS: &[&str] = &[
     "DNS_SERVERS",
     "DNS_TIMEOUT_SECONDS",
     "METRICS_TOKEN",
+    "SSO_AVAILABLE_BY_DEFAULT",
 ];
 
 impl Settings {
@@ -285,8 +288,14 @@ impl Settings {
             1..=30,
         )?;
         let metrics_token = get("METRICS_TOKEN").map(|t| SecretString::from(t.to_string()));
+        let sso_available_by_default = parse_flag(
+            "SSO_BROKER_SSO_AVAILABLE_BY_DEFAULT",
+            get("SSO_AVAILABLE_BY_DEFAULT"),
+            true,
+        )?;
         Ok(Self {
             metrics_token,
+            sso_available_by_default,
             dns_servers,
             dns_timeout: std::time::Duration::from_secs(dns_timeout_seconds as u64),
             idp_timeout: std::time::Duration::from_secs(idp_timeout_seconds as u64),
@@ -425,6 +434,20 @@ fn parse_idp_url(var: &str, raw: &str, allow_insecure_http: bool) -> Result<Url,
     Ok(url)
 }
 
+/// A yes/no setting: `true`/`false`, `1`/`0`, `yes`/`no` (any case); anything else is refused
+/// rather than read as "no".
+fn parse_flag(var: &str, raw: Option<&str>, default: bool) -> Result<bool, ConfigError> {
+    let Some(raw) = raw else { return Ok(default) };
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError::new(
+            var,
+            format!("expected true or false (also 1/0, yes/no), got '{raw}'"),
+        )),
+    }
+}
+
 fn parse_number(
     var: &str,
     raw: Option<&str>,
@@ -494,6 +517,42 @@ mod tests {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{var}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn sso_available_by_default_is_a_yes_no_flag_defaulting_to_true() {
+        assert!(settings(&[]).unwrap().sso_available_by_default);
+        let var = "SSO_BROKER_SSO_AVAILABLE_BY_DEFAULT";
+        for (raw, expected) in [
+            ("true", true),
+            ("TRUE", true),
+            ("1", true),
+            ("yes", true),
+            (" Yes ", true),
+            ("false", false),
+            ("False", false),
+            ("0", false),
+            ("no", false),
+            ("", true),
+        ] {
+            let s = settings(&[(var, raw)]).unwrap();
+            assert_eq!(s.sso_available_by_default, expected, "{var}={raw:?}");
+        }
+        for raw in ["maybe", "on", "2", "tru"] {
+            let err = settings(&[(var, raw)]).unwrap_err();
+            assert_eq!(err.var, var, "{raw}: {err}");
+            assert!(err.message.contains(raw), "{err}");
+        }
+    }
+
+    #[test]
+    fn sso_available_by_default_is_read_from_a_toml_boolean() {
+        let path = std::env::temp_dir().join(format!("ssob-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(&path, "sso_available_by_default = false\n").unwrap();
+        let file = path.to_string_lossy().to_string();
+        let s = settings(&[(FILE_VAR, &file)]).unwrap();
+        std::fs::remove_file(path).unwrap();
+        assert!(!s.sso_available_by_default);
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub struct Account {
     pub display_name: String,
     pub parent_id: Option<String>,
     pub created_at: NaiveDateTime,
+    /// Whether the operator offers SSO to this account (SPEC §3.5); `None` follows the
+    /// installation default (`services::accounts::sso_available` applies it).
+    pub sso_available: Option<bool>,
 }
 
 impl Account {
@@ -49,6 +52,22 @@ impl Account {
             .select(Self::as_select())
             .first(conn)
             .optional()?)
+    }
+
+    /// Sets the display name and the operator's SSO offer (`None`: the installation default).
+    pub fn update_profile(
+        conn: &mut DbConnection,
+        id: &str,
+        display_name: &str,
+        sso_available: Option<bool>,
+    ) -> Result<(), DbError> {
+        diesel::update(accounts::table.find(id))
+            .set((
+                accounts::display_name.eq(display_name),
+                accounts::sso_available.eq(sso_available),
+            ))
+            .execute(conn)?;
+        Ok(())
     }
 
     pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<Self>, DbError> {

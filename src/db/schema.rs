@@ -7,6 +7,7 @@ diesel::table! {
         display_name -> Text,
         parent_id -> Nullable<Text>,
         created_at -> Timestamp,
+        sso_available -> Nullable<Bool>,
     }
 }
 

@@ -14,6 +14,10 @@ pub const IDP_MFA_MISSING: &str =
 /// SPEC §3.8: switching into an account that would not admit the session's sign-in.
 pub const OWN_SSO_REQUIRED: &str = "This account requires you to sign in with its own SSO.";
 pub const RESET_PASSWORD_SSO: &str = "Reset password is not supported as SSO is active.";
+/// SPEC §3.5: the operator has not offered SSO to the account (API `409 sso_not_available`,
+/// the admin's SSO, Entra and SAML pages).
+pub const SSO_NOT_AVAILABLE: &str =
+    "SSO is not available for this account. Ask your provider to offer it.";
 
 /// Password form: wrong password, unknown user and ambiguous email all read the same, so the
 /// form does not tell an attacker which usernames exist.

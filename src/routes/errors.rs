@@ -69,9 +69,19 @@ fn status_of(err: &ServiceError) -> StatusCode {
 #[error(transparent)]
 pub struct PageError(#[from] pub ServiceError);
 
+/// The status of an error page. SSO pages of an account the operator has not offered SSO to
+/// are `404`: for that account they do not exist (and nothing links to them); the API's `409`
+/// tells a program the resource exists but is closed.
+fn page_status(err: &ServiceError) -> StatusCode {
+    match err {
+        ServiceError::SsoNotAvailable => StatusCode::NOT_FOUND,
+        other => status_of(other),
+    }
+}
+
 impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
-        status_of(&self.0)
+        page_status(&self.0)
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -94,6 +104,9 @@ impl ResponseError for PageError {
                     &err.to_string(),
                     Some((format!("/login/sso?{query}"), "Log in with SSO")),
                 )
+            }
+            err @ ServiceError::SsoNotAvailable => {
+                error_page(page_status(err), "SSO is not available", &err.to_string())
             }
             err => error_page(status_of(err), "Something is not right", &err.to_string()),
         }

@@ -264,6 +264,18 @@ impl actix_web::ResponseError for Unauthorized {
     }
 }
 
+/// The admin's profile for the SSO, Entra and SAML pages: 403 for anyone but an admin, then
+/// the "SSO is not available" page when the operator has not offered SSO to the account
+/// (SPEC §3.5).
+pub async fn require_sso_admin(
+    state: &AppState,
+    user: &CurrentUser,
+) -> Result<crate::services::profile::Profile, PageError> {
+    let profile = require_admin(state, user).await?;
+    profile.require_sso_available()?;
+    Ok(profile)
+}
+
 /// The admin's profile, or 403 for anyone else.
 pub async fn require_admin(
     state: &AppState,

@@ -158,6 +158,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/me", web::get().to(api::me::show))
                 .route("/accounts", web::post().to(api::accounts::create_account))
                 .route(
+                    "/accounts/{name}",
+                    web::get().to(api::accounts::get_account),
+                )
+                .route(
+                    "/accounts/{name}",
+                    web::patch().to(api::accounts::update_account),
+                )
+                .route(
                     "/accounts/{name}/users",
                     web::post().to(api::accounts::create_user),
                 )

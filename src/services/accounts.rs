@@ -1,4 +1,6 @@
 //! Accounts and users as the operator (API, CLI) manages them; domains are `domains`.
+//! Also the operator's SSO offer (SPEC §3.5): `sso_available` is the rule, `require_sso_available`
+//! the one refusal every SSO configuration path goes through.
 
 use secrecy::SecretString;
 
@@ -19,6 +21,27 @@ pub struct NewAccount {
     pub name: String,
     pub display_name: Option<String>,
     pub parent: Option<String>,
+    /// The operator's SSO offer; `None` follows the installation default.
+    pub sso_available: Option<bool>,
+}
+
+/// What `PATCH /api/v1/accounts/{name}` changes; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct AccountChange {
+    pub display_name: Option<String>,
+    pub sso_available: Option<bool>,
+}
+
+/// An account as the operator API shows it (SPEC §6.3).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AccountView {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    /// The parent account's name.
+    pub parent: Option<String>,
+    /// Whether SSO is offered to the account now: its own setting, else the installation default.
+    pub sso_available: bool,
 }
 
 #[derive(Debug)]
@@ -52,6 +75,45 @@ pub struct AuditView {
     pub reason: Option<String>,
     pub ip: Option<String>,
     pub request_id: Option<String>,
+}
+
+/// Whether the operator offers SSO to `account` (SPEC §3.5): the account's own setting, else
+/// `SSO_BROKER_SSO_AVAILABLE_BY_DEFAULT`. A sub-account has its own offer; it is not inherited
+/// from the parent (the parent's connection may still admit its users, SPEC §3.5).
+pub fn sso_available(state: &AppState, account: &Account) -> bool {
+    account
+        .sso_available
+        .unwrap_or(state.settings.sso_available_by_default)
+}
+
+/// Refuses SSO configuration (settings, connections, Entra tenants, admin consent) for an account
+/// the operator has not offered SSO to: `409 sso_not_available`.
+///
+/// Only configuration is closed. Sign-in through a connection configured before the offer was
+/// withdrawn keeps working: refusing it would lock the users of an enforced account out, and
+/// withdrawing an offer is a commercial decision, not a trust decision (SPEC §3.8 covers those).
+pub fn require_sso_available(state: &AppState, account: &Account) -> Result<(), ServiceError> {
+    if sso_available(state, account) {
+        Ok(())
+    } else {
+        Err(ServiceError::SsoNotAvailable)
+    }
+}
+
+/// A display name as stored: trimmed, the account name when empty, at most 200 printable
+/// characters.
+fn display_name_or(raw: Option<String>, name: &str) -> Result<String, ServiceError> {
+    let display_name = raw
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| name.to_string());
+    if display_name.chars().count() > 200 || display_name.chars().any(char::is_control) {
+        return Err(conflict(
+            "invalid_display_name",
+            "Display names are at most 200 printable characters.",
+        ));
+    }
+    Ok(display_name)
 }
 
 fn conflict(code: &'static str, message: &'static str) -> ServiceError {
@@ -101,17 +163,7 @@ pub async fn create_account(
     meta: RequestMeta,
 ) -> Result<CreatedAccount, ServiceError> {
     let name = AccountName::parse(&input.name)?;
-    let display_name = input
-        .display_name
-        .map(|d| d.trim().to_string())
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| name.to_string());
-    if display_name.chars().count() > 200 || display_name.chars().any(char::is_control) {
-        return Err(conflict(
-            "invalid_display_name",
-            "Display names are at most 200 printable characters.",
-        ));
-    }
+    let display_name = display_name_or(input.display_name, name.as_str())?;
     let now = state.clock.now_naive();
     state
         .db
@@ -145,6 +197,7 @@ pub async fn create_account(
                     display_name,
                     parent_id,
                     created_at: now,
+                    sso_available: input.sso_available,
                 };
                 account.insert(conn).map_err(|e| {
                     unique_or(
@@ -169,6 +222,96 @@ pub async fn create_account(
                     id: account.id,
                     name: account.name,
                 })
+            })
+        })
+        .await
+}
+
+fn account_view(
+    state: &AppState,
+    conn: &mut DbConnection,
+    account: &Account,
+) -> Result<AccountView, ServiceError> {
+    let parent = match account.parent_id.as_deref() {
+        Some(id) => Account::find(conn, id)?.map(|p| p.name),
+        None => None,
+    };
+    Ok(AccountView {
+        id: account.id.clone(),
+        name: account.name.clone(),
+        display_name: account.display_name.clone(),
+        parent,
+        sso_available: sso_available(state, account),
+    })
+}
+
+/// `GET /api/v1/accounts/{name}`.
+pub async fn get_account(state: &AppState, name: String) -> Result<AccountView, ServiceError> {
+    let st = state.clone();
+    state
+        .db
+        .run(move |conn| {
+            let account = find_account(conn, &name)?;
+            account_view(&st, conn, &account)
+        })
+        .await
+}
+
+/// `PATCH /api/v1/accounts/{name}`: the display name and the operator's SSO offer. Withdrawing
+/// the offer leaves SSO settings and connections as they are (see `require_sso_available`).
+pub async fn update_account(
+    state: &AppState,
+    name: String,
+    change: AccountChange,
+    actor: String,
+    meta: RequestMeta,
+) -> Result<AccountView, ServiceError> {
+    let now = state.clock.now_naive();
+    let st = state.clone();
+    state
+        .db
+        .run(move |conn| {
+            crate::db::transaction(conn, |conn| {
+                let mut account = find_account(conn, &name)?;
+                let display_name = match change.display_name {
+                    Some(raw) => display_name_or(Some(raw), &account.name)?,
+                    None => account.display_name.clone(),
+                };
+                let mut changed = Vec::new();
+                if display_name != account.display_name {
+                    changed.push("display_name".to_string());
+                    account.display_name = display_name;
+                }
+                // An explicit offer equal to the default is still recorded: the account no
+                // longer follows the default when it changes.
+                if let Some(offer) = change
+                    .sso_available
+                    .filter(|offer| account.sso_available != Some(*offer))
+                {
+                    changed.push(format!("sso_available={offer}"));
+                    account.sso_available = Some(offer);
+                }
+                if !changed.is_empty() {
+                    Account::update_profile(
+                        conn,
+                        &account.id,
+                        &account.display_name,
+                        account.sso_available,
+                    )?;
+                    audit::record(
+                        conn,
+                        &meta,
+                        now,
+                        Audit {
+                            actor,
+                            account_id: Some(&account.id),
+                            action: "account.update",
+                            outcome: Outcome::Success,
+                            reason: Some(&changed.join(" ")),
+                        },
+                    )?;
+                }
+                account_view(&st, conn, &account)
             })
         })
         .await

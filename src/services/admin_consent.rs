@@ -89,6 +89,7 @@ pub async fn start(state: &AppState, admin: &SignedIn) -> Result<Redirect, Servi
     if profile.role != "admin" {
         return Err(ServiceError::Forbidden);
     }
+    profile.require_sso_available()?;
     let request = rt.oidc.organizations_request();
     let payload = AdminFlow {
         user_id: admin.user_id.clone(),

@@ -1,6 +1,6 @@
 //! An account's identity-provider connections (SPEC §2 Connection, §6.3 `connections`).
 
-use super::accounts::find_account;
+use super::accounts::{find_account, require_sso_available};
 use super::audit::{self, Audit, Outcome, RequestMeta};
 use super::saml_connections::{self, SamlConnectionInput, SamlConnectionView};
 use super::{entra, ServiceError};
@@ -22,7 +22,8 @@ pub enum CreatedConnection {
 }
 
 /// Adds the account's Entra connection (tenants are approved separately) or its SAML
-/// connection (from the IdP's metadata); one of each kind per account.
+/// connection (from the IdP's metadata); one of each kind per account. An account the operator
+/// has not offered SSO to gets `409 sso_not_available` whatever the body says.
 pub async fn create(
     state: &AppState,
     account: String,
@@ -31,6 +32,9 @@ pub async fn create(
     actor: String,
     meta: RequestMeta,
 ) -> Result<CreatedConnection, ServiceError> {
+    let name = account.clone();
+    let target = state.db.run(move |conn| find_account(conn, &name)).await?;
+    require_sso_available(state, &target)?;
     match kind {
         KIND_ENTRA => {
             entra::runtime(state)?;

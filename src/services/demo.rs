@@ -41,6 +41,8 @@ async fn seed_account(
             name: name.into(),
             display_name: Some(display_name.into()),
             parent: None,
+            // The demo shows SSO whatever the installation default is.
+            sso_available: Some(true),
         },
         "demo".into(),
         RequestMeta::cli(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::accounts::find_account;
+use super::accounts::{find_account, require_sso_available};
 use super::audit::{self, Audit, Outcome, RequestMeta};
 use super::ServiceError;
 use crate::config::Settings;
@@ -171,6 +171,7 @@ pub async fn approve_tenant(
         .db
         .run(move |conn| find_account(conn, &account))
         .await?;
+    require_sso_available(state, &account)?;
     let proof = rt.app.prove_consent(&tenant).await;
     let (reason, error) = match proof {
         Ok(ConsentProof::Granted(profile)) => {
@@ -279,10 +280,12 @@ pub async fn check_tenant(
     let rt = runtime(state)?;
     let tenant = parse_tenant(tenant_id)?;
     let tid = tenant.to_string();
+    let st = state.clone();
     let (account, row) = state
         .db
         .run(move |conn| {
             let account = find_account(conn, &account)?;
+            require_sso_available(&st, &account)?;
             let row =
                 ApprovedTenant::find(conn, &account.id, &tid)?.ok_or(ServiceError::NotFound {
                     code: "tenant_not_found",

@@ -46,6 +46,10 @@ pub enum ServiceError {
     /// Password reset and change are off while SSO is on (SPEC §3.5).
     #[error("{}", messages::RESET_PASSWORD_SSO)]
     PasswordResetDisabled,
+    /// The operator has not offered SSO to the account (SPEC §3.5): its SSO configuration is
+    /// closed. Sign-in through a connection configured earlier is not refused by this.
+    #[error("{}", messages::SSO_NOT_AVAILABLE)]
+    SsoNotAvailable,
     #[error("{}", messages::SESSION_EXPIRED)]
     SessionExpired,
     /// The account would not admit this session's sign-in (SPEC §3.8): the user signs in again
@@ -83,6 +87,7 @@ impl ServiceError {
             Self::PasswordLoginDisabled => "password_login_disabled",
             Self::PasswordChangeRequired => "password_change_required",
             Self::PasswordResetDisabled => "password_reset_disabled",
+            Self::SsoNotAvailable => "sso_not_available",
             Self::SessionExpired => "session_expired",
             Self::AccountSignInRequired { .. } => "account_sign_in_required",
             Self::SignInRequired => "unauthenticated",
@@ -109,7 +114,7 @@ impl ServiceError {
             Self::Throttled => 429,
             Self::PasswordLoginDisabled | Self::PasswordChangeRequired => 403,
             Self::AccountSignInRequired { .. } => 403,
-            Self::PasswordResetDisabled => 409,
+            Self::PasswordResetDisabled | Self::SsoNotAvailable => 409,
             Self::Forbidden | Self::Csrf => 403,
             Self::Db(_) | Self::Internal(_) => 500,
         }

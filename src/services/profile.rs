@@ -2,6 +2,7 @@
 
 use super::{trust, ServiceError};
 use crate::auth::session::SignedIn;
+use crate::db::account::Account;
 use crate::db::membership::Membership;
 use crate::db::user::User;
 use crate::domain::trust::AccountAdmission;
@@ -19,12 +20,28 @@ pub struct Profile {
     pub memberships: Vec<(String, String)>,
     /// A temporary password (SSO rollback, admin reset) must be replaced first.
     pub must_change_password: bool,
+    /// The operator offers SSO to the active account (SPEC §3.5): its admins see the SSO,
+    /// Entra and SAML pages.
+    pub sso_available: bool,
+}
+
+impl Profile {
+    /// Refuses the active account's SSO configuration pages when SSO is not offered to it
+    /// (the rule is `accounts::sso_available`, read when the profile was loaded).
+    pub fn require_sso_available(&self) -> Result<(), ServiceError> {
+        if self.sso_available {
+            Ok(())
+        } else {
+            Err(ServiceError::SsoNotAvailable)
+        }
+    }
 }
 
 /// The profile behind a session. A user disabled or removed since sign-in ends the session.
 pub async fn load(state: &AppState, signed_in: &SignedIn) -> Result<Profile, ServiceError> {
     let (user_id, account_id) = (signed_in.user_id.clone(), signed_in.account_id.clone());
     let signed_in = signed_in.clone();
+    let st = state.clone();
     state
         .db
         .run(move |conn| {
@@ -41,6 +58,8 @@ pub async fn load(state: &AppState, signed_in: &SignedIn) -> Result<Profile, Ser
                 .find(|(m, _)| m.account_id == account_id)
                 .map(|(m, name)| (m.role.clone(), name.clone()))
                 .ok_or(ServiceError::SessionExpired)?;
+            let sso_available = Account::find(conn, &account_id)?
+                .is_some_and(|a| super::accounts::sso_available(&st, &a));
             Ok(Profile {
                 user_id: user.id,
                 username: user.username,
@@ -52,6 +71,7 @@ pub async fn load(state: &AppState, signed_in: &SignedIn) -> Result<Profile, Ser
                     .map(|(m, name)| (name, m.role))
                     .collect(),
                 must_change_password: user.must_change_password,
+                sso_available,
             })
         })
         .await

@@ -4,9 +4,10 @@
 
 use chrono::NaiveDateTime;
 
-use super::accounts::find_account;
+use super::accounts::{find_account, require_sso_available};
 use super::audit::{self, Audit, Outcome, RequestMeta};
 use super::ServiceError;
+use crate::db::account::Account;
 use crate::db::connection::{IdpConnection, KIND_SAML};
 use crate::db::identity_link::IdentityLink;
 use crate::db::DbConnection;
@@ -339,11 +340,13 @@ pub async fn create(
     let json = serde_json::to_string(&settings).map_err(|e| ServiceError::Internal(e.into()))?;
     let now = state.clock.now_naive();
     let public_url = state.settings.public_url.to_string();
+    let st = state.clone();
     state
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
                 let account = find_account(conn, &account)?;
+                require_sso_available(&st, &account)?;
                 if IdpConnection::find_kind(conn, &account.id, KIND_SAML)?.is_some() {
                     return Err(ServiceError::Conflict {
                         code: "connection_exists",
@@ -399,10 +402,14 @@ pub async fn update(
 ) -> Result<SamlConnectionView, ServiceError> {
     let now = state.clock.now_naive();
     let public_url = state.settings.public_url.to_string();
+    let st = state.clone();
     state
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
+                let account = Account::find(conn, &account_id)?
+                    .ok_or_else(ServiceError::account_not_found)?;
+                require_sso_available(&st, &account)?;
                 let mut current =
                     SamlConnection::for_account(conn, &account_id)?.ok_or(ServiceError::NotFound {
                         code: "connection_not_found",

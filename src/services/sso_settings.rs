@@ -505,6 +505,11 @@ pub async fn update(
             crate::db::transaction(conn, |conn| {
                 let account = Account::find(conn, &account_id)?
                     .ok_or_else(ServiceError::account_not_found)?;
+                // Turning SSO off stays possible without the offer: the operator's way to wind an
+                // account's SSO down after withdrawing it (SPEC §3.5 rollback).
+                if change.enabled {
+                    super::accounts::require_sso_available(&st, &account)?;
+                }
                 let (role, jit_ids, context) = validated(conn, &account, &change)?;
                 let scope = match change.enforcement_scope.as_deref() {
                     Some(scope) => EnforcementScope::parse(scope)?,

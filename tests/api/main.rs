@@ -25,6 +25,7 @@ mod password_login;
 mod saml_admin;
 mod saml_sign_in;
 mod sessions;
+mod sso_available;
 mod sso_policies;
 mod sub_account_sign_in;
 mod throttling;

@@ -1,12 +1,12 @@
-//! Operator API for accounts, user creation, SSO settings and the audit log (SPEC §6.3); the
-//! user lifecycle is `users`.
+//! Operator API for accounts (including the SSO offer), user creation, SSO settings and the
+//! audit log (SPEC §6.3); the user lifecycle is `users`.
 
 use actix_web::{web, HttpResponse};
 use secrecy::SecretString;
 
 use crate::routes::errors::ApiError;
 use crate::routes::extract::{Meta, Operator};
-use crate::services::accounts::{self, NewAccount, NewUser};
+use crate::services::accounts::{self, AccountChange, NewAccount, NewUser};
 use crate::services::sso_settings;
 use crate::AppState;
 
@@ -16,6 +16,13 @@ pub struct AccountBody {
     name: String,
     display_name: Option<String>,
     parent: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountPatch {
+    display_name: Option<String>,
+    sso_available: Option<bool>,
 }
 
 #[derive(serde::Deserialize)]
@@ -43,9 +50,37 @@ pub async fn create_account(
         name: body.name,
         display_name: body.display_name,
         parent: body.parent,
+        sso_available: None,
     };
     let created = accounts::create_account(&state, input, op.actor, meta.0).await?;
     Ok(HttpResponse::Created().json(created))
+}
+
+/// `GET /api/v1/accounts/{name}`: `{id, name, display_name, parent, sso_available}`.
+pub async fn get_account(
+    state: web::Data<AppState>,
+    _op: Operator,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(accounts::get_account(&state, path.into_inner()).await?))
+}
+
+/// `PATCH /api/v1/accounts/{name}` `{display_name?, sso_available?}` (SPEC §3.5, §6.3).
+pub async fn update_account(
+    state: web::Data<AppState>,
+    op: Operator,
+    meta: Meta,
+    path: web::Path<String>,
+    body: web::Json<AccountPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let change = AccountChange {
+        display_name: body.display_name,
+        sso_available: body.sso_available,
+    };
+    let view =
+        accounts::update_account(&state, path.into_inner(), change, op.actor, meta.0).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 pub async fn create_user(

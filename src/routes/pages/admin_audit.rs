@@ -18,6 +18,8 @@ pub struct AdminAuditPage {
     pub action: String,
     pub outcome: String,
     pub actor: String,
+    /// The operator offers SSO to the account: the navigation links to the SSO page (SPEC §3.5).
+    pub sso_available: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -49,6 +51,7 @@ pub async fn show(
     render(
         StatusCode::OK,
         &AdminAuditPage {
+            sso_available: profile.sso_available,
             account: profile.account,
             events,
             action: filter.action.unwrap_or_default(),

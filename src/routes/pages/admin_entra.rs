@@ -7,7 +7,7 @@ use askama::Template;
 
 use super::render;
 use crate::routes::errors::{see_other, PageError};
-use crate::routes::extract::{require_admin, verify_csrf, CsrfToken, CurrentUser, Meta};
+use crate::routes::extract::{require_sso_admin, verify_csrf, CsrfToken, CurrentUser, Meta};
 use crate::services::entra::{self, TenantView};
 use crate::services::profile::Profile;
 use crate::services::ServiceError;
@@ -62,7 +62,7 @@ pub async fn show(
     csrf: CsrfToken,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let profile = require_admin(&state, &user).await?;
+    let profile = require_sso_admin(&state, &user).await?;
     // Named only when it is one of this account's approved tenants, never text from the link.
     let connected = match query.connected.as_ref() {
         Some(tid) => crate::services::entra::list_tenants(&state, profile.account.clone())
@@ -89,7 +89,7 @@ pub async fn check(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
-    let profile = require_admin(&state, &user).await?;
+    let profile = require_sso_admin(&state, &user).await?;
     verify_csrf(&req, &state, form.csrf_token.as_deref())?;
     let actor = format!("user:{}", profile.username);
     match entra::check_tenant(&state, profile.account.clone(), &path, actor, meta.0).await {
@@ -131,7 +131,7 @@ pub async fn remove(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
-    let profile = require_admin(&state, &user).await?;
+    let profile = require_sso_admin(&state, &user).await?;
     verify_csrf(&req, &state, form.csrf_token.as_deref())?;
     entra::remove_tenant(
         &state,

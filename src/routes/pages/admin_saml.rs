@@ -8,7 +8,7 @@ use askama::Template;
 
 use super::render;
 use crate::routes::errors::PageError;
-use crate::routes::extract::{require_admin, verify_csrf, CsrfToken, CurrentUser, Meta};
+use crate::routes::extract::{require_sso_admin, verify_csrf, CsrfToken, CurrentUser, Meta};
 use crate::services::profile::Profile;
 use crate::services::saml_connections::{
     self, connection_id_for, SamlChange, SamlConnectionInput, SamlConnectionView,
@@ -135,7 +135,7 @@ pub async fn show(
     user: CurrentUser,
     csrf: CsrfToken,
 ) -> Result<HttpResponse, PageError> {
-    let profile = require_admin(&state, &user).await?;
+    let profile = require_sso_admin(&state, &user).await?;
     let outcome = Outcome {
         status: StatusCode::OK,
         notice: None,
@@ -154,7 +154,7 @@ pub async fn save(
     meta: Meta,
     form: web::Form<SettingsForm>,
 ) -> Result<HttpResponse, PageError> {
-    let profile = require_admin(&state, &user).await?;
+    let profile = require_sso_admin(&state, &user).await?;
     verify_csrf(&req, &state, form.csrf_token.as_deref())?;
     let form = form.into_inner();
     let allow = form.allow_idp_initiated.is_some();
@@ -228,7 +228,7 @@ pub async fn remove(
     meta: Meta,
     form: web::Form<RemoveForm>,
 ) -> Result<HttpResponse, PageError> {
-    let profile = require_admin(&state, &user).await?;
+    let profile = require_sso_admin(&state, &user).await?;
     verify_csrf(&req, &state, form.csrf_token.as_deref())?;
     let outcome = if form.confirm.as_deref() != Some("on") {
         Outcome {
@@ -263,7 +263,7 @@ async fn certificate_change(
     change: SamlChange,
     notice: &str,
 ) -> Result<HttpResponse, PageError> {
-    let profile = require_admin(state, user).await?;
+    let profile = require_sso_admin(state, user).await?;
     verify_csrf(req, state, form.csrf_token.as_deref())?;
     let actor = format!("user:{}", profile.username);
     let result = saml_connections::update(

@@ -9,7 +9,7 @@ use askama::Template;
 
 use super::render;
 use crate::routes::errors::{see_other, PageError};
-use crate::routes::extract::{require_admin, verify_csrf, CsrfToken, CurrentUser, Meta};
+use crate::routes::extract::{require_sso_admin, verify_csrf, CsrfToken, CurrentUser, Meta};
 use crate::services::profile::Profile;
 use crate::services::sso_settings::{self, EnableReport, JitChange, SsoChange, SsoSettingsView};
 use crate::services::{accounts, ServiceError};
@@ -58,7 +58,7 @@ async fn context(
     user: &CurrentUser,
     form: Option<&Fields>,
 ) -> Result<Context, PageError> {
-    let profile = require_admin(state, user).await?;
+    let profile = require_sso_admin(state, user).await?;
     if let Some(form) = form {
         verify_csrf(req, state, field(form, "csrf_token"))?;
     }

@@ -27,6 +27,8 @@ pub struct AdminUsersPage {
     pub email: String,
     pub notice: Option<String>,
     pub error: Option<String>,
+    /// The operator offers SSO to the account: the navigation links to the SSO page (SPEC §3.5).
+    pub sso_available: bool,
 }
 
 /// A member with the actions the page offers for them.
@@ -212,6 +214,7 @@ async fn page(
             email,
             notice,
             error,
+            sso_available: profile.sso_available,
         },
     )
 }
