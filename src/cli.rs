@@ -10,8 +10,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::clock::SystemClock;
 use crate::config::Settings;
-use crate::services::accounts::{self, NewAccount, NewUser};
-use crate::services::{api_tokens, demo, RequestMeta};
+use crate::demo;
+use crate::services::admin::accounts::{self, NewAccount, NewUser};
+use crate::services::admin::api_tokens;
+use crate::services::RequestMeta;
 use crate::{AppState, Application};
 
 #[derive(Debug, Parser)]
@@ -339,7 +341,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sso(SsoCommand::DisableEnforcement { account }) => {
             let state = AppState::build(settings, clock).await?;
-            let view = crate::services::sso_settings::disable_enforcement(
+            let view = crate::services::admin::sso_settings::disable_enforcement(
                 &state,
                 account,
                 "cli".into(),

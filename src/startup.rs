@@ -21,7 +21,7 @@ use crate::db::Db;
 use crate::dns::{HickoryTxtLookup, TxtLookup, UnavailableTxtLookup};
 use crate::metrics::Metrics;
 use crate::routes;
-use crate::services::mail::Mailer;
+use crate::services::support::mail::Mailer;
 
 pub const SESSION_COOKIE: &str = "sso_broker_session";
 
@@ -37,7 +37,7 @@ pub struct AppState {
     pub session_store: BrokerSessionStore,
     pub session_policy: SessionPolicy,
     /// Microsoft Entra ID, when the broker has its app credentials.
-    pub entra: Option<Arc<crate::services::entra::EntraRuntime>>,
+    pub entra: Option<Arc<crate::services::connections::entra_tenants::EntraRuntime>>,
     /// TXT lookups for domain verification.
     pub dns: Arc<dyn TxtLookup>,
 }
@@ -60,7 +60,8 @@ impl AppState {
                 .map_err(|e| anyhow::anyhow!("SSO_BROKER_REDIS_URL: cannot connect: {e}"))?,
             None => BrokerSessionStore::database(db.clone(), clock.clone()),
         };
-        let entra = crate::services::entra::EntraRuntime::from_settings(&settings)?;
+        let entra =
+            crate::services::connections::entra_tenants::EntraRuntime::from_settings(&settings)?;
         let dns = txt_lookup(&settings)?;
         let keys = Arc::new(key.keys());
         Ok(Self {
@@ -187,7 +188,7 @@ fn spawn_key_refresh(state: AppState) {
             hours += 1;
             entra.keys.refresh_all().await;
             if hours % TENANT_RECHECK_HOURS == 0 {
-                match crate::services::entra::recheck_all(&state).await {
+                match crate::services::connections::entra_tenants::recheck_all(&state).await {
                     Ok(revoked) if revoked > 0 => {
                         log::warn!("periodic consent check revoked {revoked} tenant(s)")
                     }

@@ -14,7 +14,8 @@ use super::middleware::{CsrfCookie, RequestId};
 use crate::auth::csrf;
 use crate::auth::session::{self, SessionView, SignedIn};
 use crate::domain::client_address::client_address;
-use crate::services::{api_tokens, RequestMeta, ServiceError};
+use crate::services::admin::api_tokens;
+use crate::services::{RequestMeta, ServiceError};
 use crate::AppState;
 
 pub fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ServiceError> {
@@ -147,8 +148,8 @@ pub async fn checked_profile(
     state: &AppState,
     session: &Session,
     signed_in: &SignedIn,
-) -> Result<crate::services::profile::Profile, ServiceError> {
-    let loaded = crate::services::profile::load(state, signed_in).await;
+) -> Result<crate::services::account::profile::Profile, ServiceError> {
+    let loaded = crate::services::account::profile::load(state, signed_in).await;
     if matches!(loaded, Err(ServiceError::SessionExpired)) {
         session.purge();
     }
@@ -161,7 +162,7 @@ pub async fn current_profile(
     state: &AppState,
     session: &Session,
     signed_in: &SignedIn,
-) -> Result<crate::services::profile::Profile, ServiceError> {
+) -> Result<crate::services::account::profile::Profile, ServiceError> {
     match checked_profile(state, session, signed_in).await {
         // Everything but the security page waits for a new password (SPEC §3.5 rollback).
         Ok(p) if p.must_change_password => Err(ServiceError::PasswordChangeRequired),
@@ -270,7 +271,7 @@ impl actix_web::ResponseError for Unauthorized {
 pub async fn require_sso_admin(
     state: &AppState,
     user: &CurrentUser,
-) -> Result<crate::services::profile::Profile, PageError> {
+) -> Result<crate::services::account::profile::Profile, PageError> {
     let profile = require_admin(state, user).await?;
     profile.require_sso_available()?;
     Ok(profile)
@@ -280,7 +281,7 @@ pub async fn require_sso_admin(
 pub async fn require_admin(
     state: &AppState,
     user: &CurrentUser,
-) -> Result<crate::services::profile::Profile, PageError> {
+) -> Result<crate::services::account::profile::Profile, PageError> {
     let profile = current_profile(state, &user.session, &user.signed_in).await?;
     if profile.role == "admin" {
         Ok(profile)

@@ -1,29 +1,14 @@
 //! Use cases: who may sign in, what an operator may change, what is audited. Handlers call
 //! these; they take the state, an explicit request context and read time from the `Clock`.
 
-pub mod accounts;
-pub mod admin_consent;
-pub mod api_tokens;
-pub mod audit;
+pub mod account;
+pub mod admin;
 pub mod connections;
-pub mod demo;
-pub mod domains;
-pub mod entra;
 pub mod error;
-pub mod invitations;
-pub mod jit;
-pub mod login;
-pub mod mail;
-pub mod profile;
-pub mod saml_acs;
-pub mod saml_connections;
-pub mod security;
-pub mod sso_callback;
-pub mod sso_identity;
-pub mod sso_login;
-pub mod sso_settings;
+pub mod sign_in;
+pub mod sso;
+pub mod support;
 pub mod trust;
-pub mod users;
 
-pub use audit::RequestMeta;
 pub use error::ServiceError;
+pub use support::audit::RequestMeta;

@@ -2,7 +2,6 @@
 //! `domain::trust` judge — where a user's home account sits, who verified a domain, which
 //! connections an account signs in through, whether what admitted a session still stands.
 
-use super::ServiceError;
 use crate::auth::session::SignedIn;
 use crate::db::account::Account;
 use crate::db::approved_tenant::ApprovedTenant;
@@ -13,6 +12,7 @@ use crate::db::user::User;
 use crate::db::DbConnection;
 use crate::domain::trust::{self, AccountAdmission, Admission, EmailClaim};
 use crate::domain::Role;
+use crate::services::ServiceError;
 
 /// How deep an account tree may be walked (a damaged parent chain cannot loop forever).
 const MAX_DEPTH: usize = 32;
@@ -114,8 +114,8 @@ pub fn account_admits(
     user: &User,
     account_id: &str,
 ) -> Result<AccountAdmission, ServiceError> {
-    let policy = super::sso_settings::load_policy(conn, account_id)?;
-    let who = super::sso_settings::policy_subject(conn, account_id, user)?;
+    let policy = crate::services::admin::sso_settings::load_policy(conn, account_id)?;
+    let who = crate::services::admin::sso_settings::policy_subject(conn, account_id, user)?;
     let connections: Vec<String> = usable_connections(conn, account_id)?
         .into_iter()
         .map(|c| c.id)

@@ -314,7 +314,7 @@ async fn demo_refuses_a_database_with_real_accounts() {
         "nothing seeded"
     );
     assert_eq!(
-        app.sign_in("demo-admin", sso_broker::services::demo::DEMO_PASSWORD)
+        app.sign_in("demo-admin", sso_broker::demo::DEMO_PASSWORD)
             .await
             .status(),
         401

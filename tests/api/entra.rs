@@ -318,7 +318,7 @@ async fn the_periodic_check_revokes_tenants_whose_consent_was_removed() {
     app.create_account("acme").await;
     assert_eq!(approve(&app, "acme", CONTOSO).await.status(), 201);
     assert_eq!(
-        sso_broker::services::entra::recheck_all(&app.state)
+        sso_broker::services::connections::entra_tenants::recheck_all(&app.state)
             .await
             .unwrap(),
         0
@@ -326,7 +326,7 @@ async fn the_periodic_check_revokes_tenants_whose_consent_was_removed() {
     assert_eq!(tenants(&app, "acme").await[0]["status"], "approved");
     idp.update_tenant(CONTOSO, |t| t.consented = false);
     assert_eq!(
-        sso_broker::services::entra::recheck_all(&app.state)
+        sso_broker::services::connections::entra_tenants::recheck_all(&app.state)
             .await
             .unwrap(),
         1
@@ -357,7 +357,7 @@ async fn our_own_expired_client_secret_is_an_outage_not_a_revocation() {
         "idp_unreachable"
     );
     assert_eq!(
-        sso_broker::services::entra::recheck_all(&app.state)
+        sso_broker::services::connections::entra_tenants::recheck_all(&app.state)
             .await
             .unwrap(),
         0

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use sso_broker::auth::totp::{self, TotpSecret};
 use sso_broker::clock::ManualClock;
 use sso_broker::config::Settings;
-use sso_broker::services::{api_tokens, RequestMeta};
+use sso_broker::services::admin::api_tokens;
+use sso_broker::services::RequestMeta;
 use sso_broker::{AppState, Application};
 
 pub const PASSWORD: &str = "correct horse battery";

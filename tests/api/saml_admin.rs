@@ -380,7 +380,7 @@ async fn only_the_accounts_admin_removes_its_saml_connection() {
         .db
         .run(|conn| {
             let account = sso_broker::db::account::Account::find_by_name(conn, ACCOUNT)?.unwrap();
-            sso_broker::services::saml_connections::SamlConnection::for_account(conn, &account.id)
+            sso_broker::services::connections::saml::SamlConnection::for_account(conn, &account.id)
         })
         .await
         .unwrap();

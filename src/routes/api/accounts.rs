@@ -6,8 +6,8 @@ use secrecy::SecretString;
 
 use crate::routes::errors::ApiError;
 use crate::routes::extract::{Meta, Operator};
-use crate::services::accounts::{self, AccountChange, NewAccount, NewUser};
-use crate::services::sso_settings;
+use crate::services::admin::accounts::{self, AccountChange, NewAccount, NewUser};
+use crate::services::admin::sso_settings;
 use crate::AppState;
 
 #[derive(serde::Deserialize)]

@@ -7,7 +7,7 @@ use actix_web::{web, HttpResponse};
 use crate::domain::domain_verification::VerificationOutcome;
 use crate::routes::errors::{json_error, ApiError};
 use crate::routes::extract::{Meta, Operator};
-use crate::services::domains;
+use crate::services::admin::domains;
 use crate::AppState;
 
 #[derive(serde::Deserialize)]

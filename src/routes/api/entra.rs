@@ -4,8 +4,9 @@ use actix_web::{web, HttpResponse};
 
 use crate::routes::errors::ApiError;
 use crate::routes::extract::{Meta, Operator};
-use crate::services::saml_connections::SamlConnectionInput;
-use crate::services::{connections, entra};
+use crate::services::connections;
+use crate::services::connections::entra_tenants;
+use crate::services::connections::saml::SamlConnectionInput;
 use crate::AppState;
 
 #[derive(serde::Deserialize)]
@@ -63,7 +64,8 @@ pub async fn approve_tenant(
     body: web::Json<TenantBody>,
 ) -> Result<HttpResponse, ApiError> {
     let view =
-        entra::approve_tenant(&state, path.into_inner(), &body.tenant_id, op.actor, meta.0).await?;
+        entra_tenants::approve_tenant(&state, path.into_inner(), &body.tenant_id, op.actor, meta.0)
+            .await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -72,7 +74,7 @@ pub async fn list_tenants(
     _op: Operator,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(entra::list_tenants(&state, path.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(entra_tenants::list_tenants(&state, path.into_inner()).await?))
 }
 
 pub async fn check_tenant(
@@ -82,7 +84,7 @@ pub async fn check_tenant(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, tenant_id) = path.into_inner();
-    let status = entra::check_tenant(&state, account, &tenant_id, op.actor, meta.0).await?;
+    let status = entra_tenants::check_tenant(&state, account, &tenant_id, op.actor, meta.0).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": status })))
 }
 
@@ -92,5 +94,6 @@ pub async fn validate(
     body: web::Json<ValidateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    Ok(HttpResponse::Ok().json(entra::validate_api_token(&state, body.token, body.account).await?))
+    Ok(HttpResponse::Ok()
+        .json(entra_tenants::validate_api_token(&state, body.token, body.account).await?))
 }

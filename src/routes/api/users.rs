@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::routes::errors::ApiError;
 use crate::routes::extract::{Meta, Operator};
-use crate::services::users::{self, Actor, UserChange};
+use crate::services::admin::users::{self, Actor, UserChange};
 use crate::AppState;
 
 #[derive(serde::Deserialize)]

@@ -7,7 +7,7 @@ use askama::Template;
 use super::render;
 use crate::routes::errors::PageError;
 use crate::routes::extract::{require_admin, CurrentUser};
-use crate::services::accounts::{self, AuditView};
+use crate::services::admin::accounts::{self, AuditView};
 use crate::AppState;
 
 #[derive(Template)]

@@ -10,8 +10,8 @@ use crate::domain::domain_verification::VerificationOutcome;
 use crate::domain::DomainName;
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{require_admin, verify_csrf, CsrfToken, CurrentUser, Meta};
-use crate::services::domains::{self, DomainView};
-use crate::services::profile::Profile;
+use crate::services::account::profile::Profile;
+use crate::services::admin::domains::{self, DomainView};
 use crate::services::ServiceError;
 use crate::AppState;
 

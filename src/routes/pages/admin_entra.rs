@@ -8,8 +8,8 @@ use askama::Template;
 use super::render;
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{require_sso_admin, verify_csrf, CsrfToken, CurrentUser, Meta};
-use crate::services::entra::{self, TenantView};
-use crate::services::profile::Profile;
+use crate::services::account::profile::Profile;
+use crate::services::connections::entra_tenants::{self, TenantView};
 use crate::services::ServiceError;
 use crate::AppState;
 
@@ -42,7 +42,7 @@ async fn page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Result<HttpResponse, PageError> {
-    let tenants = entra::list_tenants(state, profile.account.clone()).await?;
+    let tenants = entra_tenants::list_tenants(state, profile.account.clone()).await?;
     render(
         status,
         &AdminEntraPage {
@@ -65,10 +65,13 @@ pub async fn show(
     let profile = require_sso_admin(&state, &user).await?;
     // Named only when it is one of this account's approved tenants, never text from the link.
     let connected = match query.connected.as_ref() {
-        Some(tid) => crate::services::entra::list_tenants(&state, profile.account.clone())
-            .await?
-            .into_iter()
-            .find(|t| t.tenant_id == *tid && t.status == "approved"),
+        Some(tid) => crate::services::connections::entra_tenants::list_tenants(
+            &state,
+            profile.account.clone(),
+        )
+        .await?
+        .into_iter()
+        .find(|t| t.tenant_id == *tid && t.status == "approved"),
         None => None,
     };
     let notice = connected.map(|t| {
@@ -92,7 +95,7 @@ pub async fn check(
     let profile = require_sso_admin(&state, &user).await?;
     verify_csrf(&req, &state, form.csrf_token.as_deref())?;
     let actor = format!("user:{}", profile.username);
-    match entra::check_tenant(&state, profile.account.clone(), &path, actor, meta.0).await {
+    match entra_tenants::check_tenant(&state, profile.account.clone(), &path, actor, meta.0).await {
         Ok(status) => {
             page(
                 &state,
@@ -133,7 +136,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, PageError> {
     let profile = require_sso_admin(&state, &user).await?;
     verify_csrf(&req, &state, form.csrf_token.as_deref())?;
-    entra::remove_tenant(
+    entra_tenants::remove_tenant(
         &state,
         profile.account.clone(),
         &path,

@@ -9,9 +9,10 @@ use askama::Template;
 use super::render;
 use crate::routes::errors::PageError;
 use crate::routes::extract::{require_sso_admin, verify_csrf, CsrfToken, CurrentUser, Meta};
-use crate::services::profile::Profile;
-use crate::services::saml_connections::{
-    self, connection_id_for, SamlChange, SamlConnectionInput, SamlConnectionView,
+use crate::services::account::profile::Profile;
+use crate::services::connections::saml::{
+    self as saml_connections, connection_id_for, SamlChange, SamlConnectionInput,
+    SamlConnectionView,
 };
 use crate::services::ServiceError;
 use crate::sso::saml::{claims, SpSettings, NAMEID_EMAIL};

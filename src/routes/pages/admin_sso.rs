@@ -10,9 +10,12 @@ use askama::Template;
 use super::render;
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{require_sso_admin, verify_csrf, CsrfToken, CurrentUser, Meta};
-use crate::services::profile::Profile;
-use crate::services::sso_settings::{self, EnableReport, JitChange, SsoChange, SsoSettingsView};
-use crate::services::{accounts, ServiceError};
+use crate::services::account::profile::Profile;
+use crate::services::admin::accounts;
+use crate::services::admin::sso_settings::{
+    self, EnableReport, JitChange, SsoChange, SsoSettingsView,
+};
+use crate::services::ServiceError;
 use crate::AppState;
 
 /// What the confirmation section asks.

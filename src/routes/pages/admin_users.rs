@@ -12,10 +12,11 @@ use super::render;
 use crate::domain::{Role, UserStatus};
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{require_admin, verify_csrf, CsrfToken, CurrentUser, Meta};
-use crate::services::invitations;
-use crate::services::profile::Profile;
-use crate::services::users::{self, Actor, UserChange, UserView};
-use crate::services::{accounts, ServiceError};
+use crate::services::account::profile::Profile;
+use crate::services::admin::accounts;
+use crate::services::admin::invitations;
+use crate::services::admin::users::{self, Actor, UserChange, UserView};
+use crate::services::ServiceError;
 use crate::AppState;
 
 #[derive(Template)]
@@ -230,7 +231,7 @@ pub async fn show(
     // text a link could put on the admin's page.
     let invited = match query.invited.as_ref() {
         Some(name) => {
-            crate::services::invitations::members(&state, user.signed_in.account_id.clone())
+            crate::services::admin::invitations::members(&state, user.signed_in.account_id.clone())
                 .await?
                 .into_iter()
                 .find(|m| m.username == *name && m.status == "invited")

@@ -7,7 +7,7 @@ use askama::Template;
 use super::render;
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{current_profile, verify_csrf, CsrfToken, CurrentUser};
-use crate::services::profile::Profile;
+use crate::services::account::profile::Profile;
 use crate::AppState;
 
 #[derive(Template)]
@@ -63,7 +63,8 @@ pub async fn switch(
     verify_csrf(&req, &state, form.csrf_token.as_deref())?;
     current_profile(&state, &user.session, &user.signed_in).await?;
     let name = form.account.clone().unwrap_or_default();
-    let account_id = crate::services::profile::switch_target(&state, &user.signed_in, name).await?;
+    let account_id =
+        crate::services::account::profile::switch_target(&state, &user.signed_in, name).await?;
     crate::auth::session::switch_account(&user.session, &user.signed_in, &account_id)
         .map_err(|e| PageError(crate::services::ServiceError::Internal(e.into())))?;
     Ok(see_other("/"))

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use super::render;
 use crate::routes::errors::{error_page, see_other, PageError};
 use crate::routes::extract::{verify_csrf, CsrfToken, Meta};
-use crate::services::invitations::{self, InvitationRefusal, InvitationView};
+use crate::services::admin::invitations::{self, InvitationRefusal, InvitationView};
 use crate::services::ServiceError;
 use crate::AppState;
 

@@ -13,7 +13,7 @@ use crate::auth::session::{self, PendingSecondFactor, SessionView};
 use crate::domain::{messages, safe_return_url};
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{verify_csrf, CsrfToken, MaybeUser, Meta};
-use crate::services::login::{self, PasswordOutcome};
+use crate::services::sign_in::password::{self as login, PasswordOutcome};
 use crate::services::ServiceError;
 use crate::AppState;
 

@@ -8,7 +8,7 @@ use super::render;
 use crate::auth::session::SessionView;
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{verify_csrf, CsrfToken, MaybeUser, Meta};
-use crate::services::login;
+use crate::services::sign_in::password as login;
 use crate::AppState;
 
 #[derive(Template)]

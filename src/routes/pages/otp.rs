@@ -11,7 +11,8 @@ use crate::auth::session;
 use crate::domain::messages;
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{verify_csrf, CsrfToken, MaybeUser, Meta};
-use crate::services::{login, ServiceError};
+use crate::services::sign_in::password as login;
+use crate::services::ServiceError;
 use crate::AppState;
 
 #[derive(Template)]

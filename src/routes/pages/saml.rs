@@ -10,9 +10,10 @@ use super::sso::{saml_flow_cookie, SsoPage, SAML_FLOW_COOKIE};
 use crate::auth::session;
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{CsrfToken, MaybeUser, Meta};
-use crate::services::saml_acs::{self, AcsForm};
-use crate::services::sso_login::SsoRefusal;
-use crate::services::{saml_connections, ServiceError};
+use crate::services::connections::saml as saml_connections;
+use crate::services::sso::saml::{self as saml_acs, AcsForm};
+use crate::services::sso::start::SsoRefusal;
+use crate::services::ServiceError;
 use crate::AppState;
 
 /// Largest ACS form body (the SAMLResponse limit plus the RelayState).

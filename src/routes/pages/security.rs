@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use super::render;
 use crate::routes::errors::PageError;
 use crate::routes::extract::{checked_profile, verify_csrf, CsrfToken, CurrentUser, Meta};
-use crate::services::security::{self, SecurityOverview};
+use crate::services::account::security::{self, SecurityOverview};
 use crate::services::ServiceError;
 use crate::AppState;
 

@@ -12,9 +12,9 @@ use crate::auth::session;
 use crate::domain::{messages, safe_return_url, AccountName};
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{verify_csrf, CsrfToken, CurrentUser, MaybeUser, Meta};
-use crate::services::admin_consent::{self, ConsentCallback};
-use crate::services::sso_callback::{self, Callback, CallbackOutcome};
-use crate::services::sso_login::{self, FlowBinding, SsoRefusal};
+use crate::services::connections::admin_consent::{self, ConsentCallback};
+use crate::services::sso::entra::{self as sso_callback, Callback, CallbackOutcome};
+use crate::services::sso::start::{self as sso_login, FlowBinding, SsoRefusal};
 use crate::services::ServiceError;
 use crate::AppState;
 

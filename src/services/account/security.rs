@@ -3,14 +3,15 @@
 
 use secrecy::SecretString;
 
-use super::audit::{self, Audit, Outcome, RequestMeta};
-use super::{mail, ServiceError};
 use crate::auth::totp::TotpSecret;
 use crate::auth::{password, recovery, throttle};
 use crate::db::recovery_code::RecoveryCode;
 use crate::db::user::User;
 use crate::db::DbConnection;
 use crate::domain::Password;
+use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
+use crate::services::support::mail;
+use crate::services::ServiceError;
 use crate::AppState;
 
 /// Issuer name shown in authenticator apps.
@@ -41,8 +42,12 @@ pub struct SecurityOverview {
 
 /// Whether the user's account lets them reset or change their password (SPEC §3.5).
 fn password_reset_allowed(conn: &mut DbConnection, user: &User) -> Result<bool, ServiceError> {
-    let who = super::sso_settings::policy_subject(conn, &user.home_account_id, user)?;
-    Ok(super::sso_settings::load_policy(conn, &user.home_account_id)?.password_reset_allowed(who))
+    let who =
+        crate::services::admin::sso_settings::policy_subject(conn, &user.home_account_id, user)?;
+    Ok(
+        crate::services::admin::sso_settings::load_policy(conn, &user.home_account_id)?
+            .password_reset_allowed(who),
+    )
 }
 
 fn load_user(conn: &mut DbConnection, user_id: &str) -> Result<User, ServiceError> {
@@ -352,7 +357,7 @@ pub async fn revoke_sessions(
     let user = state
         .db
         .run(move |conn| {
-            let account = super::accounts::find_account(conn, &account)?;
+            let account = crate::services::admin::accounts::find_account(conn, &account)?;
             let user = User::find_by_username(conn, &username.trim().to_lowercase())?
                 .filter(|u| {
                     crate::db::membership::Membership::find(conn, &u.id, &account.id)

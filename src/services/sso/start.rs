@@ -5,10 +5,6 @@
 use chrono::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::audit::{self, Audit, Outcome, RequestMeta};
-use super::saml_acs::SamlTarget;
-use super::saml_connections::SamlConnection;
-use super::ServiceError;
 use crate::auth::throttle;
 use crate::crypto::tokens::sha256_hex;
 use crate::db::account::Account;
@@ -19,6 +15,10 @@ use crate::db::login_flow::LoginFlow;
 use crate::db::user::User;
 use crate::db::DbConnection;
 use crate::domain::{messages, AccountName, Email};
+use crate::services::connections::saml::SamlConnection;
+use crate::services::sso::saml::SamlTarget;
+use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
+use crate::services::ServiceError;
 use crate::sso::entra::TenantId;
 use crate::AppState;
 
@@ -252,11 +252,11 @@ fn decide(
     };
     // A sub-account without a connection of its own signs in through its nearest ancestor's,
     // under the policy of the account that owns it (SPEC §3.5: SSO is configured there).
-    let sso_account = match super::trust::usable_connections(conn, &account.id)?.first() {
+    let sso_account = match crate::services::trust::usable_connections(conn, &account.id)?.first() {
         Some(c) => c.account_id.clone(),
         None => account.id.clone(),
     };
-    let policy = super::sso_settings::load_policy(conn, &sso_account)?;
+    let policy = crate::services::admin::sso_settings::load_policy(conn, &sso_account)?;
     if !policy.enabled {
         return Ok(Err((
             SsoRefusal::NotConfigured,
@@ -281,8 +281,12 @@ fn decide(
     let tenant_domains: Vec<String> = tenants.iter().flat_map(|t| t.domains()).collect();
     let mut jit = || -> Result<bool, ServiceError> {
         let domains: &[String] = if saml.is_some() { &[] } else { &tenant_domains };
-        let verified =
-            super::jit::domain_verified_for(conn, &sso_account, email.domain(), domains)?;
+        let verified = crate::services::sso::jit::domain_verified_for(
+            conn,
+            &sso_account,
+            email.domain(),
+            domains,
+        )?;
         Ok(policy.jit_allowed(verified))
     };
     match users.len() {
@@ -355,7 +359,13 @@ fn may_sign_in_here(
         Some(_) => Vec::new(),
         None => tenants.iter().flat_map(|t| t.domains()).collect(),
     };
-    let claim = super::trust::email_claim(conn, account_id, user, email.as_str(), &tenant_domains)?;
+    let claim = crate::services::trust::email_claim(
+        conn,
+        account_id,
+        user,
+        email.as_str(),
+        &tenant_domains,
+    )?;
     Ok(claim.may_link())
 }
 
@@ -430,11 +440,13 @@ pub async fn begin(
                 return_to,
                 actor,
             };
-            return super::saml_acs::begin(state, target, meta).await.map(Ok);
+            return crate::services::sso::saml::begin(state, target, meta)
+                .await
+                .map(Ok);
         }
         Err(refusal) => return Ok(Err(refusal)),
     };
-    let rt = super::entra::runtime(state)?;
+    let rt = crate::services::connections::entra_tenants::runtime(state)?;
     let tenant = TenantId::parse(&tenant_id).map_err(|e| ServiceError::Internal(e.into()))?;
     let request = match rt
         .oidc

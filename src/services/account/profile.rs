@@ -1,12 +1,13 @@
 //! Who the signed-in user is, in the active account (home page, `/api/v1/me`).
 
-use super::{trust, ServiceError};
 use crate::auth::session::SignedIn;
 use crate::db::account::Account;
 use crate::db::membership::Membership;
 use crate::db::user::User;
 use crate::domain::trust::AccountAdmission;
 use crate::domain::UserStatus;
+use crate::services::trust;
+use crate::services::ServiceError;
 use crate::AppState;
 
 #[derive(Debug, Clone)]
@@ -59,7 +60,7 @@ pub async fn load(state: &AppState, signed_in: &SignedIn) -> Result<Profile, Ser
                 .map(|(m, name)| (m.role.clone(), name.clone()))
                 .ok_or(ServiceError::SessionExpired)?;
             let sso_available = Account::find(conn, &account_id)?
-                .is_some_and(|a| super::accounts::sso_available(&st, &a));
+                .is_some_and(|a| crate::services::admin::accounts::sso_available(&st, &a));
             Ok(Profile {
                 user_id: user.id,
                 username: user.username,
@@ -89,8 +90,8 @@ pub async fn switch_target(
     state
         .db
         .run(move |conn| {
-            let account =
-                super::accounts::find_account(conn, &name).map_err(|_| ServiceError::Forbidden)?;
+            let account = crate::services::admin::accounts::find_account(conn, &name)
+                .map_err(|_| ServiceError::Forbidden)?;
             trust::role_in(conn, &signed_in.user_id, &account.id)?
                 .ok_or(ServiceError::Forbidden)?;
             let user = User::find(conn, &signed_in.user_id)?.ok_or(ServiceError::Forbidden)?;

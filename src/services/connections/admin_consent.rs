@@ -11,17 +11,18 @@ use chrono::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
-use super::audit::{Outcome, RequestMeta};
-use super::entra::{self, TenantView};
-use super::sso_callback::{idp_error_text, Callback, CallbackOutcome};
-use super::sso_login::{audit_attempt, SsoRefusal};
-use super::{profile, ServiceError};
 use crate::auth::session::SignedIn;
 use crate::crypto::tokens::{random_token, sha256_hex};
 use crate::db::account::Account;
 use crate::db::connection::{IdpConnection, KIND_ENTRA};
 use crate::db::login_flow::LoginFlow;
 use crate::domain::messages;
+use crate::services::account::profile;
+use crate::services::connections::entra_tenants::{self, TenantView};
+use crate::services::sso::entra::{idp_error_text, Callback, CallbackOutcome};
+use crate::services::sso::start::{audit_attempt, SsoRefusal};
+use crate::services::support::audit::{Outcome, RequestMeta};
+use crate::services::ServiceError;
 use crate::sso::entra::{validate_token, TokenRules};
 use crate::AppState;
 
@@ -84,7 +85,7 @@ fn open_flow(state: &AppState, flow: &LoginFlow) -> Result<AdminFlow, ServiceErr
 
 /// Step 1: the signed-in account admin is sent to sign in with Microsoft.
 pub async fn start(state: &AppState, admin: &SignedIn) -> Result<Redirect, ServiceError> {
-    let rt = entra::runtime(state)?;
+    let rt = entra_tenants::runtime(state)?;
     let profile = profile::load(state, admin).await?;
     if profile.role != "admin" {
         return Err(ServiceError::Forbidden);
@@ -130,11 +131,11 @@ pub async fn after_admin_sign_in(
             state
                 .db
                 .run(move |conn| {
-                    crate::services::audit::record(
+                    crate::services::support::audit::record(
                         conn,
                         &meta,
                         naive,
-                        crate::services::audit::Audit {
+                        crate::services::support::audit::Audit {
                             actor,
                             account_id: Some(&account_id),
                             action: "entra.admin_consent",
@@ -160,11 +161,11 @@ pub async fn after_admin_sign_in(
         );
         return refuse(
             SsoRefusal::IdpError(text),
-            super::sso_callback::idp_error_reason(error),
+            crate::services::sso::entra::idp_error_reason(error),
         )
         .await;
     }
-    let rt = entra::runtime(state)?;
+    let rt = entra_tenants::runtime(state)?;
     let code = callback.code.unwrap_or_default();
     let verifier = SecretString::from(payload.pkce_verifier.clone().unwrap_or_default());
     let id_token = match rt.oidc.redeem_organizations_code(&code, &verifier).await {
@@ -286,11 +287,11 @@ pub async fn complete(
             state
                 .db
                 .run(move |conn| {
-                    crate::services::audit::record(
+                    crate::services::support::audit::record(
                         conn,
                         &meta,
                         naive,
-                        crate::services::audit::Audit {
+                        crate::services::support::audit::Audit {
                             actor,
                             account_id: account_id.as_deref(),
                             action: "entra.admin_consent",
@@ -309,7 +310,7 @@ pub async fn complete(
             callback.error_description.as_deref().unwrap_or_default(),
         );
         return fail(
-            super::sso_callback::idp_error_reason(error),
+            crate::services::sso::entra::idp_error_reason(error),
             text.to_string(),
         )
         .await;
@@ -339,7 +340,7 @@ pub async fn complete(
         .db
         .run(move |conn| Account::find(conn, &acct)?.ok_or(ServiceError::account_not_found()))
         .await?;
-    let view = match entra::approve_tenant(
+    let view = match entra_tenants::approve_tenant(
         state,
         account.name,
         &tid,

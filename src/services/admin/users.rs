@@ -9,8 +9,6 @@
 
 use std::collections::HashMap;
 
-use super::audit::{self, Audit, Outcome, RequestMeta};
-use super::{invitations, mail, ServiceError};
 use crate::crypto::tokens::random_token;
 use crate::db::account::Account;
 use crate::db::identity_link::IdentityLink;
@@ -24,6 +22,10 @@ use crate::domain::user_lifecycle::{
     StatusChange,
 };
 use crate::domain::{Role, UserStatus};
+use crate::services::admin::invitations;
+use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
+use crate::services::support::mail;
+use crate::services::ServiceError;
 use crate::AppState;
 
 /// Who asks for a change; an account admin only manages the users whose home is the account.
@@ -225,7 +227,7 @@ pub async fn list(state: &AppState, account: String) -> Result<Vec<UserView>, Se
     state
         .db
         .run(move |conn| {
-            let account = super::accounts::find_account(conn, &account)?;
+            let account = crate::services::admin::accounts::find_account(conn, &account)?;
             let members = User::list_members(conn, &account.id)?;
             views(conn, members)
         })
@@ -241,7 +243,7 @@ pub async fn get(
     state
         .db
         .run(move |conn| {
-            let account = super::accounts::find_account(conn, &account)?;
+            let account = crate::services::admin::accounts::find_account(conn, &account)?;
             let (user, membership) = find_member(conn, &account, &username)?;
             view(conn, user, membership.role)
         })
@@ -270,7 +272,7 @@ pub async fn update(
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
-                let account = super::accounts::find_account(conn, &account)?;
+                let account = crate::services::admin::accounts::find_account(conn, &account)?;
                 let (user, membership) = find_member(conn, &account, &username)?;
                 let current = UserStatus::from_stored(&user.status);
                 let has_credentials =
@@ -358,7 +360,7 @@ pub async fn remove_membership(
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
-                let account = super::accounts::find_account(conn, &account)?;
+                let account = crate::services::admin::accounts::find_account(conn, &account)?;
                 let (user, membership) = find_member(conn, &account, &username)?;
                 check_admins_remain(conn, &user, |account_id, now| {
                     (account_id != account.id).then_some(now)
@@ -410,7 +412,7 @@ pub async fn add_member(
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
-                let account = super::accounts::find_account(conn, &account)?;
+                let account = crate::services::admin::accounts::find_account(conn, &account)?;
                 let user = User::find_by_username(conn, &username.trim().to_lowercase())?.ok_or(
                     ServiceError::NotFound {
                         code: "user_not_found",
@@ -467,7 +469,7 @@ pub async fn revoke_sessions(
     let (user, account) = state
         .db
         .run(move |conn| {
-            let account = super::accounts::find_account(conn, &account)?;
+            let account = crate::services::admin::accounts::find_account(conn, &account)?;
             let (user, _) = find_member(conn, &account, &username)?;
             checker.may_manage(&user, &account)?;
             Ok::<_, ServiceError>((user, account))
@@ -506,7 +508,7 @@ pub async fn reset_totp(
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
-                let account = super::accounts::find_account(conn, &account)?;
+                let account = crate::services::admin::accounts::find_account(conn, &account)?;
                 let (user, _) = find_member(conn, &account, &username)?;
                 actor.may_manage(&user, &account)?;
                 User::reset_totp(conn, &user.id, now)?;
@@ -546,7 +548,7 @@ pub async fn resend_invitation(
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
-                let account = super::accounts::find_account(conn, &account)?;
+                let account = crate::services::admin::accounts::find_account(conn, &account)?;
                 let (user, membership) = find_member(conn, &account, &username)?;
                 actor.may_manage(&user, &account)?;
                 if UserStatus::from_stored(&user.status) != UserStatus::Invited {

@@ -6,8 +6,6 @@
 use chrono::NaiveDateTime;
 use secrecy::SecretString;
 
-use super::audit::{self, Audit, Outcome, RequestMeta};
-use super::{mail, ServiceError};
 use crate::auth::password;
 use crate::crypto::tokens::random_token;
 use crate::db::account::Account;
@@ -19,6 +17,9 @@ use crate::domain::sso_policy::{
     plan_username_migration, AuthContextId, JitPolicy, MemberForMigration, UsernameMigration,
 };
 use crate::domain::{EnforcementScope, PolicySubject, Role, SsoPolicy, UserStatus};
+use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
+use crate::services::support::mail;
+use crate::services::ServiceError;
 use crate::AppState;
 
 /// The settings as the API and the admin page show them.
@@ -508,7 +509,7 @@ pub async fn update(
                 // Turning SSO off stays possible without the offer: the operator's way to wind an
                 // account's SSO down after withdrawing it (SPEC §3.5 rollback).
                 if change.enabled {
-                    super::accounts::require_sso_available(&st, &account)?;
+                    crate::services::admin::accounts::require_sso_available(&st, &account)?;
                 }
                 let (role, jit_ids, context) = validated(conn, &account, &change)?;
                 let scope = match change.enforcement_scope.as_deref() {
@@ -603,7 +604,7 @@ pub async fn disable_enforcement(
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
-                let account = super::accounts::find_account(conn, &account_name)?;
+                let account = crate::services::admin::accounts::find_account(conn, &account_name)?;
                 let mut row =
                     SsoSetting::find(conn, &account.id)?.ok_or(ServiceError::Conflict {
                         code: "sso_not_configured",

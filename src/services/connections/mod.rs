@@ -1,11 +1,15 @@
 //! An account's identity-provider connections (SPEC §2 Connection, §6.3 `connections`).
 
-use super::accounts::{find_account, require_sso_available};
-use super::audit::{self, Audit, Outcome, RequestMeta};
-use super::saml_connections::{self, SamlConnectionInput, SamlConnectionView};
-use super::{entra, ServiceError};
+pub mod admin_consent;
+pub mod entra_tenants;
+pub mod saml;
+
 use crate::db::connection::{IdpConnection, KIND_ENTRA, KIND_SAML};
+use crate::services::admin::accounts::{find_account, require_sso_available};
+use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
+use crate::services::ServiceError;
 use crate::AppState;
+use saml::{SamlConnectionInput, SamlConnectionView};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ConnectionView {
@@ -37,10 +41,10 @@ pub async fn create(
     require_sso_available(state, &target)?;
     match kind {
         KIND_ENTRA => {
-            entra::runtime(state)?;
+            entra_tenants::runtime(state)?;
         }
         KIND_SAML => {
-            return saml_connections::create(state, account, saml, actor, meta)
+            return saml::create(state, account, saml, actor, meta)
                 .await
                 .map(|view| CreatedConnection::Saml(Box::new(view)))
         }

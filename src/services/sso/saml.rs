@@ -12,19 +12,21 @@ use secrecy::SecretString;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use super::audit::RequestMeta;
-use super::saml_connections::SamlConnection;
-use super::sso_callback::SsoSignIn;
-use super::sso_identity::{
-    audit_success, refusal_for, resolve_user, sso_session, SsoEvidence, VerifiedIdentity,
-};
-use super::sso_login::{audit_failure, start_flow, FlowBinding, NewFlow, SsoRedirect, SsoRefusal};
-use super::ServiceError;
 use crate::auth::throttle;
 use crate::crypto::tokens::{random_token, sha256_hex};
 use crate::db::connection::KIND_SAML;
 use crate::db::login_flow::LoginFlow;
 use crate::db::saml_replay::SamlReplay;
+use crate::services::connections::saml::SamlConnection;
+use crate::services::sso::entra::SsoSignIn;
+use crate::services::sso::identity::{
+    audit_success, refusal_for, resolve_user, sso_session, SsoEvidence, VerifiedIdentity,
+};
+use crate::services::sso::start::{
+    audit_failure, start_flow, FlowBinding, NewFlow, SsoRedirect, SsoRefusal,
+};
+use crate::services::support::audit::RequestMeta;
+use crate::services::ServiceError;
 use crate::sso::saml::{authn_request_redirect, verify_acs_response, AcsRules, VerifiedAssertion};
 use crate::AppState;
 

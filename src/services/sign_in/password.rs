@@ -6,8 +6,6 @@
 use chrono::NaiveDateTime;
 use secrecy::SecretString;
 
-use super::audit::{self, Audit, Outcome, RequestMeta};
-use super::ServiceError;
 use crate::auth::session::SignedIn;
 use crate::auth::totp::TotpSecret;
 use crate::auth::{device_cookie, password, recovery, throttle};
@@ -16,6 +14,8 @@ use crate::db::recovery_code::RecoveryCode;
 use crate::db::user::User;
 use crate::db::{DbConnection, DbError};
 use crate::domain::{PasswordLogin, UserStatus};
+use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
+use crate::services::ServiceError;
 use crate::AppState;
 
 /// What the password step leads to.
@@ -239,8 +239,13 @@ pub async fn password_step(
             }
             let user = user.ok_or(ServiceError::InvalidCredentials)?;
             // Only a correct password learns that SSO is enforced (no account probing).
-            let who = super::sso_settings::policy_subject(conn, &user.home_account_id, &user)?;
-            let policy = super::sso_settings::load_policy(conn, &user.home_account_id)?;
+            let who = crate::services::admin::sso_settings::policy_subject(
+                conn,
+                &user.home_account_id,
+                &user,
+            )?;
+            let policy =
+                crate::services::admin::sso_settings::load_policy(conn, &user.home_account_id)?;
             let login = policy.password_login(who);
             if login == PasswordLogin::Refused {
                 withdraw_all(conn, &attempts)?;

@@ -6,17 +6,17 @@ use secrecy::SecretString;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use super::audit::RequestMeta;
-use super::sso_identity::{
-    audit_success, refusal_for, resolve_user, sso_session, SsoEvidence, VerifiedIdentity,
-};
-use super::sso_login::{audit_failure, FlowPayload, SsoRefusal};
-use super::ServiceError;
 use crate::auth::session::SignedIn;
 use crate::crypto::tokens::sha256_hex;
 use crate::db::approved_tenant::ApprovedTenant;
 use crate::db::connection::{IdpConnection, KIND_ENTRA};
 use crate::db::login_flow::LoginFlow;
+use crate::services::sso::identity::{
+    audit_success, refusal_for, resolve_user, sso_session, SsoEvidence, VerifiedIdentity,
+};
+use crate::services::sso::start::{audit_failure, FlowPayload, SsoRefusal};
+use crate::services::support::audit::RequestMeta;
+use crate::services::ServiceError;
 use crate::sso::entra::{validate_token, TenantId, TokenRules};
 use crate::sso::SsoError;
 use crate::AppState;
@@ -141,9 +141,15 @@ pub async fn complete(
                 Err(refusal) => CallbackOutcome::Refused(refusal),
             },
         ),
-        super::admin_consent::FLOW_ADMIN_SIGN_IN => {
-            super::admin_consent::after_admin_sign_in(state, flow, callback, current_user, meta)
-                .await
+        crate::services::connections::admin_consent::FLOW_ADMIN_SIGN_IN => {
+            crate::services::connections::admin_consent::after_admin_sign_in(
+                state,
+                flow,
+                callback,
+                current_user,
+                meta,
+            )
+            .await
         }
         _ => Ok(CallbackOutcome::Refused(SsoRefusal::FlowExpired)),
     }
@@ -191,7 +197,7 @@ async fn complete_user_sign_in(
     let Some(code) = callback.code.filter(|c| !c.is_empty() && c.len() <= 4096) else {
         return refuse(SsoRefusal::IncorrectCredentials, "no_code".into()).await;
     };
-    let rt = super::entra::runtime(state)?;
+    let rt = crate::services::connections::entra_tenants::runtime(state)?;
     let tenant =
         TenantId::parse(&payload.tenant_id).map_err(|e| ServiceError::Internal(e.into()))?;
     let verifier = SecretString::from(payload.pkce_verifier.clone());

@@ -5,14 +5,14 @@
 
 use chrono::NaiveDateTime;
 
-use super::audit::{self, Audit, Outcome, RequestMeta};
-use super::ServiceError;
 use crate::db::account::Account;
 use crate::db::domain::Domain;
 use crate::db::membership::Membership;
 use crate::db::user::User;
 use crate::db::DbConnection;
 use crate::domain::{Email, SsoPolicy, UserStatus};
+use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
+use crate::services::ServiceError;
 
 /// Whether `domain` is verified for `account_id`: claimed by it (or by an account above it)
 /// and verified, or listed in `tenant_domains` (the approved Entra tenant's verified domains).

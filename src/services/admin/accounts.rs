@@ -4,8 +4,6 @@
 
 use secrecy::SecretString;
 
-use super::audit::{self, Audit, Outcome, RequestMeta};
-use super::ServiceError;
 use crate::auth::password;
 use crate::db::account::Account;
 use crate::db::audit_event::AuditEvent;
@@ -13,6 +11,8 @@ use crate::db::membership::Membership;
 use crate::db::user::User;
 use crate::db::{DbConnection, DbError};
 use crate::domain::{AccountName, Email, Password, Role, UserStatus, Username};
+use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
+use crate::services::ServiceError;
 use crate::AppState;
 
 /// What to create.

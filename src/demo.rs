@@ -2,10 +2,11 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::accounts::{self, NewAccount, NewUser};
-use super::audit::RequestMeta;
-use super::{api_tokens, ServiceError};
 use crate::db::account::Account;
+use crate::services::admin::accounts::{self, NewAccount, NewUser};
+use crate::services::admin::api_tokens;
+use crate::services::support::audit::RequestMeta;
+use crate::services::ServiceError;
 use crate::AppState;
 
 /// The demo users' password. The demo runs on loopback only.
@@ -70,29 +71,36 @@ async fn seed_account(
 async fn seed_sso(
     state: &AppState,
     name: &'static str,
-    change: super::sso_settings::SsoChange,
+    change: crate::services::admin::sso_settings::SsoChange,
 ) -> Result<(), ServiceError> {
     let id = accounts::account_id(state, name.into()).await?;
-    if super::sso_settings::get(state, id.clone())
+    if crate::services::admin::sso_settings::get(state, id.clone())
         .await?
         .enabled_at
         .is_some()
     {
         return Ok(());
     }
-    super::sso_settings::update(state, id, change, "demo".into(), RequestMeta::cli()).await?;
+    crate::services::admin::sso_settings::update(
+        state,
+        id,
+        change,
+        "demo".into(),
+        RequestMeta::cli(),
+    )
+    .await?;
     Ok(())
 }
 
 /// SSO on, with enforcement (and the admin's break-glass password) and JIT as given.
-fn sso_on(enforced: bool, jit: bool) -> super::sso_settings::SsoChange {
-    super::sso_settings::SsoChange {
+fn sso_on(enforced: bool, jit: bool) -> crate::services::admin::sso_settings::SsoChange {
+    crate::services::admin::sso_settings::SsoChange {
         enabled: true,
         enforced,
         enforcement_scope: None,
         allow_admin_password_login: enforced,
         require_idp_mfa: false,
-        jit: super::sso_settings::JitChange {
+        jit: crate::services::admin::sso_settings::JitChange {
             enabled: jit,
             default_role: "user".into(),
             accounts: vec![],
@@ -302,13 +310,13 @@ pub mod okta {
         )
         .await?;
         // JIT for the verified domain: ivan@okta-demo.example gets a user at first sign-in.
-        let claimed = crate::services::domains::claim(
+        let claimed = crate::services::admin::domains::claim(
             state,
             ACCOUNT.into(),
             "okta-demo.example",
             true,
             "demo".into(),
-            super::RequestMeta::cli(),
+            crate::services::RequestMeta::cli(),
         )
         .await;
         match claimed {

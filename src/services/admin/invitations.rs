@@ -11,8 +11,6 @@
 use chrono::{Duration, NaiveDateTime};
 use secrecy::SecretString;
 
-use super::audit::{self, Audit, Outcome, RequestMeta};
-use super::{mail, ServiceError};
 use crate::auth::password;
 use crate::crypto::tokens::{random_token, sha256_hex};
 use crate::crypto::SecretBox;
@@ -22,6 +20,9 @@ use crate::db::membership::Membership;
 use crate::db::user::User;
 use crate::db::{DbConnection, DbError};
 use crate::domain::{Email, Password, Role, UserStatus, Username};
+use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
+use crate::services::support::mail;
+use crate::services::ServiceError;
 use crate::AppState;
 
 /// How long an invitation link works.
@@ -187,7 +188,7 @@ pub fn issue(
         used_at: None,
     }
     .insert(conn)?;
-    let how = if super::sso_settings::load_policy(conn, &account.id)?.enabled {
+    let how = if crate::services::admin::sso_settings::load_policy(conn, &account.id)?.enabled {
         "Your organization signs in with single sign-on: the link takes you to Log in with SSO with your work email."
     } else {
         "The link lets you choose your password."
@@ -253,7 +254,7 @@ pub async fn open(
             if !is_pending(&user) {
                 return Ok(Err(InvitationRefusal::UserNotPending));
             }
-            if super::sso_settings::load_policy(conn, &account.id)?.enabled {
+            if crate::services::admin::sso_settings::load_policy(conn, &account.id)?.enabled {
                 Ok(Ok(InvitationView::Sso {
                     account: account.name,
                     email: user.email,
@@ -288,7 +289,8 @@ pub async fn accept_with_password(
                 let Some(inv) = Invitation::find_live(conn, &sha256_hex(&token), now)? else {
                     return Ok(Err(InvitationRefusal::Gone));
                 };
-                if super::sso_settings::load_policy(conn, &inv.account_id)?.enabled {
+                if crate::services::admin::sso_settings::load_policy(conn, &inv.account_id)?.enabled
+                {
                     return Err(ServiceError::PasswordResetDisabled);
                 }
                 let Some(user) = User::find(conn, &inv.user_id)? else {

@@ -12,14 +12,14 @@
 //! Accounts are named by their account name, as in the other account services: the admin
 //! pages know the active account's name, the operator API has it in the path.
 
-use super::accounts::find_account;
-use super::audit::{self, Audit, Outcome, RequestMeta};
-use super::ServiceError;
 use crate::crypto::tokens::random_token;
 use crate::db::domain::{Domain, PENDING_CLAIM_DAYS};
 use crate::db::DbError;
 use crate::domain::domain_verification::VerificationOutcome;
 use crate::domain::DomainName;
+use crate::services::admin::accounts::find_account;
+use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
+use crate::services::ServiceError;
 use crate::AppState;
 
 const TAKEN: &str = "This domain is claimed by an account already.";

@@ -4,13 +4,13 @@
 
 use chrono::NaiveDateTime;
 
-use super::accounts::{find_account, require_sso_available};
-use super::audit::{self, Audit, Outcome, RequestMeta};
-use super::ServiceError;
 use crate::db::account::Account;
 use crate::db::connection::{IdpConnection, KIND_SAML};
 use crate::db::identity_link::IdentityLink;
 use crate::db::DbConnection;
+use crate::services::admin::accounts::{find_account, require_sso_available};
+use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
+use crate::services::ServiceError;
 use crate::sso::saml::metadata::normalize_certificate;
 use crate::sso::saml::{claims, parse_idp_metadata, IdpSettings, SpSettings};
 use crate::sso::SsoError;
@@ -497,11 +497,11 @@ pub async fn remove(
                         code: "connection_not_found",
                         message: "This account has no SAML connection.",
                     })?;
-                let others = super::trust::usable_connections(conn, &account_id)?
+                let others = crate::services::trust::usable_connections(conn, &account_id)?
                     .into_iter()
                     .filter(|c| c.id != current.row.id)
                     .count();
-                if super::sso_settings::load_policy(conn, &account_id)?.is_enforced() && others == 0
+                if crate::services::admin::sso_settings::load_policy(conn, &account_id)?.is_enforced() && others == 0
                 {
                     return Err(ServiceError::Conflict {
                         code: "connection_in_use",

@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::accounts::{find_account, require_sso_available};
-use super::audit::{self, Audit, Outcome, RequestMeta};
-use super::ServiceError;
 use crate::config::Settings;
 use crate::db::account::Account;
 use crate::db::approved_tenant::{ApprovedTenant, STATUS_APPROVED, STATUS_REVOKED};
 use crate::domain::messages;
+use crate::services::admin::accounts::{find_account, require_sso_available};
+use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
+use crate::services::ServiceError;
 use crate::sso::entra::id_token::peek_tenant;
 use crate::sso::entra::oidc_client::OidcClients;
 use crate::sso::entra::{

@@ -4,18 +4,18 @@
 
 use chrono::NaiveDateTime;
 
-use super::audit::{Outcome, RequestMeta};
-use super::jit;
-use super::sso_login::{account_users_with_email, audit_attempt, SsoRefusal};
-use super::sso_settings::load_policy;
-use super::trust;
-use super::ServiceError;
 use crate::auth::session::SignedIn;
 use crate::db::approved_tenant::ApprovedTenant;
 use crate::db::identity_link::IdentityLink;
 use crate::db::membership::Membership;
 use crate::db::user::User;
 use crate::domain::UserStatus;
+use crate::services::admin::sso_settings::load_policy;
+use crate::services::sso::jit;
+use crate::services::sso::start::{account_users_with_email, audit_attempt, SsoRefusal};
+use crate::services::support::audit::{Outcome, RequestMeta};
+use crate::services::trust;
+use crate::services::ServiceError;
 use crate::AppState;
 
 /// An identity the IdP vouched for.
@@ -192,7 +192,9 @@ pub async fn resolve_user(
             .run(move |conn| {
                 crate::db::transaction(conn, |conn| {
                     User::set_status(conn, &uid, UserStatus::Active.as_str(), now)?;
-                    super::invitations::spend_invitations_for_user(conn, &uid, now)?;
+                    crate::services::admin::invitations::spend_invitations_for_user(
+                        conn, &uid, now,
+                    )?;
                     Ok::<_, ServiceError>(())
                 })
             })

@@ -2,10 +2,10 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::audit::{self, Audit, Outcome, RequestMeta};
-use super::ServiceError;
 use crate::crypto::tokens::{random_token, sha256_hex};
 use crate::db::api_token::ApiToken;
+use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
+use crate::services::ServiceError;
 use crate::AppState;
 
 const TOKEN_PREFIX: &str = "ssob_";

@@ -1,0 +1,9 @@
+//! What operators and account admins change: accounts, users and their lifecycle, invitations,
+//! domains, SSO settings and API tokens.
+
+pub mod accounts;
+pub mod api_tokens;
+pub mod domains;
+pub mod invitations;
+pub mod sso_settings;
+pub mod users;

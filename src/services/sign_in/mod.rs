@@ -1,0 +1,3 @@
+//! Local sign-in: password, then the second factor.
+
+pub mod password;

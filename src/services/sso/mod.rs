@@ -1,0 +1,8 @@
+//! "Log in with SSO" (SPEC §3.2): starting a flow, the Entra callback and the SAML ACS, and the
+//! identity they end in.
+
+pub mod entra;
+pub mod identity;
+pub mod jit;
+pub mod saml;
+pub mod start;
