@@ -15,6 +15,7 @@ pub mod jit;
 pub mod login;
 pub mod mail;
 pub mod profile;
+pub mod provider;
 pub mod saml_acs;
 pub mod saml_connections;
 pub mod security;
