@@ -7,6 +7,9 @@ use diesel::prelude::*;
 use super::schema::oidc_signing_keys;
 use super::{DbConnection, DbError};
 
+/// Advisory lock id held while a signing key is added (PostgreSQL).
+const ROTATION_LOCK_ID: i64 = 0x004f_4944_434b_4559;
+
 #[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = oidc_signing_keys)]
 pub struct OidcSigningKey {
@@ -51,6 +54,18 @@ impl OidcSigningKey {
             .select(Self::as_select())
             .first(conn)
             .optional()?)
+    }
+
+    /// Serialises key additions until the transaction ends, so the check for a key another
+    /// instance just added is exact. PostgreSQL takes a transaction-scoped advisory lock;
+    /// SQLite's `BEGIN IMMEDIATE` already serialises writing transactions (`db::transaction`).
+    /// The unique generation stays the backstop.
+    pub fn lock_for_rotation(conn: &mut DbConnection) -> Result<(), DbError> {
+        if let DbConnection::Postgres(pg) = conn {
+            use diesel::connection::SimpleConnection;
+            pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({ROTATION_LOCK_ID})"))?;
+        }
+        Ok(())
     }
 
     /// The key that signs now: the highest generation.

@@ -9,9 +9,10 @@
 //!
 //! # Concurrency
 //! Keys have a unique `generation`; the highest signs. Adding a key is "insert generation
-//! current + 1" in a transaction, so when two instances start (or find the key due) together,
-//! one insert wins and the other fails on the unique constraint — that instance then signs with
-//! the winner's key. No two keys ever sign side by side.
+//! current + 1" in a transaction that holds the rotation lock and looks again first, so when
+//! two instances start (or find the key due) together, the second finds the first's key and
+//! signs with it. Should two inserts ever meet anyway, the unique generation refuses the second
+//! and that instance, too, takes the winner's key. No two keys ever sign side by side.
 
 use std::sync::Arc;
 
@@ -142,6 +143,7 @@ async fn add_key(
         .db
         .run(move |conn| {
             let attempt = crate::db::transaction(conn, |conn| {
+                OidcSigningKey::lock_for_rotation(conn)?;
                 let current = OidcSigningKey::current(conn)?;
                 let generation = current.as_ref().map(|k| k.generation);
                 if reason != Reason::Requested && generation != expected {
