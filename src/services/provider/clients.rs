@@ -399,8 +399,8 @@ pub async fn rotate_secret(
 /// `none` for public ones (`secret` absent).
 ///
 /// # Security
-/// The presented secret's hash is compared with the stored one in constant time, and an
-/// unknown client costs the same hash and comparison, so timing tells nothing about either.
+/// The presented secret's SHA-256 is compared with the stored one in constant time, so the
+/// time taken tells nothing about how much of a guess was right. (Client ids are not secret.)
 pub async fn authenticate_client(
     state: &AppState,
     client_id: &str,
@@ -413,11 +413,6 @@ pub async fn authenticate_client(
         .run(move |conn| Ok::<_, ServiceError>(OidcClient::find(conn, &id)?))
         .await?;
     let Some(row) = row else {
-        let dummy = sha256_hex("");
-        let _ = presented
-            .unwrap_or_default()
-            .as_bytes()
-            .ct_eq(dummy.as_bytes());
         return Err(ClientAuthError::UnknownClient);
     };
     let client_type = stored_type(&row)?;
