@@ -13,6 +13,8 @@ use crate::config::Settings;
 use crate::demo;
 use crate::services::admin::accounts::{self, NewAccount, NewUser};
 use crate::services::admin::api_tokens;
+use crate::services::provider::clients::{self, ClientInput};
+use crate::services::provider::signing_keys;
 use crate::services::RequestMeta;
 use crate::{AppState, Application};
 
@@ -50,6 +52,47 @@ pub enum Command {
     /// SSO settings of an account.
     #[command(subcommand)]
     Sso(SsoCommand),
+    /// The OpenID Provider for portal applications: clients and signing keys.
+    #[command(subcommand)]
+    Oidc(OidcCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OidcCommand {
+    /// Register and manage portal applications (OpenID Connect clients).
+    #[command(subcommand)]
+    Client(OidcClientCommand),
+    /// Make a new signing key that signs from now on; the previous one stays in the JWKS until
+    /// every token it signed has expired.
+    #[command(name = "rotate-keys")]
+    RotateKeys,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OidcClientCommand {
+    /// Register a client; prints it as one JSON object on the last line (with its secret,
+    /// shown once, unless --public).
+    Create(OidcClientCreate),
+}
+
+#[derive(Debug, Args)]
+pub struct OidcClientCreate {
+    #[arg(long)]
+    name: String,
+    /// An exact redirect URI (repeat for several).
+    #[arg(long = "redirect-uri", required = true)]
+    redirect_uris: Vec<String>,
+    /// A public client (SPA, native app): no secret, PKCE required.
+    #[arg(long)]
+    public: bool,
+    /// An exact post-logout redirect URI (repeat for several).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    #[arg(long)]
+    backchannel_logout_uri: Option<String>,
+    /// Limit the client to users signing in to this account or its sub-accounts (repeat).
+    #[arg(long = "account")]
+    accounts: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -338,6 +381,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let state = AppState::build(settings, clock).await?;
             api_tokens::revoke(&state, &name, RequestMeta::cli()).await?;
             println!("revoked API token '{}'", name.trim());
+        }
+        Command::Oidc(OidcCommand::Client(OidcClientCommand::Create(args))) => {
+            let state = AppState::build(settings, clock).await?;
+            let input = ClientInput {
+                name: args.name,
+                client_type: Some(
+                    if args.public {
+                        "public"
+                    } else {
+                        "confidential"
+                    }
+                    .into(),
+                ),
+                redirect_uris: args.redirect_uris,
+                post_logout_redirect_uris: args.post_logout_redirect_uris,
+                backchannel_logout_uri: args.backchannel_logout_uri,
+                accounts: args.accounts,
+            };
+            let created = clients::create(&state, input, "cli".into(), RequestMeta::cli()).await?;
+            if created.secret.is_some() {
+                println!(
+                    "created client '{}'; its secret is shown once, store it now:",
+                    created.client.name
+                );
+            } else {
+                println!("created public client '{}'", created.client.name);
+            }
+            println!("{}", created.reveal()?);
+        }
+        Command::Oidc(OidcCommand::RotateKeys) => {
+            let state = AppState::build(settings, clock).await?;
+            let key = signing_keys::rotate(&state, "cli", RequestMeta::cli()).await?;
+            println!(
+                "key {} signs from now on (every instance within {} seconds); the previous key stays in the JWKS until the tokens it signed have expired",
+                key.kid,
+                crate::oidc_provider::signing::SIGNER_RELOAD_SECONDS
+            );
         }
         Command::Sso(SsoCommand::DisableEnforcement { account }) => {
             let state = AppState::build(settings, clock).await?;

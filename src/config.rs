@@ -66,6 +66,12 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     /// Whether SSO is offered to accounts the operator has not decided on (SPEC §3.5).
     pub sso_available_by_default: bool,
+    /// OpenID Provider (SPEC §7): lifetime of the access tokens it signs.
+    pub oidc_access_token_lifetime: chrono::Duration,
+    /// Lifetime of the ID tokens it signs (SPEC §7.3).
+    pub oidc_id_token_lifetime: chrono::Duration,
+    /// Age at which the signing key is replaced (SPEC §7.4).
+    pub oidc_key_rotation: chrono::Duration,
 }
 
 const PREFIX: &str = "SSO_BROKER_";
@@ -97,6 +103,9 @@ const KEYS: &[&str] = &[
     "DNS_TIMEOUT_SECONDS",
     "METRICS_TOKEN",
     "SSO_AVAILABLE_BY_DEFAULT",
+    "OIDC_ACCESS_TOKEN_SECONDS",
+    "OIDC_ID_TOKEN_SECONDS",
+    "OIDC_KEY_ROTATION_DAYS",
 ];
 
 impl Settings {
@@ -293,7 +302,28 @@ impl Settings {
             get("SSO_AVAILABLE_BY_DEFAULT"),
             true,
         )?;
+        let oidc_access_token_seconds = parse_number(
+            "SSO_BROKER_OIDC_ACCESS_TOKEN_SECONDS",
+            get("OIDC_ACCESS_TOKEN_SECONDS"),
+            300,
+            30..=86_400,
+        )?;
+        let oidc_id_token_seconds = parse_number(
+            "SSO_BROKER_OIDC_ID_TOKEN_SECONDS",
+            get("OIDC_ID_TOKEN_SECONDS"),
+            300,
+            30..=86_400,
+        )?;
+        let oidc_key_rotation_days = parse_number(
+            "SSO_BROKER_OIDC_KEY_ROTATION_DAYS",
+            get("OIDC_KEY_ROTATION_DAYS"),
+            90,
+            1..=3650,
+        )?;
         Ok(Self {
+            oidc_access_token_lifetime: chrono::Duration::seconds(oidc_access_token_seconds),
+            oidc_id_token_lifetime: chrono::Duration::seconds(oidc_id_token_seconds),
+            oidc_key_rotation: chrono::Duration::days(oidc_key_rotation_days),
             metrics_token,
             sso_available_by_default,
             dns_servers,
@@ -328,6 +358,19 @@ impl Settings {
     /// True when the public URL names this machine only (the development IdP may run).
     pub fn is_loopback(&self) -> bool {
         is_loopback_url(&self.public_url)
+    }
+
+    /// The OpenID Provider's issuer (SPEC §7): the public URL, byte-exact, without a trailing
+    /// slash.
+    pub fn oidc_issuer(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_string()
+    }
+
+    /// The longest lifetime of a token the OpenID Provider signs: a signing key stays published
+    /// at least this long after it stops signing (SPEC §7.4).
+    pub fn oidc_longest_token_lifetime(&self) -> chrono::Duration {
+        self.oidc_access_token_lifetime
+            .max(self.oidc_id_token_lifetime)
     }
 
     /// An absolute URL under the public URL.
@@ -512,6 +555,11 @@ mod tests {
             ("SSO_BROKER_DNS_SERVERS", "127.0.0.1"),
             ("SSO_BROKER_DNS_SERVERS", "127.0.0.1:53,dns.example.com:53"),
             ("SSO_BROKER_DNS_TIMEOUT_SECONDS", "0"),
+            ("SSO_BROKER_OIDC_ACCESS_TOKEN_SECONDS", "0"),
+            ("SSO_BROKER_OIDC_ACCESS_TOKEN_SECONDS", "86401"),
+            ("SSO_BROKER_OIDC_ID_TOKEN_SECONDS", "five"),
+            ("SSO_BROKER_OIDC_KEY_ROTATION_DAYS", "0"),
+            ("SSO_BROKER_OIDC_KEY_ROTATION_DAYS", "-3"),
         ];
         for (var, value) in cases {
             let err = settings(&[(var, value)]).unwrap_err();
@@ -553,6 +601,40 @@ mod tests {
         let s = settings(&[(FILE_VAR, &file)]).unwrap();
         std::fs::remove_file(path).unwrap();
         assert!(!s.sso_available_by_default);
+    }
+
+    #[test]
+    fn oidc_lifetimes_and_rotation_default_to_the_spec_and_can_be_set() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.oidc_access_token_lifetime, chrono::Duration::seconds(300));
+        assert_eq!(s.oidc_id_token_lifetime, chrono::Duration::seconds(300));
+        assert_eq!(s.oidc_key_rotation, chrono::Duration::days(90));
+        let s = settings(&[
+            ("SSO_BROKER_OIDC_ACCESS_TOKEN_SECONDS", "600"),
+            ("SSO_BROKER_OIDC_ID_TOKEN_SECONDS", "120"),
+            ("SSO_BROKER_OIDC_KEY_ROTATION_DAYS", "30"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.oidc_longest_token_lifetime(),
+            chrono::Duration::seconds(600)
+        );
+        assert_eq!(s.oidc_key_rotation, chrono::Duration::days(30));
+    }
+
+    #[test]
+    fn the_oidc_issuer_is_the_public_url_without_a_trailing_slash() {
+        assert_eq!(
+            settings(&[]).unwrap().oidc_issuer(),
+            "http://127.0.0.1:8080"
+        );
+        let key = "k".repeat(40);
+        let s = settings(&[
+            ("SSO_BROKER_PUBLIC_URL", "https://sso.example.com/broker/"),
+            ("SSO_BROKER_SECRET_KEY", &key),
+        ])
+        .unwrap();
+        assert_eq!(s.oidc_issuer(), "https://sso.example.com/broker");
     }
 
     #[test]

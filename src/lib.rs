@@ -14,6 +14,7 @@ pub mod demo;
 pub mod dns;
 pub mod domain;
 pub mod metrics;
+pub mod oidc_provider;
 pub mod request_id;
 pub mod routes;
 pub mod services;

@@ -21,6 +21,7 @@ use crate::db::Db;
 use crate::dns::{HickoryTxtLookup, TxtLookup, UnavailableTxtLookup};
 use crate::metrics::Metrics;
 use crate::routes;
+use crate::services::provider::signing_keys::{self, SigningKeyCache};
 use crate::services::support::mail::Mailer;
 
 pub const SESSION_COOKIE: &str = "sso_broker_session";
@@ -40,6 +41,8 @@ pub struct AppState {
     pub entra: Option<Arc<crate::services::connections::entra_tenants::EntraRuntime>>,
     /// TXT lookups for domain verification.
     pub dns: Arc<dyn TxtLookup>,
+    /// The OpenID Provider's signing key, as this instance last read it (SPEC §7.4).
+    pub oidc_signing_keys: Arc<SigningKeyCache>,
 }
 
 impl AppState {
@@ -78,6 +81,7 @@ impl AppState {
             keys,
             metrics: Arc::new(Metrics::default()),
             session_store,
+            oidc_signing_keys: Arc::new(SigningKeyCache::default()),
         })
     }
 }
@@ -104,8 +108,11 @@ pub struct Application {
 }
 
 impl Application {
+    /// Builds the state and the server; the OpenID Provider's first signing key is made here
+    /// when the database has none (SPEC §7.4), or a due one is rotated.
     pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
         let state = AppState::build(settings, clock).await?;
+        signing_keys::ensure_current(&state).await?;
         Self::with_state(state)
     }
 

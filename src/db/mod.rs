@@ -13,6 +13,8 @@ pub mod identity_link;
 pub mod invitation;
 pub mod login_flow;
 pub mod membership;
+pub mod oidc_client;
+pub mod oidc_signing_key;
 pub mod outbox;
 pub mod recovery_code;
 pub mod saml_replay;

@@ -117,6 +117,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    oidc_clients (id) {
+        id -> Text,
+        name -> Text,
+        client_type -> Text,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        backchannel_logout_uri -> Nullable<Text>,
+        accounts -> Text,
+        secret_hash -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oidc_signing_keys (kid) {
+        kid -> Text,
+        generation -> BigInt,
+        algorithm -> Text,
+        public_jwk -> Text,
+        private_key_sealed -> Text,
+        created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+        published_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     outbox (id) {
         id -> Text,
         to_address -> Text,
@@ -225,6 +253,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     login_flows,
     memberships,
+    oidc_clients,
+    oidc_signing_keys,
     outbox,
     recovery_codes,
     saml_replays,

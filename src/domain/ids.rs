@@ -43,3 +43,7 @@ id_type!(
     /// Id of a portal user (SPEC §2 User).
     UserId
 );
+id_type!(
+    /// `client_id` of an application registered with the broker as OpenID Provider (SPEC §7.1).
+    ClientId
+);

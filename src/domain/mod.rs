@@ -7,6 +7,7 @@ pub mod domain_verification;
 pub mod error;
 pub mod ids;
 pub mod messages;
+pub mod oidc_client;
 pub mod return_url;
 pub mod sso_policy;
 pub mod trust;
@@ -15,7 +16,7 @@ pub mod user_lifecycle;
 
 pub use account::{AccountName, DomainName};
 pub use error::DomainError;
-pub use ids::{AccountId, UserId};
+pub use ids::{AccountId, ClientId, UserId};
 pub use return_url::safe_return_url;
 pub use sso_policy::{EnforcementScope, PasswordLogin, PolicySubject, SsoPolicy};
 pub use user::{Email, Password, Role, UserStatus, Username};

@@ -6,10 +6,13 @@ pub mod devidp_saml;
 pub mod errors;
 pub mod extract;
 pub mod middleware;
+pub mod oidc;
 pub mod ops;
 pub mod pages;
 
 use actix_web::web;
+
+use crate::oidc_provider::discovery::paths as oidc_paths;
 
 /// Every route of the broker.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -22,6 +25,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics))
+        .route(
+            oidc_paths::DISCOVERY,
+            web::get().to(oidc::discovery::openid_configuration),
+        )
+        .route(oidc_paths::JWKS, web::get().to(oidc::discovery::jwks))
         .route("/login", web::get().to(pages::login::show))
         .route("/login", web::post().to(pages::login::submit))
         .route("/login/otp", web::get().to(pages::otp::show))
@@ -226,6 +234,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/accounts/{name}/entra/tenants/{tenant_id}/check",
                     web::post().to(api::entra::check_tenant),
                 )
-                .route("/entra/validate", web::post().to(api::entra::validate)),
+                .route("/entra/validate", web::post().to(api::entra::validate))
+                .route("/oidc/clients", web::post().to(api::oidc_clients::create))
+                .route("/oidc/clients", web::get().to(api::oidc_clients::list))
+                .route(
+                    "/oidc/clients/{client_id}",
+                    web::get().to(api::oidc_clients::get),
+                )
+                .route(
+                    "/oidc/clients/{client_id}",
+                    web::put().to(api::oidc_clients::update),
+                )
+                .route(
+                    "/oidc/clients/{client_id}",
+                    web::delete().to(api::oidc_clients::delete),
+                )
+                .route(
+                    "/oidc/clients/{client_id}/secret",
+                    web::post().to(api::oidc_clients::rotate_secret),
+                ),
         );
 }

@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod connections;
 pub mod error;
+pub mod provider;
 pub mod sign_in;
 pub mod sso;
 pub mod support;

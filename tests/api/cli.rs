@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::helpers::{spawn_app, TestApp};
 
-async fn run_cli(
+pub(crate) async fn run_cli(
     app: &TestApp,
     args: &[&str],
     stdin: Option<&str>,

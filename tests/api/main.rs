@@ -19,6 +19,8 @@ mod interop_pysaml2;
 mod invitations;
 mod mail;
 mod migrations;
+mod oidc_clients;
+mod oidc_keys;
 mod operations;
 mod operator_api;
 mod password_login;

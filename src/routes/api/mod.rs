@@ -4,4 +4,5 @@ pub mod accounts;
 pub mod domains;
 pub mod entra;
 pub mod me;
+pub mod oidc_clients;
 pub mod users;

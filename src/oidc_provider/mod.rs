@@ -1,0 +1,6 @@
+//! The OpenID Provider the broker serves to portal applications (SPEC §7): protocol code only —
+//! the discovery document, signing keys and their JWK set, JWT signing. No actix, no database:
+//! the use cases are `services::provider`, the endpoints `routes::oidc`.
+
+pub mod discovery;
+pub mod signing;

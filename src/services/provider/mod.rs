@@ -1,0 +1,6 @@
+//! Use cases of the OpenID Provider the broker serves to portal applications (SPEC §7): its
+//! registered clients and its signing keys. Protocol code is `oidc_provider`; endpoints are
+//! `routes::oidc` and the operator API `routes::api::oidc_clients`.
+
+pub mod clients;
+pub mod signing_keys;
