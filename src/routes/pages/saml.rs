@@ -11,8 +11,8 @@ use crate::auth::session;
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{CsrfToken, MaybeUser, Meta};
 use crate::services::connections::saml as saml_connections;
+use crate::services::sso::outcome::SsoRefusal;
 use crate::services::sso::saml::{self as saml_acs, AcsForm};
-use crate::services::sso::start::SsoRefusal;
 use crate::services::ServiceError;
 use crate::AppState;
 

@@ -13,8 +13,11 @@ use crate::domain::{messages, safe_return_url, AccountName};
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{verify_csrf, CsrfToken, CurrentUser, MaybeUser, Meta};
 use crate::services::connections::admin_consent::{self, ConsentCallback};
-use crate::services::sso::entra::{self as sso_callback, Callback, CallbackOutcome};
-use crate::services::sso::start::{self as sso_login, FlowBinding, SsoRefusal};
+use crate::services::sso::entra as sso_callback;
+use crate::services::sso::flow::FlowBinding;
+use crate::services::sso::outcome::SsoRefusal;
+use crate::services::sso::outcome::{Callback, CallbackOutcome};
+use crate::services::sso::start as sso_login;
 use crate::services::ServiceError;
 use crate::AppState;
 

@@ -19,8 +19,8 @@ use crate::db::login_flow::LoginFlow;
 use crate::domain::messages;
 use crate::services::account::profile;
 use crate::services::connections::entra_tenants::{self, TenantView};
-use crate::services::sso::entra::{idp_error_text, Callback, CallbackOutcome};
-use crate::services::sso::start::{audit_attempt, SsoRefusal};
+use crate::services::sso::outcome::{audit_attempt, SsoRefusal};
+use crate::services::sso::outcome::{idp_error_text, Callback, CallbackOutcome};
 use crate::services::support::audit::{Outcome, RequestMeta};
 use crate::services::ServiceError;
 use crate::sso::entra::{validate_token, TokenRules};
@@ -161,7 +161,7 @@ pub async fn after_admin_sign_in(
         );
         return refuse(
             SsoRefusal::IdpError(text),
-            crate::services::sso::entra::idp_error_reason(error),
+            crate::services::sso::outcome::idp_error_reason(error),
         )
         .await;
     }
@@ -310,7 +310,7 @@ pub async fn complete(
             callback.error_description.as_deref().unwrap_or_default(),
         );
         return fail(
-            crate::services::sso::entra::idp_error_reason(error),
+            crate::services::sso::outcome::idp_error_reason(error),
             text.to_string(),
         )
         .await;

@@ -6,80 +6,23 @@ use secrecy::SecretString;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::auth::session::SignedIn;
 use crate::crypto::tokens::sha256_hex;
 use crate::db::approved_tenant::ApprovedTenant;
 use crate::db::connection::{IdpConnection, KIND_ENTRA};
 use crate::db::login_flow::LoginFlow;
+use crate::services::sso::flow::FlowPayload;
 use crate::services::sso::identity::{
     audit_success, refusal_for, resolve_user, sso_session, SsoEvidence, VerifiedIdentity,
 };
-use crate::services::sso::start::{audit_failure, FlowPayload, SsoRefusal};
+use crate::services::sso::outcome::{audit_failure, SsoRefusal};
+use crate::services::sso::outcome::{
+    idp_error_reason, idp_error_text, Callback, CallbackOutcome, SsoSignIn,
+};
 use crate::services::support::audit::RequestMeta;
 use crate::services::ServiceError;
 use crate::sso::entra::{validate_token, TenantId, TokenRules};
 use crate::sso::SsoError;
 use crate::AppState;
-
-/// The callback's query.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Callback {
-    pub code: Option<String>,
-    pub state: Option<String>,
-    pub error: Option<String>,
-    pub error_description: Option<String>,
-}
-
-/// A friendly text for an IdP error response (the raw description goes to the log only).
-pub fn idp_error_text(error: &str, description: &str) -> &'static str {
-    let code = description
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .find(|w| w.starts_with("AADSTS"))
-        .unwrap_or_default();
-    match (error, code) {
-        (_, "AADSTS65004") | ("access_denied", "") => "Sign-in was cancelled. You can try again.",
-        (_, "AADSTS50105") => "Your organization has not given you access to this application. Ask your IT admin to assign it to you.",
-        (_, "AADSTS65001") | (_, "AADSTS90094") => "Your organization's admin has not approved this application yet.",
-        (_, "AADSTS53003") => "Your organization's access policy blocked this sign-in. Contact your IT admin.",
-        (_, "AADSTS50076") | (_, "AADSTS50079") => "Your organization requires multi-factor authentication. Please try again and complete it.",
-        _ => "Your identity provider could not sign you in. Please try again, or contact your IT admin.",
-    }
-}
-
-/// The audit reason for an IdP error response: `idp_error:` and the IdP's `error` code, cut to
-/// 40 characters of `[A-Za-z0-9_.-]`, so attacker-chosen text never reaches an audit event or a
-/// log line as it came.
-pub fn idp_error_reason(error: &str) -> String {
-    let code: String = error
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-        .take(40)
-        .collect();
-    format!("idp_error:{code}")
-}
-
-#[cfg(test)]
-mod idp_error_tests {
-    #[test]
-    fn an_idp_error_reason_keeps_only_code_characters() {
-        assert_eq!(
-            super::idp_error_reason("access_denied"),
-            "idp_error:access_denied"
-        );
-        assert_eq!(
-            super::idp_error_reason("x\nrequest_id=forged <b>"),
-            "idp_error:xrequest_idforgedb"
-        );
-        assert_eq!(super::idp_error_reason(&"a".repeat(100)).len(), 50);
-    }
-}
-
-/// What a successful callback leads to.
-#[derive(Debug)]
-pub struct SsoSignIn {
-    pub signed_in: SignedIn,
-    pub return_to: Option<String>,
-}
 
 /// MFA evidence from `amr` (SPEC §3.6): `yes`, `no` (methods without MFA), or `unknown`.
 pub fn mfa_evidence(amr: &[String]) -> &'static str {
@@ -90,20 +33,6 @@ pub fn mfa_evidence(amr: &[String]) -> &'static str {
     } else {
         "no"
     }
-}
-
-/// What a callback leads to.
-// One short-lived value per callback: boxing the sign-in would buy nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum CallbackOutcome {
-    SignedIn(SsoSignIn),
-    /// The admin's sign-in of SPEC §3.3 step 1 succeeded: on to the tenant's consent page.
-    ConsentRedirect {
-        url: String,
-        state: SecretString,
-    },
-    Refused(SsoRefusal),
 }
 
 /// The OIDC redirect URI (`/sso/oidc/callback`), for the browser holding `flow_cookie`:

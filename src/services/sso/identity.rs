@@ -9,10 +9,11 @@ use crate::db::approved_tenant::ApprovedTenant;
 use crate::db::identity_link::IdentityLink;
 use crate::db::membership::Membership;
 use crate::db::user::User;
+use crate::db::DbConnection;
 use crate::domain::UserStatus;
 use crate::services::admin::sso_settings::load_policy;
 use crate::services::sso::jit;
-use crate::services::sso::start::{account_users_with_email, audit_attempt, SsoRefusal};
+use crate::services::sso::outcome::{audit_attempt, SsoRefusal};
 use crate::services::support::audit::{Outcome, RequestMeta};
 use crate::services::trust;
 use crate::services::ServiceError;
@@ -34,6 +35,15 @@ pub struct VerifiedIdentity {
     /// The connection it came through, and the account that owns it (SPEC §3.8).
     pub connection_id: String,
     pub connection_account_id: String,
+}
+
+/// The users of `account` with `email` (legacy data may hold several).
+pub(crate) fn account_users_with_email(
+    conn: &mut DbConnection,
+    account_id: &str,
+    email: &str,
+) -> Result<Vec<User>, ServiceError> {
+    Ok(User::find_by_email_in_account(conn, email, account_id)?)
 }
 
 /// Why no user matched; the audit reason, and the text the user reads.

@@ -2,7 +2,9 @@
 //! identity they end in.
 
 pub mod entra;
+pub mod flow;
 pub mod identity;
 pub mod jit;
+pub mod outcome;
 pub mod saml;
 pub mod start;

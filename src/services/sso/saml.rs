@@ -18,13 +18,12 @@ use crate::db::connection::KIND_SAML;
 use crate::db::login_flow::LoginFlow;
 use crate::db::saml_replay::SamlReplay;
 use crate::services::connections::saml::SamlConnection;
-use crate::services::sso::entra::SsoSignIn;
+use crate::services::sso::flow::{start_flow, FlowBinding, NewFlow, SsoRedirect};
 use crate::services::sso::identity::{
     audit_success, refusal_for, resolve_user, sso_session, SsoEvidence, VerifiedIdentity,
 };
-use crate::services::sso::start::{
-    audit_failure, start_flow, FlowBinding, NewFlow, SsoRedirect, SsoRefusal,
-};
+use crate::services::sso::outcome::SsoSignIn;
+use crate::services::sso::outcome::{audit_failure, SsoRefusal};
 use crate::services::support::audit::RequestMeta;
 use crate::services::ServiceError;
 use crate::sso::saml::{authn_request_redirect, verify_acs_response, AcsRules, VerifiedAssertion};

@@ -1,73 +1,26 @@
 //! "Log in with SSO" (SPEC §3.2), Entra path, first half: from Account Name + Work Email to a
-//! redirect to the approved tenant (the callback is `sso_callback`). Every attempt is audited; users
+//! redirect to the approved tenant (the callback is `sso::entra`, the SAML half `sso::saml`). Every attempt is audited; users
 //! only ever see SPEC's messages (or a friendly text for an IdP error response).
 
-use chrono::Duration;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use crate::auth::throttle;
-use crate::crypto::tokens::sha256_hex;
 use crate::db::account::Account;
 use crate::db::approved_tenant::ApprovedTenant;
 use crate::db::connection::{IdpConnection, KIND_ENTRA};
 use crate::db::domain::Domain;
-use crate::db::login_flow::LoginFlow;
 use crate::db::user::User;
 use crate::db::DbConnection;
-use crate::domain::{messages, AccountName, Email};
+use crate::domain::{AccountName, Email};
 use crate::services::connections::saml::SamlConnection;
+use crate::services::sso::flow::{start_flow, FlowBinding, FlowPayload, NewFlow, SsoRedirect};
+use crate::services::sso::identity::account_users_with_email;
+use crate::services::sso::outcome::{audit_attempt, audit_failure, SsoRefusal};
 use crate::services::sso::saml::SamlTarget;
-use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
+use crate::services::support::audit::{Outcome, RequestMeta};
 use crate::services::ServiceError;
 use crate::sso::entra::TenantId;
 use crate::AppState;
-
-/// A login flow lives ten minutes (SPEC §3.2 step 6).
-pub const FLOW_LIFETIME: Duration = Duration::minutes(10);
-
-/// Why an SSO attempt ends without a sign-in. `Display` is the exact text the user sees.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SsoRefusal {
-    #[error("{}", messages::SSO_NOT_CONFIGURED)]
-    NotConfigured,
-    #[error("Enter a valid email address.")]
-    InvalidEmail,
-    #[error("{}", messages::EMAIL_NOT_CONFIGURED)]
-    EmailNotConfigured,
-    #[error("{}", messages::MULTIPLE_USERNAMES)]
-    MultipleUsernames,
-    #[error("{}", messages::SSO_INCORRECT_CREDENTIALS)]
-    IncorrectCredentials,
-    #[error("{}", messages::IDP_UNREACHABLE)]
-    IdpUnreachable,
-    #[error("{}", messages::SESSION_EXPIRED)]
-    FlowExpired,
-    #[error("{}", messages::THROTTLED)]
-    Throttled,
-    /// The account requires IdP MFA and the IdP gave no positive evidence (SPEC §3.6).
-    #[error("{}", messages::IDP_MFA_MISSING)]
-    IdpMfaMissing,
-    /// The IdP answered with an error; the text is ours, chosen by its code.
-    #[error("{0}")]
-    IdpError(&'static str),
-}
-
-/// Where to send the browser to sign in, and the secret that binds the flow to this browser
-/// (a cookie holding the OIDC `state` or the SAML `RelayState`, against login CSRF).
-#[derive(Debug)]
-pub struct SsoRedirect {
-    pub url: String,
-    pub binding: FlowBinding,
-}
-
-/// How the flow's secret comes back with the browser.
-#[derive(Debug)]
-pub enum FlowBinding {
-    /// The OIDC callback is a top-level GET: a SameSite=Lax cookie comes with it.
-    Oidc(SecretString),
-    /// The SAML ACS is a cross-site POST: the cookie must be SameSite=None (and so Secure).
-    Saml(SecretString),
-}
 
 /// Which IdP an SSO attempt goes to.
 #[derive(Debug)]
@@ -76,136 +29,6 @@ enum Target {
     /// the authentication context to ask for.
     Entra(String, String, Option<String>),
     Saml(Box<SamlConnection>),
-}
-
-/// The secrets and context of one flow, sealed at rest.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(super) struct FlowPayload {
-    pub(super) tenant_id: String,
-    pub(super) nonce: String,
-    pub(super) pkce_verifier: String,
-    pub(super) email: String,
-    pub(super) return_to: Option<String>,
-    /// The account whose Entra connection and approved tenant the flow goes through, when it is
-    /// an ancestor of the flow's account (SPEC §3.5); `None`: the flow's account itself.
-    #[serde(default)]
-    pub(super) connection_account_id: Option<String>,
-    /// The Conditional Access authentication context asked for; the ID token must carry it in
-    /// `acrs`.
-    #[serde(default)]
-    pub(super) auth_context: Option<String>,
-}
-
-pub fn audit_attempt(
-    conn: &mut DbConnection,
-    meta: &RequestMeta,
-    now: chrono::NaiveDateTime,
-    actor: &str,
-    account_id: Option<&str>,
-    outcome: Outcome,
-    reason: &str,
-) -> Result<(), ServiceError> {
-    audit::record(
-        conn,
-        meta,
-        now,
-        Audit {
-            actor: actor.to_string(),
-            account_id,
-            action: "login.sso",
-            outcome,
-            reason: Some(reason),
-        },
-    )?;
-    Ok(())
-}
-
-/// Records a failed SSO attempt from async code.
-pub(super) async fn audit_failure(
-    state: &AppState,
-    meta: &RequestMeta,
-    actor: &str,
-    account_id: &str,
-    reason: &str,
-) -> Result<(), ServiceError> {
-    let (meta, actor, account_id, reason) = (
-        meta.clone(),
-        actor.to_string(),
-        account_id.to_string(),
-        reason.to_string(),
-    );
-    let now = state.clock.now_naive();
-    state
-        .db
-        .run(move |conn| {
-            audit_attempt(
-                conn,
-                &meta,
-                now,
-                &actor,
-                Some(&account_id),
-                Outcome::Failure,
-                &reason,
-            )
-        })
-        .await
-}
-
-/// A login flow about to be stored under the SHA-256 of its secret `key` (OIDC `state`, SAML
-/// `RelayState`).
-pub(super) struct NewFlow<'a> {
-    pub(super) key: &'a str,
-    pub(super) kind: &'static str,
-    pub(super) account_id: String,
-    pub(super) actor: String,
-}
-
-/// Stores a flow with its `payload` sealed at rest, and audits the redirect to the IdP.
-pub(super) async fn start_flow(
-    state: &AppState,
-    flow: NewFlow<'_>,
-    payload: &impl serde::Serialize,
-    meta: RequestMeta,
-) -> Result<(), ServiceError> {
-    let naive = state.clock.now_naive();
-    let sealed = state
-        .keys
-        .secret_box
-        .seal(&serde_json::to_vec(payload).map_err(|e| ServiceError::Internal(e.into()))?);
-    let row = LoginFlow {
-        id: sha256_hex(flow.key),
-        kind: flow.kind.into(),
-        account_id: Some(flow.account_id.clone()),
-        payload: sealed,
-        created_at: naive,
-        expires_at: naive + FLOW_LIFETIME,
-        used_at: None,
-    };
-    let (actor, account_id) = (flow.actor, flow.account_id);
-    state
-        .db
-        .run(move |conn| {
-            row.insert(conn)?;
-            audit_attempt(
-                conn,
-                &meta,
-                naive,
-                &actor,
-                Some(&account_id),
-                Outcome::Success,
-                "redirected_to_idp",
-            )
-        })
-        .await
-}
-
-/// The users of `account` with `email` (legacy data may hold several).
-pub(super) fn account_users_with_email(
-    conn: &mut DbConnection,
-    account_id: &str,
-    email: &str,
-) -> Result<Vec<User>, ServiceError> {
-    Ok(User::find_by_email_in_account(conn, email, account_id)?)
 }
 
 /// Which account the user means: the name typed, or (left empty) the one whose verified domain
