@@ -549,3 +549,26 @@ async fn probing_accounts_and_emails_is_throttled_per_address() {
         303
     );
 }
+
+/// A refused Entra callback counts like a refused SAML response (issue 11: one attempt recorder):
+/// in the address's SSO budget, so thirty of them throttle `/login/sso`, and in the metric.
+#[tokio::test]
+async fn refused_entra_callbacks_count_in_the_sso_throttle_and_the_metric() {
+    let (app, _idp) = spawn_entra_app().await;
+    contoso_account(&app).await;
+    for _ in 0..30 {
+        let res = start(&app, "acme", "ada@contoso.example").await;
+        assert_eq!(res.status(), 303);
+        let callback = at_idp(&location(&res), Err(())).await;
+        let res = app.get(&broker_path(&callback)).await;
+        assert_eq!(res.status(), 401, "cancelled at the IdP");
+    }
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains("sso_broker_sign_in_attempts_total{method=\"sso\",outcome=\"failure\"} 30"),
+        "{text}"
+    );
+    let res = start(&app, "acme", "ada@contoso.example").await;
+    assert_eq!(res.status(), 429);
+    assert!(res.text().await.unwrap().contains(messages::THROTTLED));
+}

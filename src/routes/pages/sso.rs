@@ -88,7 +88,7 @@ pub fn saml_flow_cookie(state: &AppState, value: String) -> Cookie<'static> {
         .http_only(true)
         .secure(state.settings.is_https())
         .same_site(same_site)
-        .max_age(actix_web::cookie::time::Duration::minutes(10))
+        .max_age(flow_cookie_age())
         .finish()
 }
 
@@ -183,7 +183,7 @@ pub async fn submit(
                     FLOW_COOKIE,
                     flow_state.expose_secret().to_string(),
                     "/sso",
-                    actix_web::cookie::time::Duration::minutes(10),
+                    flow_cookie_age(),
                 ),
                 FlowBinding::Saml(relay_state) => {
                     saml_flow_cookie(&state, relay_state.expose_secret().to_string())
@@ -254,7 +254,7 @@ pub async fn oidc_callback(
                 CONSENT_COOKIE,
                 consent_state.expose_secret().to_string(),
                 "/admin-consent",
-                actix_web::cookie::time::Duration::minutes(10),
+                flow_cookie_age(),
             );
             let _ = res.add_cookie(&flow);
             res
@@ -315,7 +315,7 @@ pub async fn admin_consent_start(
         FLOW_COOKIE,
         redirect.state.expose_secret().to_string(),
         "/sso",
-        actix_web::cookie::time::Duration::minutes(10),
+        flow_cookie_age(),
     ));
     Ok(res)
 }
@@ -351,4 +351,11 @@ pub async fn admin_consent_callback(
         actix_web::cookie::time::Duration::ZERO,
     ));
     Ok(res)
+}
+
+/// The flow cookie lives as long as the login flow it binds (`sso::flow::FLOW_LIFETIME`).
+fn flow_cookie_age() -> actix_web::cookie::time::Duration {
+    actix_web::cookie::time::Duration::seconds(
+        crate::services::sso::flow::FLOW_LIFETIME.num_seconds(),
+    )
 }

@@ -7,7 +7,6 @@
 //! Microsoft sends `admin_consent=True` even on errors, and the `tenant` parameter is not
 //! authenticated: anyone can craft a callback naming someone else's tenant. Neither is trusted.
 
-use chrono::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
@@ -19,6 +18,7 @@ use crate::db::login_flow::LoginFlow;
 use crate::domain::messages;
 use crate::services::account::profile;
 use crate::services::connections::entra_tenants::{self, TenantView};
+use crate::services::sso::flow::FLOW_LIFETIME;
 use crate::services::sso::outcome::{audit_attempt, SsoRefusal};
 use crate::services::sso::outcome::{idp_error_text, Callback, CallbackOutcome};
 use crate::services::support::audit::{Outcome, RequestMeta};
@@ -30,7 +30,6 @@ use crate::AppState;
 pub const FLOW_ADMIN_SIGN_IN: &str = "entra_admin_sign_in";
 /// Flow kind of the consent request (steps 2–3).
 pub const FLOW_ADMIN_CONSENT: &str = "entra_admin_consent";
-const FLOW_LIFETIME: Duration = Duration::minutes(10);
 const NOT_TENANT_ADMIN: &str = "To connect your organization, sign in with a Microsoft account that is a Global Administrator or Privileged Role Administrator of your organization. Application and Cloud Application Administrators cannot grant consent to the Microsoft Graph permission this connection needs.";
 
 #[derive(serde::Serialize, serde::Deserialize)]

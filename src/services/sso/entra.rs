@@ -14,10 +14,10 @@ use crate::services::sso::flow::FlowPayload;
 use crate::services::sso::identity::{
     audit_success, refusal_for, resolve_user, sso_session, SsoEvidence, VerifiedIdentity,
 };
-use crate::services::sso::outcome::{audit_failure, SsoRefusal};
 use crate::services::sso::outcome::{
     idp_error_reason, idp_error_text, Callback, CallbackOutcome, SsoSignIn,
 };
+use crate::services::sso::outcome::{record_refusal, SsoRefusal};
 use crate::services::support::audit::RequestMeta;
 use crate::services::ServiceError;
 use crate::sso::entra::{validate_token, TenantId, TokenRules};
@@ -105,7 +105,7 @@ async fn complete_user_sign_in(
     let refuse = |refusal: SsoRefusal, reason: String| {
         let (meta, actor, account_id) = (meta.clone(), actor.clone(), account_id.clone());
         async move {
-            audit_failure(state, &meta, &actor, &account_id, &reason).await?;
+            record_refusal(state, &meta, &actor, &account_id, &reason).await?;
             Ok::<_, ServiceError>(Err(refusal))
         }
     };

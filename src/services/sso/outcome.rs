@@ -3,6 +3,7 @@
 //! (`start`, `entra`, `saml`) and admin consent depend on it, never the other way round.
 
 use crate::auth::session::SignedIn;
+use crate::auth::throttle;
 use crate::db::DbConnection;
 use crate::domain::messages;
 use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
@@ -116,6 +117,33 @@ pub fn audit_attempt(
             reason: Some(reason),
         },
     )?;
+    Ok(())
+}
+
+/// Records a refused SSO attempt the same way for every protocol: the log line, the audit event,
+/// a failure in the client address's SSO budget (refused responses each cost a signature check;
+/// `/login/sso` refuses a throttled address before any new flow) and the sign-in metric.
+pub(crate) async fn record_refusal(
+    state: &AppState,
+    meta: &RequestMeta,
+    actor: &str,
+    account_id: &str,
+    reason: &str,
+) -> Result<(), ServiceError> {
+    log::info!(
+        "request_id={} SSO sign-in refused: {}",
+        meta.request_id,
+        reason.escape_debug()
+    );
+    audit_failure(state, meta, actor, account_id, reason).await?;
+    if let Some(bucket) = meta.ip.as_deref().map(throttle::sso_ip_bucket) {
+        let now = state.clock.now_naive();
+        state
+            .db
+            .run(move |conn| throttle::record_failure(conn, &bucket, now))
+            .await?;
+    }
+    state.metrics.sign_in("sso", "failure");
     Ok(())
 }
 

@@ -23,7 +23,7 @@ use crate::services::sso::identity::{
     audit_success, refusal_for, resolve_user, sso_session, SsoEvidence, VerifiedIdentity,
 };
 use crate::services::sso::outcome::SsoSignIn;
-use crate::services::sso::outcome::{audit_failure, SsoRefusal};
+use crate::services::sso::outcome::{audit_failure, record_refusal, SsoRefusal};
 use crate::services::support::audit::RequestMeta;
 use crate::services::ServiceError;
 use crate::sso::saml::{authn_request_redirect, verify_acs_response, AcsRules, VerifiedAssertion};
@@ -195,20 +195,8 @@ pub async fn complete(
         .unwrap_or_else(|| "anonymous".into());
     let refuse = |refusal: SsoRefusal, reason: String| {
         let (meta, actor, account_id) = (meta.clone(), actor.clone(), account_id.clone());
-        let bucket = ip_bucket.clone();
         async move {
-            log::info!(
-                "request_id={} SAML sign-in refused: {reason}",
-                meta.request_id
-            );
-            audit_failure(state, &meta, &actor, &account_id, &reason).await?;
-            if let Some(bucket) = bucket {
-                state
-                    .db
-                    .run(move |conn| throttle::record_failure(conn, &bucket, naive))
-                    .await?;
-            }
-            state.metrics.sign_in("sso", "failure");
+            record_refusal(state, &meta, &actor, &account_id, &reason).await?;
             Ok::<_, ServiceError>(Err(refusal))
         }
     };
