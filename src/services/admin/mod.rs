@@ -6,4 +6,5 @@ pub mod api_tokens;
 pub mod domains;
 pub mod invitations;
 pub mod sso_settings;
+pub mod sso_transitions;
 pub mod users;
