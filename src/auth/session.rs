@@ -5,6 +5,8 @@
 use actix_session::Session;
 use chrono::{DateTime, Duration, Utc};
 
+use crate::domain::{AuthMethod, IdpKind, MfaEvidence};
+
 use super::session_store::{AUTH_ENTRY, EXPIRED_MARKER};
 
 const PENDING_ENTRY: &str = "pending_second_factor";
@@ -19,13 +21,12 @@ pub struct SignedIn {
     pub user_id: String,
     /// The active account (switchable among memberships).
     pub account_id: String,
-    /// `password`, `password+totp` or `sso`.
-    pub auth_method: String,
-    /// `entra`, `saml` or none.
-    pub idp: Option<String>,
+    pub auth_method: AuthMethod,
+    /// The kind of IdP of an SSO sign-in.
+    pub idp: Option<IdpKind>,
     pub amr: Vec<String>,
-    /// `yes`, `no` or `unknown` (SPEC §6.4).
-    pub mfa: String,
+    /// What the sign-in proved about MFA (SPEC §6.4): TOTP or the IdP's evidence.
+    pub mfa: MfaEvidence,
     pub authenticated_at: i64,
     pub last_seen_at: i64,
     /// Unix time the session must end by whatever the policy says (SAML `SessionNotOnOrAfter`).

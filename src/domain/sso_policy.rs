@@ -2,7 +2,7 @@
 //! password, whether an IdP sign-in's MFA evidence is enough, when JIT may create a user, and
 //! what enabling SSO does to existing usernames. Pure: callers load and store.
 
-use super::{DomainError, Role};
+use super::{DomainError, MfaEvidence, Role};
 
 /// A Conditional Access authentication context id (`c1` … `c99`), requested with the OIDC
 /// `claims` parameter and required in the ID token's `acrs` claim.
@@ -144,9 +144,9 @@ impl SsoPolicy {
             || (self.allow_admin_password_login && who.role == Some(Role::Admin))
     }
 
-    /// Whether the IdP's MFA evidence (`yes`, `no`, `unknown`) satisfies the policy (SPEC §3.6).
-    pub fn mfa_satisfied(&self, evidence: &str) -> bool {
-        !self.require_idp_mfa || evidence == "yes"
+    /// Whether the IdP's MFA evidence satisfies the policy (SPEC §3.6).
+    pub fn mfa_satisfied(&self, evidence: MfaEvidence) -> bool {
+        !self.require_idp_mfa || evidence == MfaEvidence::Yes
     }
 
     /// Whether JIT may create a user whose email domain is `domain_verified` for the account
@@ -305,11 +305,11 @@ mod tests {
     #[test]
     fn required_mfa_needs_positive_evidence() {
         let mut p = policy();
-        assert!(p.mfa_satisfied("unknown"));
+        assert!(p.mfa_satisfied(MfaEvidence::Unknown));
         p.require_idp_mfa = true;
-        assert!(p.mfa_satisfied("yes"));
-        assert!(!p.mfa_satisfied("no"));
-        assert!(!p.mfa_satisfied("unknown"));
+        assert!(p.mfa_satisfied(MfaEvidence::Yes));
+        assert!(!p.mfa_satisfied(MfaEvidence::No));
+        assert!(!p.mfa_satisfied(MfaEvidence::Unknown));
     }
 
     #[test]

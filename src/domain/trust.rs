@@ -7,7 +7,7 @@
 //! member of `acme-eu`, then switch into `acme` (cross-account takeover).
 
 use super::sso_policy::PolicySubject;
-use super::{PasswordLogin, SsoPolicy};
+use super::{MfaEvidence, PasswordLogin, SsoPolicy};
 
 /// What the broker knows about a user an SSO identity without an identity link claims by email.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub enum Admission<'a> {
     /// An SSO sign-in through connection `connection_id` with this MFA evidence.
     Sso {
         connection_id: Option<&'a str>,
-        mfa: &'a str,
+        mfa: MfaEvidence,
     },
 }
 
@@ -98,7 +98,7 @@ mod tests {
         p
     }
 
-    fn sso<'a>(connection: &'a str, mfa: &'a str) -> Admission<'a> {
+    fn sso(connection: &str, mfa: MfaEvidence) -> Admission<'_> {
         Admission::Sso {
             connection_id: Some(connection),
             mfa,
@@ -131,16 +131,26 @@ mod tests {
         let own = vec!["conn-acme".to_string()];
         let p = policy(true, true, false);
         assert_eq!(
-            admits(&p, who(Some(Role::Admin)), sso("conn-eu", "yes"), &own),
+            admits(
+                &p,
+                who(Some(Role::Admin)),
+                sso("conn-eu", MfaEvidence::Yes),
+                &own
+            ),
             AccountAdmission::NeedsOwnSso
         );
         assert_eq!(
-            admits(&p, who(Some(Role::User)), sso("conn-acme", "unknown"), &own),
+            admits(
+                &p,
+                who(Some(Role::User)),
+                sso("conn-acme", MfaEvidence::Unknown),
+                &own
+            ),
             AccountAdmission::Admitted
         );
         let legacy = Admission::Sso {
             connection_id: None,
-            mfa: "yes",
+            mfa: MfaEvidence::Yes,
         };
         assert_eq!(
             admits(&p, who(Some(Role::User)), legacy, &own),
@@ -166,7 +176,12 @@ mod tests {
         );
         // Break-glass is a password sign-in; another IdP's session is not one.
         assert_eq!(
-            admits(&p, who(Some(Role::Admin)), sso("other", "yes"), &[]),
+            admits(
+                &p,
+                who(Some(Role::Admin)),
+                sso("other", MfaEvidence::Yes),
+                &[]
+            ),
             AccountAdmission::NeedsOwnSso
         );
     }
@@ -176,15 +191,15 @@ mod tests {
         let own = vec!["c".to_string()];
         let p = policy(true, false, true);
         assert_eq!(
-            admits(&p, who(None), sso("other", "unknown"), &own),
+            admits(&p, who(None), sso("other", MfaEvidence::Unknown), &own),
             AccountAdmission::IdpMfaMissing
         );
         assert_eq!(
-            admits(&p, who(None), sso("c", "no"), &own),
+            admits(&p, who(None), sso("c", MfaEvidence::No), &own),
             AccountAdmission::IdpMfaMissing
         );
         assert_eq!(
-            admits(&p, who(None), sso("other", "yes"), &own),
+            admits(&p, who(None), sso("other", MfaEvidence::Yes), &own),
             AccountAdmission::Admitted
         );
     }
@@ -193,7 +208,12 @@ mod tests {
     fn an_account_without_enforcement_admits_any_sign_in() {
         let p = policy(true, false, false);
         assert_eq!(
-            admits(&p, who(Some(Role::User)), sso("other", "no"), &[]),
+            admits(
+                &p,
+                who(Some(Role::User)),
+                sso("other", MfaEvidence::No),
+                &[]
+            ),
             AccountAdmission::Admitted
         );
         assert_eq!(

@@ -2,6 +2,7 @@
 
 use crate::db::DbError;
 use crate::domain::{messages, DomainError};
+use crate::services::sign_in::failure::{SignInFailure, Step};
 
 /// The text shown for any failure on our side; the request id lets support find the cause.
 pub const INTERNAL_MESSAGE: &str =
@@ -52,6 +53,10 @@ pub enum ServiceError {
     SsoNotAvailable,
     #[error("{}", messages::SESSION_EXPIRED)]
     SessionExpired,
+    /// A sign-in step was refused (already audited, throttled and counted by
+    /// `sign_in::attempt`); `Display` is the text the user reads.
+    #[error(transparent)]
+    SignIn(SignInFailure),
     /// The account would not admit this session's sign-in (SPEC §3.8): the user signs in again
     /// through the account's IdP, with Log in with SSO prefilled for `account` and `email`.
     #[error("{}", if *.mfa_missing { messages::IDP_MFA_MISSING } else { messages::OWN_SSO_REQUIRED })]
@@ -89,6 +94,7 @@ impl ServiceError {
             Self::PasswordResetDisabled => "password_reset_disabled",
             Self::SsoNotAvailable => "sso_not_available",
             Self::SessionExpired => "session_expired",
+            Self::SignIn(_) => "sign_in_refused",
             Self::AccountSignInRequired { .. } => "account_sign_in_required",
             Self::SignInRequired => "unauthenticated",
             Self::Forbidden => "forbidden",
@@ -114,6 +120,7 @@ impl ServiceError {
             Self::Throttled => 429,
             Self::PasswordLoginDisabled | Self::PasswordChangeRequired => 403,
             Self::AccountSignInRequired { .. } => 403,
+            Self::SignIn(failure) => failure.status(Step::Answer),
             Self::PasswordResetDisabled | Self::SsoNotAvailable => 409,
             Self::Forbidden | Self::Csrf => 403,
             Self::Db(_) | Self::Internal(_) => 500,
@@ -131,5 +138,23 @@ impl ServiceError {
 impl From<diesel::result::Error> for ServiceError {
     fn from(e: diesel::result::Error) -> Self {
         Self::Db(DbError::Query(e))
+    }
+}
+
+/// A refused step of a password or code sign-in reads as the forms always said it (one text for
+/// every wrong-credential cause); an SSO refusal keeps its own text and status.
+impl From<SignInFailure> for ServiceError {
+    fn from(failure: SignInFailure) -> Self {
+        use SignInFailure as F;
+        match failure {
+            F::UnknownUser
+            | F::AmbiguousEmail
+            | F::NoPassword
+            | F::WrongPassword
+            | F::UserNotActive => Self::InvalidCredentials,
+            F::WrongCode | F::ReplayedCode | F::WrongRecoveryCode => Self::InvalidOtp,
+            F::SsoEnforced => Self::PasswordLoginDisabled,
+            other => Self::SignIn(other),
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::db::membership::Membership;
 use crate::db::user::User;
 use crate::db::DbConnection;
 use crate::domain::trust::{self, AccountAdmission, Admission, EmailClaim};
-use crate::domain::Role;
+use crate::domain::{AuthMethod, Role};
 use crate::services::ServiceError;
 
 /// How deep an account tree may be walked (a damaged parent chain cannot loop forever).
@@ -96,10 +96,10 @@ pub fn usable_connections(
 
 /// How `signed_in` was admitted, for the rules of `domain::trust`.
 pub fn admission_of(signed_in: &SignedIn) -> Admission<'_> {
-    if signed_in.auth_method == "sso" {
+    if signed_in.auth_method == AuthMethod::Sso {
         Admission::Sso {
             connection_id: signed_in.connection_id.as_deref(),
-            mfa: &signed_in.mfa,
+            mfa: signed_in.mfa,
         }
     } else {
         Admission::Password
@@ -134,7 +134,7 @@ pub fn account_admits(
 /// under, not by one given again after a revocation. (User status and membership are checked
 /// where the profile is loaded.)
 pub fn still_admitted(conn: &mut DbConnection, signed_in: &SignedIn) -> Result<bool, ServiceError> {
-    if signed_in.auth_method != "sso" {
+    if signed_in.auth_method != AuthMethod::Sso {
         return Ok(true);
     }
     let Some(connection_id) = &signed_in.connection_id else {

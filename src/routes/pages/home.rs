@@ -5,6 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::render;
+use crate::domain::{AuthMethod, IdpKind};
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{current_profile, verify_csrf, CsrfToken, CurrentUser};
 use crate::services::account::profile::Profile;
@@ -31,18 +32,18 @@ pub async fn show(
             csrf_token: csrf.0,
             profile,
             auth_method: sign_in_method(&user.signed_in),
-            mfa: user.signed_in.mfa.clone(),
+            mfa: user.signed_in.mfa.to_string(),
         },
     )
 }
 
 /// How the user signed in, as a person reads it.
 fn sign_in_method(signed_in: &crate::auth::session::SignedIn) -> String {
-    match (signed_in.auth_method.as_str(), signed_in.idp.as_deref()) {
-        ("sso", Some("saml")) => "SSO (SAML)".into(),
-        ("sso", Some("entra")) => "SSO (Microsoft Entra ID)".into(),
-        ("password+totp", _) => "password and authenticator code".into(),
-        (method, _) => method.to_string(),
+    match (signed_in.auth_method, signed_in.idp) {
+        (AuthMethod::Sso, Some(IdpKind::Saml)) => "SSO (SAML)".into(),
+        (AuthMethod::Sso, Some(IdpKind::Entra)) => "SSO (Microsoft Entra ID)".into(),
+        (AuthMethod::PasswordAndTotp, _) => "password and authenticator code".into(),
+        (method, _) => method.as_str().to_string(),
     }
 }
 

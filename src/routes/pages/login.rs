@@ -10,10 +10,10 @@ use secrecy::SecretString;
 use super::render;
 use crate::auth::device_cookie;
 use crate::auth::session::{self, PendingSecondFactor, SessionView};
-use crate::domain::{messages, safe_return_url};
+use crate::domain::{messages, AfterSignIn};
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{verify_csrf, CsrfToken, MaybeUser, Meta};
-use crate::services::sign_in::password::{self as login, PasswordOutcome};
+use crate::services::sign_in::password::{password_step, PasswordOutcome};
 use crate::services::ServiceError;
 use crate::AppState;
 
@@ -33,6 +33,8 @@ pub struct LoginQuery {
     signed_out: Option<String>,
     invited: Option<String>,
     return_to: Option<String>,
+    /// Prefills the username (an OpenID Provider `login_hint`).
+    username: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -72,12 +74,18 @@ pub(crate) fn device_cookie_for(state: &AppState, user_id: &str) -> Cookie<'stat
 const MAX_PASSWORD_BYTES: usize = 1024;
 
 pub async fn show(
+    state: web::Data<AppState>,
     query: web::Query<LoginQuery>,
     csrf: CsrfToken,
     user: MaybeUser,
 ) -> Result<HttpResponse, PageError> {
+    let after = AfterSignIn::from_return_to(
+        query.return_to.as_deref(),
+        state.settings.portal_url.as_ref(),
+    );
+    // Signed in already: straight on to what the sign-in was for.
     if matches!(user.view, SessionView::SignedIn(_)) {
-        return Ok(see_other("/"));
+        return Ok(see_other(&after.location()));
     }
     let notice = if query.expired.is_some() || user.view == SessionView::Expired {
         Some(messages::SESSION_EXPIRED.to_string())
@@ -92,8 +100,12 @@ pub async fn show(
         StatusCode::OK,
         &LoginPage {
             csrf_token: csrf.0,
-            username: String::new(),
-            return_to: query.return_to.clone().unwrap_or_default(),
+            username: query
+                .username
+                .as_deref()
+                .map(|u| u.trim().chars().take(254).collect())
+                .unwrap_or_default(),
+            return_to: after.to_return_to().unwrap_or_default(),
             error: None,
             notice,
         },
@@ -110,17 +122,17 @@ pub async fn submit(
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     let username = form.username.unwrap_or_default().trim().to_string();
-    let return_to = form
-        .return_to
-        .as_deref()
-        .and_then(|r| safe_return_url(r, state.settings.portal_url.as_ref()));
+    let after = AfterSignIn::from_return_to(
+        form.return_to.as_deref(),
+        state.settings.portal_url.as_ref(),
+    );
     let page = |status: StatusCode, error: &str| {
         render(
             status,
             &LoginPage {
                 csrf_token: csrf.0.clone(),
                 username: username.chars().take(254).collect(),
-                return_to: return_to.clone().unwrap_or_default(),
+                return_to: after.to_return_to().unwrap_or_default(),
                 error: Some(error.to_string()),
                 notice: None,
             },
@@ -139,7 +151,7 @@ pub async fn submit(
     if username.len() > 254 || password.len() > MAX_PASSWORD_BYTES {
         return page(StatusCode::UNAUTHORIZED, messages::INVALID_CREDENTIALS);
     }
-    match login::password_step(
+    match password_step(
         &state,
         username.clone(),
         SecretString::from(password),
@@ -151,7 +163,7 @@ pub async fn submit(
         Ok(PasswordOutcome::SignedIn(signed_in)) => {
             session::sign_in(&user.session, &signed_in)
                 .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
-            let mut res = see_other(return_to.as_deref().unwrap_or("/"));
+            let mut res = see_other(&after.location());
             res.add_cookie(&device_cookie_for(&state, &signed_in.user_id))
                 .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
             Ok(res)
@@ -160,7 +172,7 @@ pub async fn submit(
             let pending = PendingSecondFactor {
                 user_id,
                 started_at: state.clock.now().timestamp(),
-                return_to,
+                return_to: after.to_return_to(),
             };
             session::begin_second_factor(&user.session, &pending)
                 .map_err(|e| PageError(ServiceError::Internal(e.into())))?;

@@ -8,7 +8,7 @@ use super::render;
 use crate::auth::session::SessionView;
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{verify_csrf, CsrfToken, MaybeUser, Meta};
-use crate::services::sign_in::password as login;
+use crate::services::sign_in::password::record_logout;
 use crate::AppState;
 
 #[derive(Template)]
@@ -38,7 +38,7 @@ pub async fn submit(
 ) -> Result<HttpResponse, PageError> {
     verify_csrf(&req, &state, form.csrf_token.as_deref())?;
     if let SessionView::SignedIn(signed_in) = &user.view {
-        login::record_logout(&state, signed_in.user_id.clone(), meta.0).await?;
+        record_logout(&state, signed_in.user_id.clone(), meta.0).await?;
     }
     user.session.purge();
     Ok(see_other("/login?signed_out=1"))

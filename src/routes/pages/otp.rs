@@ -9,9 +9,10 @@ use askama::Template;
 use super::render;
 use crate::auth::session;
 use crate::domain::messages;
+use crate::domain::AfterSignIn;
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{verify_csrf, CsrfToken, MaybeUser, Meta};
-use crate::services::sign_in::password as login;
+use crate::services::sign_in::second_factor::second_factor_step;
 use crate::services::ServiceError;
 use crate::AppState;
 
@@ -83,11 +84,13 @@ pub async fn submit(
         return page(StatusCode::UNPROCESSABLE_ENTITY, messages::INVALID_OTP);
     }
     let device = super::login::device_cookie_of(&req);
-    match login::second_factor_step(&state, pending.user_id.clone(), code, meta.0, device).await {
+    match second_factor_step(&state, pending.user_id.clone(), code, meta.0, device).await {
         Ok(signed_in) => {
             session::sign_in(&user.session, &signed_in)
                 .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
-            let mut res = see_other(pending.return_to.as_deref().unwrap_or("/"));
+            let portal = state.settings.portal_url.as_ref();
+            let after = AfterSignIn::from_return_to(pending.return_to.as_deref(), portal);
+            let mut res = see_other(&after.location());
             res.add_cookie(&super::login::device_cookie_for(&state, &signed_in.user_id))
                 .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
             Ok(res)

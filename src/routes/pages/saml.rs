@@ -10,21 +10,17 @@ use super::sso::{saml_flow_cookie, SsoPage, SAML_FLOW_COOKIE};
 use crate::auth::session;
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{CsrfToken, MaybeUser, Meta};
-use crate::services::connections::saml as saml_connections;
-use crate::services::sso::outcome::SsoRefusal;
-use crate::services::sso::saml::{self as saml_acs, AcsForm};
+use crate::services::sign_in::failure::{SignInFailure, Step};
+use crate::services::sso::saml::{self, AcsForm};
 use crate::services::ServiceError;
 use crate::AppState;
 
 /// Largest ACS form body (the SAMLResponse limit plus the RelayState).
 pub const ACS_FORM_LIMIT: usize = crate::sso::saml::xml_guard::MAX_ENCODED_LEN + 4096;
 
-fn refused(csrf: CsrfToken, refusal: &SsoRefusal) -> Result<HttpResponse, PageError> {
-    let status = match refusal {
-        SsoRefusal::NotConfigured => StatusCode::NOT_FOUND,
-        SsoRefusal::Throttled => StatusCode::TOO_MANY_REQUESTS,
-        _ => StatusCode::UNAUTHORIZED,
-    };
+fn refused(csrf: CsrfToken, refusal: &SignInFailure) -> Result<HttpResponse, PageError> {
+    let status =
+        StatusCode::from_u16(refusal.status(Step::Answer)).unwrap_or(StatusCode::UNAUTHORIZED);
     render(
         status,
         &SsoPage {
@@ -55,19 +51,19 @@ pub async fn acs(
                 meta.0.request_id,
                 e.to_string().escape_debug()
             );
-            return refused(csrf, &SsoRefusal::IncorrectCredentials);
+            return refused(csrf, &SignInFailure::NoSamlResponse);
         }
     };
     let flow_cookie = req.cookie(SAML_FLOW_COOKIE).map(|c| c.value().to_string());
-    let mut res =
-        match saml_acs::complete(&state, path.into_inner(), form, flow_cookie, meta.0).await? {
-            Ok(done) => {
-                session::sign_in(&user.session, &done.signed_in)
-                    .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
-                see_other(done.return_to.as_deref().unwrap_or("/"))
-            }
-            Err(refusal) => refused(csrf, &refusal)?,
-        };
+    let mut res = match saml::complete(&state, path.into_inner(), form, flow_cookie, meta.0).await {
+        Ok(done) => {
+            session::sign_in(&user.session, &done.signed_in)
+                .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
+            see_other(&done.after.location())
+        }
+        Err(ServiceError::SignIn(refusal)) => refused(csrf, &refusal)?,
+        Err(e) => return Err(e.into()),
+    };
     let _ = res.add_removal_cookie(&saml_flow_cookie(&state, String::new()));
     Ok(res)
 }
@@ -81,7 +77,7 @@ pub async fn sp_metadata(
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(PageError(connection_not_found()));
     }
-    match saml_connections::sp_metadata(&state, id).await? {
+    match crate::services::connections::saml::sp_metadata(&state, id).await? {
         Some(xml) => Ok(HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "application/samlmetadata+xml"))
             .body(xml)),

@@ -9,15 +9,14 @@ use askama::Template;
 
 use super::render;
 use crate::auth::session;
-use crate::domain::{messages, safe_return_url, AccountName};
+use crate::domain::{messages, AccountName, AfterSignIn};
 use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{verify_csrf, CsrfToken, CurrentUser, MaybeUser, Meta};
 use crate::services::connections::admin_consent::{self, ConsentCallback};
-use crate::services::sso::entra as sso_callback;
+use crate::services::sign_in::failure::Step;
 use crate::services::sso::flow::FlowBinding;
-use crate::services::sso::outcome::SsoRefusal;
 use crate::services::sso::outcome::{Callback, CallbackOutcome};
-use crate::services::sso::start as sso_login;
+use crate::services::sso::{entra, start};
 use crate::services::ServiceError;
 use crate::AppState;
 
@@ -141,10 +140,8 @@ pub async fn submit(
         .chars()
         .take(254)
         .collect::<String>();
-    let return_to = form
-        .return_to
-        .as_deref()
-        .and_then(|r| safe_return_url(r, state.settings.portal_url.as_ref()));
+    let portal = state.settings.portal_url.as_ref();
+    let after = AfterSignIn::from_return_to(form.return_to.as_deref(), portal);
     let page = |status: StatusCode, error: &str| {
         render(
             status,
@@ -152,7 +149,7 @@ pub async fn submit(
                 csrf_token: csrf.0.clone(),
                 account: account.clone(),
                 email: email.clone(),
-                return_to: return_to.clone().unwrap_or_default(),
+                return_to: after.to_return_to().unwrap_or_default(),
                 error: Some(error.to_string()),
             },
         )
@@ -163,14 +160,14 @@ pub async fn submit(
     if email.is_empty() {
         return page(StatusCode::UNPROCESSABLE_ENTITY, "Enter your work email.");
     }
-    let mut res = match sso_login::begin(
+    let mut res = match start::begin(
         &state,
         account.clone(),
         email.clone(),
-        return_to.clone(),
+        after.clone(),
         meta.0,
     )
-    .await?
+    .await
     {
         Ok(redirect) => {
             use secrecy::ExposeSecret;
@@ -192,14 +189,12 @@ pub async fn submit(
             let _ = res.add_cookie(&flow);
             res
         }
-        Err(refusal) => {
-            let status = match refusal {
-                SsoRefusal::IdpUnreachable => StatusCode::BAD_GATEWAY,
-                SsoRefusal::Throttled => StatusCode::TOO_MANY_REQUESTS,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
+        Err(ServiceError::SignIn(refusal)) => {
+            let status = StatusCode::from_u16(refusal.status(Step::Form))
+                .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
             page(status, &refusal.to_string())?
         }
+        Err(e) => return Err(e.into()),
     };
     if let Ok(name) = AccountName::parse(&account) {
         let _ = res.add_cookie(&cookie(
@@ -227,7 +222,7 @@ pub async fn oidc_callback(
         session::SessionView::SignedIn(s) => Some(s.user_id.clone()),
         _ => None,
     };
-    let outcome = sso_callback::complete(
+    let outcome = entra::complete(
         &state,
         query.into_inner(),
         flow_cookie,
@@ -239,7 +234,7 @@ pub async fn oidc_callback(
         CallbackOutcome::SignedIn(done) => {
             session::sign_in(&user.session, &done.signed_in)
                 .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
-            see_other(done.return_to.as_deref().unwrap_or("/"))
+            see_other(&done.after.location())
         }
         CallbackOutcome::ConsentRedirect {
             url,
@@ -260,10 +255,8 @@ pub async fn oidc_callback(
             res
         }
         CallbackOutcome::Refused(refusal) => {
-            let status = match refusal {
-                SsoRefusal::IdpUnreachable => StatusCode::BAD_GATEWAY,
-                _ => StatusCode::UNAUTHORIZED,
-            };
+            let status = StatusCode::from_u16(refusal.status(Step::Answer))
+                .unwrap_or(StatusCode::UNAUTHORIZED);
             render(
                 status,
                 &SsoPage {

@@ -8,29 +8,22 @@
 //! authenticated: anyone can craft a callback naming someone else's tenant. Neither is trusted.
 
 use secrecy::{ExposeSecret, SecretString};
-use subtle::ConstantTimeEq;
 
 use crate::auth::session::SignedIn;
-use crate::crypto::tokens::{random_token, sha256_hex};
+use crate::crypto::tokens::random_token;
 use crate::db::account::Account;
 use crate::db::connection::{IdpConnection, KIND_ENTRA};
-use crate::db::login_flow::LoginFlow;
 use crate::domain::messages;
 use crate::services::account::profile;
 use crate::services::connections::entra_tenants::{self, TenantView};
-use crate::services::sso::flow::FLOW_LIFETIME;
-use crate::services::sso::outcome::{audit_attempt, SsoRefusal};
-use crate::services::sso::outcome::{idp_error_text, Callback, CallbackOutcome};
+use crate::services::sign_in::attempt::{Attempt, Method};
+use crate::services::sign_in::failure::{idp_error_reason, idp_error_text, SignInFailure};
+use crate::services::sso::flow::{self, FlowKind, TakenFlow};
+use crate::services::sso::outcome::{Callback, CallbackOutcome};
 use crate::services::support::audit::{Outcome, RequestMeta};
 use crate::services::ServiceError;
 use crate::sso::entra::{validate_token, TokenRules};
 use crate::AppState;
-
-/// Flow kind of the admin's `organizations` sign-in (step 1).
-pub const FLOW_ADMIN_SIGN_IN: &str = "entra_admin_sign_in";
-/// Flow kind of the consent request (steps 2–3).
-pub const FLOW_ADMIN_CONSENT: &str = "entra_admin_consent";
-const NOT_TENANT_ADMIN: &str = "To connect your organization, sign in with a Microsoft account that is a Global Administrator or Privileged Role Administrator of your organization. Application and Cloud Application Administrators cannot grant consent to the Microsoft Graph permission this connection needs.";
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct AdminFlow {
@@ -45,41 +38,6 @@ struct AdminFlow {
 pub struct Redirect {
     pub url: String,
     pub state: SecretString,
-}
-
-async fn store_flow(
-    state: &AppState,
-    kind: &'static str,
-    flow_state: &str,
-    account_id: &str,
-    payload: &AdminFlow,
-) -> Result<(), ServiceError> {
-    let now = state.clock.now_naive();
-    let sealed = state
-        .keys
-        .secret_box
-        .seal(&serde_json::to_vec(payload).map_err(|e| ServiceError::Internal(e.into()))?);
-    let flow = LoginFlow {
-        id: sha256_hex(flow_state),
-        kind: kind.into(),
-        account_id: Some(account_id.to_string()),
-        payload: sealed,
-        created_at: now,
-        expires_at: now + FLOW_LIFETIME,
-        used_at: None,
-    };
-    state.db.run(move |conn| flow.insert(conn)).await?;
-    Ok(())
-}
-
-fn open_flow(state: &AppState, flow: &LoginFlow) -> Result<AdminFlow, ServiceError> {
-    state
-        .keys
-        .secret_box
-        .open(&flow.payload)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("admin flow payload unreadable")))
 }
 
 /// Step 1: the signed-in account admin is sent to sign in with Microsoft.
@@ -97,10 +55,11 @@ pub async fn start(state: &AppState, admin: &SignedIn) -> Result<Redirect, Servi
         pkce_verifier: Some(request.pkce_verifier.expose_secret().to_string()),
         tenant_id: None,
     };
-    store_flow(
+    let key = request.state.expose_secret();
+    flow::store(
         state,
-        FLOW_ADMIN_SIGN_IN,
-        request.state.expose_secret(),
+        key,
+        FlowKind::AdminSignIn,
         &admin.account_id,
         &payload,
     )
@@ -114,16 +73,17 @@ pub async fn start(state: &AppState, admin: &SignedIn) -> Result<Redirect, Servi
 /// Step 1's callback: learn the admin's `tid` from a fully validated ID token, then step 2.
 pub async fn after_admin_sign_in(
     state: &AppState,
-    flow: LoginFlow,
+    flow: TakenFlow,
     callback: Callback,
     current_user: Option<String>,
     meta: RequestMeta,
 ) -> Result<CallbackOutcome, ServiceError> {
     let now = state.clock.now();
-    let account_id = flow.account_id.clone().unwrap_or_default();
-    let payload = open_flow(state, &flow)?;
+    let account_id = flow.account_id.clone();
+    let payload: AdminFlow = flow.open(state)?;
     let actor = format!("user-id:{}", payload.user_id);
-    let refuse = |refusal: SsoRefusal, reason: String| {
+    let refuse = |refusal: SignInFailure| {
+        let reason = refusal.code().into_owned();
         let (meta, actor, account_id) = (meta.clone(), actor.clone(), account_id.clone());
         async move {
             let naive = state.clock.now_naive();
@@ -151,28 +111,18 @@ pub async fn after_admin_sign_in(
     if current_user.as_deref() != Some(payload.user_id.as_str())
         || !is_account_admin(state, &payload.user_id, &account_id).await?
     {
-        return refuse(SsoRefusal::FlowExpired, "session_changed".into()).await;
+        return refuse(SignInFailure::SessionChanged).await;
     }
     if let Some(error) = callback.error.as_deref() {
-        let text = idp_error_text(
-            error,
-            callback.error_description.as_deref().unwrap_or_default(),
-        );
-        return refuse(
-            SsoRefusal::IdpError(text),
-            crate::services::sso::outcome::idp_error_reason(error),
-        )
-        .await;
+        let description = callback.error_description.as_deref().unwrap_or_default();
+        return refuse(SignInFailure::idp_error(error, description)).await;
     }
     let rt = entra_tenants::runtime(state)?;
     let code = callback.code.unwrap_or_default();
     let verifier = SecretString::from(payload.pkce_verifier.clone().unwrap_or_default());
     let id_token = match rt.oidc.redeem_organizations_code(&code, &verifier).await {
         Ok(token) => token,
-        Err(e @ crate::sso::SsoError::IdpUnreachable(_)) => {
-            return refuse(SsoRefusal::IdpUnreachable, e.code().into()).await
-        }
-        Err(e) => return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await,
+        Err(e) => return refuse(SignInFailure::from(e)).await,
     };
     let audiences = vec![rt.app.client_id.clone()];
     let nonce = payload.nonce.clone().unwrap_or_default();
@@ -187,10 +137,7 @@ pub async fn after_admin_sign_in(
     let any_tenant = |_: &crate::sso::entra::TenantId| Some(Vec::new());
     let verified = match validate_token(&id_token, &rules, &rt.keys, &any_tenant).await {
         Ok(v) => v,
-        Err(e @ crate::sso::SsoError::IdpUnreachable(_)) => {
-            return refuse(SsoRefusal::IdpUnreachable, e.code().into()).await
-        }
-        Err(e) => return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await,
+        Err(e) => return refuse(SignInFailure::from(e)).await,
     };
     // Only a directory admin who may grant tenant-wide consent speaks for the tenant.
     let wids: Vec<String> = verified
@@ -205,11 +152,7 @@ pub async fn after_admin_sign_in(
         })
         .unwrap_or_default();
     if !crate::sso::entra::admin_roles::may_grant_consent(&wids) {
-        return refuse(
-            SsoRefusal::IdpError(NOT_TENANT_ADMIN),
-            "not_tenant_admin".into(),
-        )
-        .await;
+        return refuse(SignInFailure::NotTenantAdmin).await;
     }
     let consent_state = random_token(32);
     let next = AdminFlow {
@@ -218,10 +161,10 @@ pub async fn after_admin_sign_in(
         pkce_verifier: None,
         tenant_id: Some(verified.tenant_id.to_string()),
     };
-    store_flow(
+    flow::store(
         state,
-        FLOW_ADMIN_CONSENT,
         &consent_state,
+        FlowKind::AdminConsent,
         &account_id,
         &next,
     )
@@ -258,24 +201,11 @@ pub async fn complete(
 ) -> Result<Result<TenantView, String>, ServiceError> {
     let naive = state.clock.now_naive();
     // Consume the flow first, whatever the outcome: a state is good for one answer only.
-    let flow = match callback
-        .state
-        .clone()
-        .filter(|s| !s.is_empty() && s.len() <= 512)
-    {
-        Some(flow_state) => {
-            let id = sha256_hex(&flow_state);
-            let flow = state
-                .db
-                .run(move |conn| LoginFlow::consume(conn, &id, naive))
-                .await?;
-            let same_browser =
-                flow_cookie.is_some_and(|c| bool::from(c.as_bytes().ct_eq(flow_state.as_bytes())));
-            flow.filter(|f| same_browser && f.kind == FLOW_ADMIN_CONSENT)
-        }
-        None => None,
-    };
-    let account_id = flow.as_ref().and_then(|f| f.account_id.clone());
+    let key = callback.state.clone().unwrap_or_default();
+    let flow = flow::take(state, &key, flow_cookie.as_deref())
+        .await?
+        .filter(|f| f.same_browser && f.kind == FlowKind::AdminConsent);
+    let account_id = flow.as_ref().map(|f| f.account_id.clone());
     let actor = current_user
         .as_ref()
         .map(|u| format!("user-id:{}", u.user_id))
@@ -308,16 +238,12 @@ pub async fn complete(
             error,
             callback.error_description.as_deref().unwrap_or_default(),
         );
-        return fail(
-            crate::services::sso::outcome::idp_error_reason(error),
-            text.to_string(),
-        )
-        .await;
+        return fail(idp_error_reason(error), text.to_string()).await;
     }
     let Some(flow) = flow else {
         return fail("state_invalid".into(), messages::SESSION_EXPIRED.into()).await;
     };
-    let payload = open_flow(state, &flow)?;
+    let payload: AdminFlow = flow.open(state)?;
     if current_user.as_ref().map(|u| u.user_id.as_str()) != Some(payload.user_id.as_str()) {
         return fail("session_changed".into(), messages::SESSION_EXPIRED.into()).await;
     }
@@ -325,7 +251,7 @@ pub async fn complete(
     if callback.tenant.as_deref() != Some(tid.as_str()) {
         return fail(format!("tenant_mismatch:{}", callback.tenant.unwrap_or_default().chars().take(40).collect::<String>()), "The consent response names a different tenant than the one you signed in with. Nothing was changed.".into()).await;
     }
-    let account_id = flow.account_id.unwrap_or_default();
+    let account_id = flow.account_id;
     // Still an admin of the account now, not only when the flow started.
     if !is_account_admin(state, &payload.user_id, &account_id).await? {
         return fail(
@@ -400,15 +326,13 @@ pub async fn audit_start(
     state
         .db
         .run(move |conn| {
-            audit_attempt(
+            Attempt::new(Method::Sso, actor, Some(&account_id)).audit_success(
                 conn,
                 &meta,
                 naive,
-                &actor,
-                Some(&account_id),
-                Outcome::Success,
-                "admin_consent_started",
+                Some("admin_consent_started"),
             )
         })
-        .await
+        .await?;
+    Ok(())
 }

@@ -1,38 +1,110 @@
-//! The OIDC redirect URI (`/sso/oidc/callback`): the end of "Log in with SSO" (SPEC §3.2 steps
-//! 4–7) and step 1 of admin consent (SPEC §3.3). Every attempt is audited; users only ever see
-//! SPEC's messages (or a friendly text for an IdP error response).
+//! "Log in with SSO" through an approved Entra tenant (SPEC §3.2 steps 3–7, §4): the
+//! authorization request with its single-use `state`, and the OIDC redirect URI
+//! (`/sso/oidc/callback`), which also ends step 1 of admin consent (SPEC §3.3). Every attempt is
+//! audited; users only ever see SPEC's messages (or a friendly text for an IdP error response).
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
-use crate::crypto::tokens::sha256_hex;
 use crate::db::approved_tenant::ApprovedTenant;
 use crate::db::connection::{IdpConnection, KIND_ENTRA};
-use crate::db::login_flow::LoginFlow;
-use crate::services::sso::flow::FlowPayload;
-use crate::services::sso::identity::{
-    audit_success, refusal_for, resolve_user, sso_session, SsoEvidence, VerifiedIdentity,
-};
-use crate::services::sso::outcome::{
-    idp_error_reason, idp_error_text, Callback, CallbackOutcome, SsoSignIn,
-};
-use crate::services::sso::outcome::{record_refusal, SsoRefusal};
+use crate::domain::{AfterSignIn, Email, IdpKind};
+use crate::services::sign_in::attempt::{Attempt, Method};
+use crate::services::sign_in::failure::SignInFailure;
+use crate::services::sso::flow::{self, FlowBinding, FlowKind, SsoRedirect, TakenFlow};
+use crate::services::sso::identity::{resolve_user, VerifiedIdentity};
+use crate::services::sso::outcome::{Callback, CallbackOutcome, SsoSignIn};
 use crate::services::support::audit::RequestMeta;
 use crate::services::ServiceError;
-use crate::sso::entra::{validate_token, TenantId, TokenRules};
-use crate::sso::SsoError;
+use crate::sso::entra::{validate_token, TenantId, TokenRules, VerifiedToken};
 use crate::AppState;
 
-/// MFA evidence from `amr` (SPEC §3.6): `yes`, `no` (methods without MFA), or `unknown`.
-pub fn mfa_evidence(amr: &[String]) -> &'static str {
-    if amr.iter().any(|m| m == "mfa") {
-        "yes"
-    } else if amr.is_empty() {
-        "unknown"
-    } else {
-        "no"
-    }
+/// The secrets and context of one Entra sign-in flow, sealed at rest.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct EntraFlow {
+    tenant_id: String,
+    nonce: String,
+    pkce_verifier: String,
+    email: String,
+    return_to: Option<String>,
+    /// The account whose Entra connection and approved tenant the flow goes through, when it is
+    /// an ancestor of the flow's account (SPEC §3.5); `None`: the flow's account itself.
+    #[serde(default)]
+    connection_account_id: Option<String>,
+    /// The Conditional Access authentication context asked for; the ID token must carry it in
+    /// `acrs`.
+    #[serde(default)]
+    auth_context: Option<String>,
+}
+
+/// An SSO attempt that `sso::start` routed to an approved Entra tenant.
+#[derive(Debug)]
+pub struct EntraTarget {
+    /// The account signed into.
+    pub account_id: String,
+    pub tenant_id: String,
+    /// The account whose connection approved the tenant (the account itself or an ancestor).
+    pub connection_account_id: String,
+    /// The authentication context to ask for (SPEC §3.6).
+    pub auth_context: Option<String>,
+    pub email: Email,
+    pub after: AfterSignIn,
+}
+
+/// SPEC §3.2 step 3 (Entra): stores the flow under its `state` and redirects to the tenant.
+/// An unreachable IdP is a refusal the attempt records.
+pub async fn begin(
+    state: &AppState,
+    target: EntraTarget,
+    attempt: &Attempt,
+    meta: RequestMeta,
+) -> Result<SsoRedirect, ServiceError> {
+    let rt = crate::services::connections::entra_tenants::runtime(state)?;
+    let tenant =
+        TenantId::parse(&target.tenant_id).map_err(|e| ServiceError::Internal(e.into()))?;
+    let request = rt
+        .oidc
+        .authorization_request(
+            &tenant,
+            target.email.as_str(),
+            target.auth_context.as_deref(),
+            state.clock.now(),
+        )
+        .await;
+    let request = match request {
+        Ok(request) => request,
+        Err(e) => {
+            log::warn!(
+                "request_id={} authorization request for tenant {tenant} failed: {e}",
+                meta.request_id
+            );
+            let failure = SignInFailure::from(e);
+            attempt.record_sso_failure(state, &meta, &failure).await?;
+            return Err(failure.into());
+        }
+    };
+    let payload = EntraFlow {
+        tenant_id: target.tenant_id,
+        nonce: request.nonce.expose_secret().to_string(),
+        pkce_verifier: request.pkce_verifier.expose_secret().to_string(),
+        email: target.email.as_str().to_string(),
+        return_to: target.after.to_return_to(),
+        connection_account_id: Some(target.connection_account_id),
+        auth_context: target.auth_context,
+    };
+    let key = request.state.expose_secret();
+    flow::store(
+        state,
+        key,
+        FlowKind::EntraSignIn,
+        &target.account_id,
+        &payload,
+    )
+    .await?;
+    Ok(SsoRedirect {
+        url: request.url.to_string(),
+        binding: FlowBinding::Oidc(request.state),
+    })
 }
 
 /// The OIDC redirect URI (`/sso/oidc/callback`), for the browser holding `flow_cookie`:
@@ -44,33 +116,21 @@ pub async fn complete(
     current_user: Option<String>,
     meta: RequestMeta,
 ) -> Result<CallbackOutcome, ServiceError> {
-    let naive = state.clock.now_naive();
-    let Some(flow_state) = callback
-        .state
-        .clone()
-        .filter(|s| !s.is_empty() && s.len() <= 512)
-    else {
-        return Ok(CallbackOutcome::Refused(SsoRefusal::FlowExpired));
-    };
-    let id = sha256_hex(&flow_state);
-    let flow = state
-        .db
-        .run(move |conn| LoginFlow::consume(conn, &id, naive))
-        .await?;
+    let key = callback.state.clone().unwrap_or_default();
     // The flow must exist, be unused and young, and belong to this browser (login CSRF).
-    let same_browser =
-        flow_cookie.is_some_and(|c| bool::from(c.as_bytes().ct_eq(flow_state.as_bytes())));
-    let (Some(flow), true) = (flow, same_browser) else {
-        return Ok(CallbackOutcome::Refused(SsoRefusal::FlowExpired));
+    let flow = flow::take(state, &key, flow_cookie.as_deref())
+        .await?
+        .filter(|f| f.same_browser);
+    let Some(flow) = flow else {
+        return Ok(CallbackOutcome::Refused(SignInFailure::FlowExpired));
     };
-    match flow.kind.as_str() {
-        KIND_ENTRA => Ok(
-            match complete_user_sign_in(state, flow, callback, meta).await? {
-                Ok(done) => CallbackOutcome::SignedIn(done),
-                Err(refusal) => CallbackOutcome::Refused(refusal),
-            },
-        ),
-        crate::services::connections::admin_consent::FLOW_ADMIN_SIGN_IN => {
+    match flow.kind {
+        FlowKind::EntraSignIn => Ok(match sign_in(state, flow, callback, meta).await {
+            Ok(done) => CallbackOutcome::SignedIn(done),
+            Err(ServiceError::SignIn(failure)) => CallbackOutcome::Refused(failure),
+            Err(e) => return Err(e),
+        }),
+        FlowKind::AdminSignIn => {
             crate::services::connections::admin_consent::after_admin_sign_in(
                 state,
                 flow,
@@ -80,36 +140,55 @@ pub async fn complete(
             )
             .await
         }
-        _ => Ok(CallbackOutcome::Refused(SsoRefusal::FlowExpired)),
+        _ => Ok(CallbackOutcome::Refused(SignInFailure::FlowExpired)),
     }
 }
 
-/// SPEC §3.2 steps 4–7, for a consumed user sign-in flow.
-async fn complete_user_sign_in(
+/// SPEC §3.2 steps 4–7, for a taken user sign-in flow: every refusal is recorded here, once.
+async fn sign_in(
     state: &AppState,
-    flow: LoginFlow,
+    flow: TakenFlow,
     callback: Callback,
     meta: RequestMeta,
-) -> Result<Result<SsoSignIn, SsoRefusal>, ServiceError> {
-    let now = state.clock.now();
-    let naive = now.naive_utc();
-    let account_id = flow.account_id.clone().unwrap_or_default();
-    let payload: FlowPayload = state
-        .keys
-        .secret_box
-        .open(&flow.payload)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("login flow payload unreadable")))?;
-    let actor = format!("anonymous:{}", payload.email);
-    let refuse = |refusal: SsoRefusal, reason: String| {
-        let (meta, actor, account_id) = (meta.clone(), actor.clone(), account_id.clone());
-        async move {
-            record_refusal(state, &meta, &actor, &account_id, &reason).await?;
-            Ok::<_, ServiceError>(Err(refusal))
+) -> Result<SsoSignIn, ServiceError> {
+    let payload: EntraFlow = flow.open(state)?;
+    let attempt = Attempt::new(
+        Method::Sso,
+        format!("anonymous:{}", payload.email),
+        Some(&flow.account_id),
+    );
+    match verified_sign_in(state, &flow.account_id, &payload, callback, &meta).await {
+        Err(ServiceError::SignIn(failure)) => {
+            attempt.record_sso_failure(state, &meta, &failure).await?;
+            Err(failure.into())
         }
-    };
+        Err(e) => Err(e),
+        Ok((identity, user)) => {
+            let signed_in = identity.session(&user.id, &flow.account_id, state.clock.now());
+            let reason = json!({ "tenant": identity.tenant_id, "mfa": signed_in.mfa }).to_string();
+            let done = Attempt::new(
+                Method::Sso,
+                format!("user:{}", user.username),
+                Some(&flow.account_id),
+            );
+            done.record_sso_success(state, &meta, reason).await?;
+            let portal = state.settings.portal_url.as_ref();
+            Ok(SsoSignIn {
+                signed_in,
+                after: AfterSignIn::from_return_to(payload.return_to.as_deref(), portal),
+            })
+        }
+    }
+}
 
+/// The identity the tenant vouched for, and the user it signs in as.
+async fn verified_sign_in(
+    state: &AppState,
+    account_id: &str,
+    payload: &EntraFlow,
+    callback: Callback,
+    meta: &RequestMeta,
+) -> Result<(VerifiedIdentity, crate::db::user::User), ServiceError> {
     if let Some(error) = callback.error.as_deref() {
         let description = callback.error_description.as_deref().unwrap_or_default();
         log::info!(
@@ -117,48 +196,86 @@ async fn complete_user_sign_in(
             meta.request_id,
             description.chars().take(300).collect::<String>()
         );
-        return refuse(
-            SsoRefusal::IdpError(idp_error_text(error, description)),
-            idp_error_reason(error),
-        )
-        .await;
+        return Err(SignInFailure::idp_error(error, description).into());
     }
-    let Some(code) = callback.code.filter(|c| !c.is_empty() && c.len() <= 4096) else {
-        return refuse(SsoRefusal::IncorrectCredentials, "no_code".into()).await;
+    let code = callback
+        .code
+        .filter(|c| !c.is_empty() && c.len() <= 4096)
+        .ok_or(SignInFailure::NoCode)?;
+    let (token, connection) = redeem_and_validate(state, account_id, payload, &code, meta).await?;
+    // SPEC §3.2 step 4: the IdP's email must be the entered one, compared case-insensitively.
+    match token.email.as_deref() {
+        None => return Err(SignInFailure::NoTrustedEmail { saml: false }.into()),
+        Some(e) if !e.eq_ignore_ascii_case(&payload.email) => {
+            return Err(SignInFailure::EmailMismatch.into())
+        }
+        Some(_) => {}
+    }
+    // A requested authentication context must come back in `acrs`; then the tenant's
+    // Conditional Access policy (MFA) was met.
+    let context = payload.auth_context.as_deref();
+    if !token.meets_auth_context(context) {
+        return Err(SignInFailure::AuthContextMissing.into());
+    }
+    let identity = VerifiedIdentity {
+        kind: IdpKind::Entra,
+        issuer: format!("entra:{}", token.tenant_id),
+        subject: token.oid.clone(),
+        email: payload.email.clone(),
+        tenant_id: Some(token.tenant_id.to_string()),
+        connection_id: connection.id,
+        connection_account_id: connection.account_id,
+        mfa: token.mfa_evidence(context.is_some()),
+        amr: token.amr,
+        not_after: None,
     };
+    let now = state.clock.now_naive();
+    let user = resolve_user(state, account_id, &identity, meta, now).await?;
+    Ok((identity, user))
+}
+
+/// Redeems the code and validates the ID token (SPEC §4): only the flow's tenant, and only
+/// while it is approved for — and the Entra connection still owned by — the account SSO is
+/// configured on (the flow's account or, for a sub-account without its own, its ancestor).
+async fn redeem_and_validate(
+    state: &AppState,
+    account_id: &str,
+    payload: &EntraFlow,
+    code: &str,
+    meta: &RequestMeta,
+) -> Result<(VerifiedToken, IdpConnection), ServiceError> {
+    let now = state.clock.now();
     let rt = crate::services::connections::entra_tenants::runtime(state)?;
     let tenant =
         TenantId::parse(&payload.tenant_id).map_err(|e| ServiceError::Internal(e.into()))?;
     let verifier = SecretString::from(payload.pkce_verifier.clone());
-    let id_token = match rt.oidc.redeem_code(&tenant, &code, &verifier, now).await {
-        Ok(token) => token,
-        Err(e @ SsoError::IdpUnreachable(_)) => {
-            log::warn!("request_id={} code redemption failed: {e}", meta.request_id);
-            return refuse(SsoRefusal::IdpUnreachable, e.code().into()).await;
-        }
-        Err(e) => return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await,
-    };
-    // The tenant is approved for, and the connection owned by, the account SSO is configured on:
-    // the flow's account or, for a sub-account without its own, its nearest ancestor.
+    let id_token = rt
+        .oidc
+        .redeem_code(&tenant, code, &verifier, now)
+        .await
+        .inspect_err(|e| {
+            if matches!(e, crate::sso::SsoError::IdpUnreachable(_)) {
+                log::warn!("request_id={} code redemption failed: {e}", meta.request_id);
+            }
+        })
+        .map_err(SignInFailure::from)?;
     let owner = payload
         .connection_account_id
         .clone()
-        .unwrap_or_else(|| account_id.clone());
-    let (tid, acct) = (tenant.to_string(), owner);
+        .unwrap_or_else(|| account_id.to_string());
+    let tid = tenant.to_string();
     let (approval, connection) = state
         .db
         .run(move |conn| {
-            let approval = ApprovedTenant::find(conn, &acct, &tid)?
+            let approval = ApprovedTenant::find(conn, &owner, &tid)?
                 .filter(ApprovedTenant::is_approved)
                 .map(|t| t.domains());
-            let connection = IdpConnection::find_kind(conn, &acct, KIND_ENTRA)?;
+            let connection = IdpConnection::find_kind(conn, &owner, KIND_ENTRA)?;
             Ok::<_, ServiceError>((approval, connection))
         })
         .await?;
     // The account's Entra connection was removed since the flow began.
-    let Some(connection) = connection else {
-        return refuse(SsoRefusal::NotConfigured, "no_usable_connection".into()).await;
-    };
+    let connection = connection.ok_or(SignInFailure::NoUsableConnection)?;
     let audiences = vec![rt.app.client_id.clone()];
     let rules = TokenRules {
         authority: rt.app.authority(),
@@ -166,66 +283,9 @@ async fn complete_user_sign_in(
         nonce: Some(&payload.nonce),
         now,
     };
-    // Only the flow's tenant, and only while approved for the flow's account.
     let lookup = move |t: &TenantId| if *t == tenant { approval.clone() } else { None };
-    let verified = match validate_token(&id_token, &rules, &rt.keys, &lookup).await {
-        Ok(v) => v,
-        Err(e @ SsoError::IdpUnreachable(_)) => {
-            return refuse(SsoRefusal::IdpUnreachable, e.code().into()).await
-        }
-        Err(e) => return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await,
-    };
-    // SPEC §3.2 step 4: the IdP's email must be the entered one, compared case-insensitively.
-    if !verified
-        .email
-        .as_deref()
-        .is_some_and(|e| e.eq_ignore_ascii_case(&payload.email))
-    {
-        let reason = if verified.email.is_none() {
-            "email_not_trusted"
-        } else {
-            "email_mismatch"
-        };
-        return refuse(SsoRefusal::IncorrectCredentials, reason.into()).await;
-    }
-    let identity = VerifiedIdentity {
-        kind: KIND_ENTRA,
-        issuer: format!("entra:{}", verified.tenant_id),
-        subject: verified.oid.clone(),
-        email: payload.email.clone(),
-        tenant_id: Some(verified.tenant_id.to_string()),
-        connection_id: connection.id,
-        connection_account_id: connection.account_id,
-    };
-    // A requested authentication context must come back in `acrs`; then the tenant's
-    // Conditional Access policy (MFA) was met.
-    let context_met = match &payload.auth_context {
-        Some(context) if !verified.acrs.iter().any(|a| a == context) => {
-            return refuse(SsoRefusal::IdpMfaMissing, "auth_context_missing".into()).await;
-        }
-        Some(_) => true,
-        None => false,
-    };
-    let evidence = SsoEvidence {
-        idp: KIND_ENTRA,
-        amr: verified.amr.clone(),
-        mfa: if context_met {
-            "yes"
-        } else {
-            mfa_evidence(&verified.amr)
-        },
-        not_after: None,
-    };
-    let user = match resolve_user(state, &account_id, &identity, &evidence, &meta, naive).await? {
-        Ok(user) => user,
-        Err(reason) => return refuse(refusal_for(reason), reason.into()).await,
-    };
-    let signed_in = sso_session(&user.id, &identity, &account_id, evidence, now);
-    let reason =
-        json!({ "tenant": verified.tenant_id.to_string(), "mfa": signed_in.mfa }).to_string();
-    audit_success(state, meta, account_id, &user.username, reason).await?;
-    Ok(Ok(SsoSignIn {
-        signed_in,
-        return_to: payload.return_to,
-    }))
+    let token = validate_token(&id_token, &rules, &rt.keys, &lookup)
+        .await
+        .map_err(SignInFailure::from)?;
+    Ok((token, connection))
 }

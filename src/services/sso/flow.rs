@@ -1,19 +1,61 @@
-//! The login-flow store every SSO protocol uses: a flow is sealed at rest with the installation
-//! key, lives `FLOW_LIFETIME`, is consumed once, and is bound to the browser that started it (a
-//! cookie holding the OIDC `state` or the SAML `RelayState`, against login CSRF).
+//! The login-flow store every IdP round trip uses — Entra and SAML sign-in, and the two legs of
+//! admin consent: a flow is sealed at rest with the installation key, lives `FLOW_LIFETIME`, is
+//! consumed once, and is bound to the browser that started it (a cookie holding the OIDC
+//! `state` or the SAML `RelayState`, against login CSRF). The key itself is never stored: rows
+//! are found by its SHA-256.
 
 use chrono::Duration;
 use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
 
 use crate::crypto::tokens::sha256_hex;
 use crate::db::login_flow::LoginFlow;
-use crate::services::sso::outcome::audit_attempt;
-use crate::services::support::audit::{Outcome, RequestMeta};
 use crate::services::ServiceError;
 use crate::AppState;
 
 /// A login flow lives ten minutes (SPEC §3.2 step 6).
 pub const FLOW_LIFETIME: Duration = Duration::minutes(10);
+
+/// The longest flow key accepted back from a browser (our keys are 43 characters; SAML
+/// bindings §3.4.3 allow a RelayState of 80 bytes).
+const MAX_KEY_LEN: usize = 512;
+
+/// What a flow is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowKind {
+    /// "Log in with SSO" through an approved Entra tenant.
+    EntraSignIn,
+    /// "Log in with SSO" through a SAML connection.
+    SamlSignIn,
+    /// Admin consent step 1: the admin's `organizations` sign-in (SPEC §3.3).
+    AdminSignIn,
+    /// Admin consent steps 2–3: the consent request.
+    AdminConsent,
+}
+
+impl FlowKind {
+    /// The stored word (`login_flows.kind`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EntraSignIn => "entra",
+            Self::SamlSignIn => "saml",
+            Self::AdminSignIn => "entra_admin_sign_in",
+            Self::AdminConsent => "entra_admin_consent",
+        }
+    }
+
+    pub fn from_stored(kind: &str) -> Option<Self> {
+        [
+            Self::EntraSignIn,
+            Self::SamlSignIn,
+            Self::AdminSignIn,
+            Self::AdminConsent,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == kind)
+    }
+}
 
 /// Where to send the browser to sign in, and the secret that binds the flow to this browser
 /// (a cookie holding the OIDC `state` or the SAML `RelayState`, against login CSRF).
@@ -32,68 +74,96 @@ pub enum FlowBinding {
     Saml(SecretString),
 }
 
-/// The secrets and context of one flow, sealed at rest.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(crate) struct FlowPayload {
-    pub(crate) tenant_id: String,
-    pub(crate) nonce: String,
-    pub(crate) pkce_verifier: String,
-    pub(crate) email: String,
-    pub(crate) return_to: Option<String>,
-    /// The account whose Entra connection and approved tenant the flow goes through, when it is
-    /// an ancestor of the flow's account (SPEC §3.5); `None`: the flow's account itself.
-    #[serde(default)]
-    pub(crate) connection_account_id: Option<String>,
-    /// The Conditional Access authentication context asked for; the ID token must carry it in
-    /// `acrs`.
-    #[serde(default)]
-    pub(crate) auth_context: Option<String>,
-}
-
-/// A login flow about to be stored under the SHA-256 of its secret `key` (OIDC `state`, SAML
-/// `RelayState`).
-pub(crate) struct NewFlow<'a> {
-    pub(crate) key: &'a str,
-    pub(crate) kind: &'static str,
-    pub(crate) account_id: String,
-    pub(crate) actor: String,
-}
-
-/// Stores a flow with its `payload` sealed at rest, and audits the redirect to the IdP.
-pub(crate) async fn start_flow(
+/// Stores a flow of `kind` for `account_id` under the SHA-256 of its secret `key` (OIDC
+/// `state`, SAML `RelayState`), with `payload` sealed at rest.
+pub async fn store(
     state: &AppState,
-    flow: NewFlow<'_>,
+    key: &str,
+    kind: FlowKind,
+    account_id: &str,
     payload: &impl serde::Serialize,
-    meta: RequestMeta,
 ) -> Result<(), ServiceError> {
-    let naive = state.clock.now_naive();
-    let sealed = state
-        .keys
-        .secret_box
-        .seal(&serde_json::to_vec(payload).map_err(|e| ServiceError::Internal(e.into()))?);
+    let now = state.clock.now_naive();
+    let json = serde_json::to_vec(payload).map_err(|e| ServiceError::Internal(e.into()))?;
     let row = LoginFlow {
-        id: sha256_hex(flow.key),
-        kind: flow.kind.into(),
-        account_id: Some(flow.account_id.clone()),
-        payload: sealed,
-        created_at: naive,
-        expires_at: naive + FLOW_LIFETIME,
+        id: sha256_hex(key),
+        kind: kind.as_str().into(),
+        account_id: Some(account_id.to_string()),
+        payload: state.keys.secret_box.seal(&json),
+        created_at: now,
+        expires_at: now + FLOW_LIFETIME,
         used_at: None,
     };
-    let (actor, account_id) = (flow.actor, flow.account_id);
-    state
+    state.db.run(move |conn| row.insert(conn)).await?;
+    Ok(())
+}
+
+/// A flow taken from the store: it is spent whatever happens next.
+pub struct TakenFlow {
+    pub kind: FlowKind,
+    pub account_id: String,
+    /// Whether the browser that brought the key back holds it in its flow cookie.
+    pub same_browser: bool,
+    sealed: String,
+}
+
+impl TakenFlow {
+    /// The flow's payload.
+    pub fn open<P: DeserializeOwned>(&self, state: &AppState) -> Result<P, ServiceError> {
+        state
+            .keys
+            .secret_box
+            .open(&self.sealed)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("login flow payload unreadable")))
+    }
+}
+
+/// Consumes the flow stored under `key` — once, while young — and says whether `cookie` (the
+/// browser's flow cookie) is the key, compared in constant time. `None`: no such live flow.
+pub async fn take(
+    state: &AppState,
+    key: &str,
+    cookie: Option<&str>,
+) -> Result<Option<TakenFlow>, ServiceError> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        return Ok(None);
+    }
+    let (id, now) = (sha256_hex(key), state.clock.now_naive());
+    let Some(flow) = state
         .db
-        .run(move |conn| {
-            row.insert(conn)?;
-            audit_attempt(
-                conn,
-                &meta,
-                naive,
-                &actor,
-                Some(&account_id),
-                Outcome::Success,
-                "redirected_to_idp",
-            )
-        })
-        .await
+        .run(move |conn| LoginFlow::consume(conn, &id, now))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(kind) = FlowKind::from_stored(&flow.kind) else {
+        return Ok(None);
+    };
+    let same_browser = cookie.is_some_and(|c| bool::from(c.as_bytes().ct_eq(key.as_bytes())));
+    Ok(Some(TakenFlow {
+        kind,
+        account_id: flow.account_id.unwrap_or_default(),
+        same_browser,
+        sealed: flow.payload,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FlowKind;
+
+    #[test]
+    fn flow_kinds_read_back_as_stored() {
+        for kind in [
+            FlowKind::EntraSignIn,
+            FlowKind::SamlSignIn,
+            FlowKind::AdminSignIn,
+            FlowKind::AdminConsent,
+        ] {
+            assert_eq!(FlowKind::from_stored(kind.as_str()), Some(kind));
+        }
+        assert_eq!(FlowKind::from_stored("other"), None);
+    }
 }

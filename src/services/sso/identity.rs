@@ -2,7 +2,7 @@
 //! an IdP-verified identity becomes one of the account's users — by its identity link, or on
 //! first use by its email (then linked) — and a session record. Entra and SAML both end here.
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::auth::session::SignedIn;
 use crate::db::approved_tenant::ApprovedTenant;
@@ -10,21 +10,20 @@ use crate::db::identity_link::IdentityLink;
 use crate::db::membership::Membership;
 use crate::db::user::User;
 use crate::db::DbConnection;
-use crate::domain::UserStatus;
+use crate::domain::{AuthMethod, IdpKind, MfaEvidence, SsoPolicy, UserStatus};
 use crate::services::admin::sso_settings::load_policy;
+use crate::services::sign_in::failure::SignInFailure;
 use crate::services::sso::jit;
-use crate::services::sso::outcome::{audit_attempt, SsoRefusal};
-use crate::services::support::audit::{Outcome, RequestMeta};
+use crate::services::support::audit::RequestMeta;
 use crate::services::trust;
 use crate::services::ServiceError;
 use crate::AppState;
 
-/// An identity the IdP vouched for.
+/// An identity the IdP vouched for, and how (both adapters end in one of these).
 #[derive(Debug, Clone)]
 pub struct VerifiedIdentity {
-    /// Connection kind: `entra` or `saml`.
-    pub kind: &'static str,
-    /// Identity-link issuer (`entra:<tid>`, `saml:<IdP entityID>`).
+    pub kind: IdpKind,
+    /// Identity-link issuer (`entra:<tid>`, `saml:<connection id>:<IdP entityID>`).
     pub issuer: String,
     /// Identity-link subject (`oid`, NameID).
     pub subject: String,
@@ -35,6 +34,31 @@ pub struct VerifiedIdentity {
     /// The connection it came through, and the account that owns it (SPEC §3.8).
     pub connection_id: String,
     pub connection_account_id: String,
+    /// The authentication methods the IdP stated (RFC 8176 values or SAML context classes).
+    pub amr: Vec<String>,
+    /// What the IdP said about MFA (SPEC §3.6).
+    pub mfa: MfaEvidence,
+    /// The IdP's end of the session (SAML `SessionNotOnOrAfter`).
+    pub not_after: Option<DateTime<Utc>>,
+}
+
+impl VerifiedIdentity {
+    /// The session record of this identity signed in as `user_id` into `account_id` at `now`.
+    pub fn session(&self, user_id: &str, account_id: &str, now: DateTime<Utc>) -> SignedIn {
+        SignedIn {
+            user_id: user_id.to_string(),
+            account_id: account_id.to_string(),
+            auth_method: AuthMethod::Sso,
+            idp: Some(self.kind),
+            mfa: self.mfa,
+            amr: self.amr.clone(),
+            authenticated_at: now.timestamp(),
+            last_seen_at: now.timestamp(),
+            not_after: self.not_after.map(|t| t.timestamp()),
+            connection_id: Some(self.connection_id.clone()),
+            tenant_id: self.tenant_id.clone(),
+        }
+    }
 }
 
 /// The users of `account` with `email` (legacy data may hold several).
@@ -46,144 +70,166 @@ pub(crate) fn account_users_with_email(
     Ok(User::find_by_email_in_account(conn, email, account_id)?)
 }
 
-/// Why no user matched; the audit reason, and the text the user reads.
-pub fn refusal_for(reason: &'static str) -> SsoRefusal {
-    match reason {
-        "email_not_configured" => SsoRefusal::EmailNotConfigured,
-        "multiple_usernames" => SsoRefusal::MultipleUsernames,
-        "jit_username_taken" => SsoRefusal::EmailNotConfigured,
-        "foreign_user" => SsoRefusal::EmailNotConfigured,
-        "sso_disabled" => SsoRefusal::NotConfigured,
-        "idp_mfa_missing" => SsoRefusal::IdpMfaMissing,
-        _ => SsoRefusal::IncorrectCredentials,
-    }
-}
-
 /// The user `identity` signs in as in `account_id`: by link, else by email (exactly one user,
 /// not disabled, not linked to another identity of this kind, and one the connection's account
 /// may claim (SPEC §3.8): then the link is made). The user must be a member of the account and
-/// not disabled; an invited user becomes active.
+/// not disabled; an invited user becomes active. A refusal is `ServiceError::SignIn`.
 pub async fn resolve_user(
     state: &AppState,
     account_id: &str,
     identity: &VerifiedIdentity,
-    evidence: &SsoEvidence,
     meta: &RequestMeta,
     now: NaiveDateTime,
-) -> Result<Result<User, &'static str>, ServiceError> {
-    let (acct, id, mfa, meta) = (
-        account_id.to_string(),
-        identity.clone(),
-        evidence.mfa,
-        meta.clone(),
-    );
+) -> Result<User, ServiceError> {
+    let (acct, id, meta) = (account_id.to_string(), identity.clone(), meta.clone());
     let user = state
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
-                // The policy as it is now (SSO may have been turned off since the flow began), of
-                // the account SSO is configured on: the connection's (SPEC §3.5).
-                let policy = load_policy(conn, &id.connection_account_id)?;
-                if !policy.enabled {
-                    return Ok(Err("sso_disabled"));
+                let policy = admitting_policy(conn, &acct, &id)?;
+                let tenant_domains = tenant_domains(conn, &id)?;
+                match IdentityLink::find(conn, &id.issuer, &id.subject)? {
+                    Some(link) => user_by_link(conn, &id, &link, &tenant_domains, now),
+                    None => link_by_email(conn, &policy, &acct, &id, &tenant_domains, &meta, now),
                 }
-                // A sub-account signed into through its ancestor's connection may ask for IdP
-                // MFA itself.
-                let own = if acct == id.connection_account_id {
-                    None
-                } else {
-                    Some(load_policy(conn, &acct)?).filter(|p| p.enabled)
-                };
-                let mfa_met = |p: &crate::domain::SsoPolicy| p.mfa_satisfied(mfa);
-                if !mfa_met(&policy) || own.as_ref().is_some_and(|p| !mfa_met(p)) {
-                    return Ok(Err("idp_mfa_missing"));
-                }
-                let tenant_domains = match &id.tenant_id {
-                    Some(tid) => ApprovedTenant::find(conn, &id.connection_account_id, tid)?
-                        .filter(ApprovedTenant::is_approved)
-                        .map(|t| t.domains())
-                        .unwrap_or_default(),
-                    None => Vec::new(),
-                };
-                if let Some(link) = IdentityLink::find(conn, &id.issuer, &id.subject)? {
-                    let Some(user) = User::find(conn, &link.user_id)? else {
-                        return Ok(Err("linked_user_missing"));
-                    };
-                    // A link stands only while the connection's account may still claim the
-                    // user (links made before SPEC §3.8, or a domain verification withdrawn).
-                    let claim = trust::email_claim(
-                        conn,
-                        &id.connection_account_id,
-                        &user,
-                        &user.email,
-                        &tenant_domains,
-                    )?;
-                    if !claim.may_link() {
-                        return Ok(Err("foreign_user"));
-                    }
-                    IdentityLink::touch(conn, &link.id, now)?;
-                    return Ok::<_, ServiceError>(Ok(user));
-                }
-                let mut users = account_users_with_email(conn, &acct, &id.email)?;
-                if users.is_empty() {
-                    let domain = id
-                        .email
-                        .rsplit_once('@')
-                        .map(|(_, d)| d)
-                        .unwrap_or_default();
-                    let verified = jit::domain_verified_for(conn, &acct, domain, &tenant_domains)?;
-                    if policy.jit_allowed(verified) {
-                        match jit::provision(conn, &policy, &acct, &id.email, &meta, now)? {
-                            Ok(user) => users.push(user),
-                            Err(reason) => return Ok(Err(reason)),
-                        }
-                    }
-                }
-                if users.len() != 1 {
-                    return Ok(Err(if users.is_empty() {
-                        "email_not_configured"
-                    } else {
-                        "multiple_usernames"
-                    }));
-                }
-                let user = users.remove(0);
-                // A disabled user gets no link (it would outlive the disablement).
-                if UserStatus::from_stored(&user.status) == UserStatus::Disabled {
-                    return Ok(Err("user_not_allowed"));
-                }
-                // An IdP is trusted by email only for its own account's people (SPEC §3.8).
-                let claim = trust::email_claim(
-                    conn,
-                    &id.connection_account_id,
-                    &user,
-                    &id.email,
-                    &tenant_domains,
-                )?;
-                if !claim.may_link() {
-                    return Ok(Err("foreign_user"));
-                }
-                // A user linked to another identity of this issuer is never re-linked by email.
-                if IdentityLink::find_for_user_issuer(conn, &user.id, &id.issuer)?.is_some() {
-                    return Ok(Err("linked_to_another_identity"));
-                }
-                IdentityLink {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    user_id: user.id.clone(),
-                    kind: id.kind.into(),
-                    issuer: id.issuer,
-                    subject: id.subject,
-                    created_at: now,
-                    last_used_at: Some(now),
-                }
-                .insert(conn)?;
-                Ok(Ok(user))
             })
         })
         .await?;
-    let user = match user {
-        Ok(user) => user,
-        Err(reason) => return Ok(Err(reason)),
+    admit_member(state, &user, account_id, now).await?;
+    Ok(user)
+}
+
+/// The policy of the account SSO is configured on (the connection's, SPEC §3.5), as it is now
+/// (SSO may have been turned off since the flow began), once the IdP's MFA evidence satisfies
+/// it — and the signed-into sub-account's own, which may ask for IdP MFA itself.
+fn admitting_policy(
+    conn: &mut DbConnection,
+    account_id: &str,
+    id: &VerifiedIdentity,
+) -> Result<SsoPolicy, ServiceError> {
+    let policy = load_policy(conn, &id.connection_account_id)?;
+    if !policy.enabled {
+        return Err(SignInFailure::SsoDisabled.into());
+    }
+    let own = if account_id == id.connection_account_id {
+        None
+    } else {
+        Some(load_policy(conn, account_id)?).filter(|p| p.enabled)
     };
+    if !policy.mfa_satisfied(id.mfa) || own.is_some_and(|p| !p.mfa_satisfied(id.mfa)) {
+        return Err(SignInFailure::IdpMfaMissing.into());
+    }
+    Ok(policy)
+}
+
+/// The verified domains of the approved Entra tenant the identity came through.
+fn tenant_domains(
+    conn: &mut DbConnection,
+    id: &VerifiedIdentity,
+) -> Result<Vec<String>, ServiceError> {
+    Ok(match &id.tenant_id {
+        Some(tid) => ApprovedTenant::find(conn, &id.connection_account_id, tid)?
+            .filter(ApprovedTenant::is_approved)
+            .map(|t| t.domains())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    })
+}
+
+/// The user an existing identity link names. A link stands only while the connection's account
+/// may still claim the user (links made before SPEC §3.8, or a domain verification withdrawn).
+fn user_by_link(
+    conn: &mut DbConnection,
+    id: &VerifiedIdentity,
+    link: &IdentityLink,
+    tenant_domains: &[String],
+    now: NaiveDateTime,
+) -> Result<User, ServiceError> {
+    let user = User::find(conn, &link.user_id)?.ok_or(SignInFailure::LinkedUserMissing)?;
+    let claim = trust::email_claim(
+        conn,
+        &id.connection_account_id,
+        &user,
+        &user.email,
+        tenant_domains,
+    )?;
+    if !claim.may_link() {
+        return Err(SignInFailure::ForeignUser.into());
+    }
+    IdentityLink::touch(conn, &link.id, now)?;
+    Ok(user)
+}
+
+/// First use of an identity: the one user of the account with its email (created by JIT when
+/// the policy allows it), who gets the link.
+fn link_by_email(
+    conn: &mut DbConnection,
+    policy: &SsoPolicy,
+    account_id: &str,
+    id: &VerifiedIdentity,
+    tenant_domains: &[String],
+    meta: &RequestMeta,
+    now: NaiveDateTime,
+) -> Result<User, ServiceError> {
+    let mut users = account_users_with_email(conn, account_id, &id.email)?;
+    if users.is_empty() {
+        let domain = id
+            .email
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or_default();
+        let verified = jit::domain_verified_for(conn, account_id, domain, tenant_domains)?;
+        if policy.jit_allowed(verified) {
+            users.push(jit::provision(
+                conn, policy, account_id, &id.email, meta, now,
+            )?);
+        }
+    }
+    let user = match users.len() {
+        0 => return Err(SignInFailure::EmailNotConfigured.into()),
+        1 => users.remove(0),
+        _ => return Err(SignInFailure::MultipleUsernames.into()),
+    };
+    // A disabled user gets no link (it would outlive the disablement).
+    if UserStatus::from_stored(&user.status) == UserStatus::Disabled {
+        return Err(SignInFailure::UserNotAllowed.into());
+    }
+    // An IdP is trusted by email only for its own account's people (SPEC §3.8).
+    let claim = trust::email_claim(
+        conn,
+        &id.connection_account_id,
+        &user,
+        &id.email,
+        tenant_domains,
+    )?;
+    if !claim.may_link() {
+        return Err(SignInFailure::ForeignUser.into());
+    }
+    // A user linked to another identity of this issuer is never re-linked by email.
+    if IdentityLink::find_for_user_issuer(conn, &user.id, &id.issuer)?.is_some() {
+        return Err(SignInFailure::LinkedToAnotherIdentity.into());
+    }
+    IdentityLink {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_id: user.id.clone(),
+        kind: id.kind.as_str().into(),
+        issuer: id.issuer.clone(),
+        subject: id.subject.clone(),
+        created_at: now,
+        last_used_at: Some(now),
+    }
+    .insert(conn)?;
+    Ok(user)
+}
+
+/// The user must be an active (or invited) member of the account signed into. The first SSO
+/// sign-in of an invited user accepts the invitation, and spends its link (SPEC §3.8).
+async fn admit_member(
+    state: &AppState,
+    user: &User,
+    account_id: &str,
+    now: NaiveDateTime,
+) -> Result<(), ServiceError> {
     let (uid, acct) = (user.id.clone(), account_id.to_string());
     let member = state
         .db
@@ -192,10 +238,9 @@ pub async fn resolve_user(
         .is_some();
     let status = UserStatus::from_stored(&user.status);
     if !member || status == UserStatus::Disabled {
-        return Ok(Err("user_not_allowed"));
+        return Err(SignInFailure::UserNotAllowed.into());
     }
     if status == UserStatus::Invited {
-        // The first SSO sign-in accepts the invitation, and spends its link (SPEC §3.8).
         let uid = user.id.clone();
         state
             .db
@@ -210,67 +255,5 @@ pub async fn resolve_user(
             })
             .await?;
     }
-    Ok(Ok(user))
-}
-
-/// How an IdP vouched for a sign-in, for the session record (SPEC §3.6, §3.7).
-#[derive(Debug, Clone)]
-pub struct SsoEvidence {
-    pub idp: &'static str,
-    pub amr: Vec<String>,
-    /// `yes`, `no` or `unknown`.
-    pub mfa: &'static str,
-    /// The IdP's end of the session (SAML `SessionNotOnOrAfter`).
-    pub not_after: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// The session record of an SSO sign-in of `user_id` with `identity` into `account_id` at `now`.
-pub fn sso_session(
-    user_id: &str,
-    identity: &VerifiedIdentity,
-    account_id: &str,
-    evidence: SsoEvidence,
-    now: chrono::DateTime<chrono::Utc>,
-) -> SignedIn {
-    SignedIn {
-        user_id: user_id.to_string(),
-        account_id: account_id.to_string(),
-        auth_method: "sso".into(),
-        idp: Some(evidence.idp.into()),
-        mfa: evidence.mfa.into(),
-        amr: evidence.amr,
-        authenticated_at: now.timestamp(),
-        last_seen_at: now.timestamp(),
-        not_after: evidence.not_after.map(|t| t.timestamp()),
-        connection_id: Some(identity.connection_id.clone()),
-        tenant_id: identity.tenant_id.clone(),
-    }
-}
-
-/// Audits a completed SSO sign-in of `username` (the reason says how: IdP, MFA evidence) and
-/// counts it.
-pub async fn audit_success(
-    state: &AppState,
-    meta: RequestMeta,
-    account_id: String,
-    username: &str,
-    reason: String,
-) -> Result<(), ServiceError> {
-    let (now, actor) = (state.clock.now_naive(), format!("user:{username}"));
-    state
-        .db
-        .run(move |conn| {
-            audit_attempt(
-                conn,
-                &meta,
-                now,
-                &actor,
-                Some(&account_id),
-                Outcome::Success,
-                &reason,
-            )
-        })
-        .await?;
-    state.metrics.sign_in("sso", "success");
     Ok(())
 }

@@ -11,6 +11,7 @@ use crate::db::membership::Membership;
 use crate::db::user::User;
 use crate::db::DbConnection;
 use crate::domain::{Email, SsoPolicy, UserStatus};
+use crate::services::sign_in::failure::SignInFailure;
 use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
 use crate::services::ServiceError;
 
@@ -45,7 +46,7 @@ pub fn domain_verified_for(
     Ok(false)
 }
 
-/// Creates the user for `email` in the caller's transaction, or says why not (an audit reason).
+/// Creates the user for `email` in the caller's transaction, or says why not.
 pub fn provision(
     conn: &mut DbConnection,
     policy: &SsoPolicy,
@@ -53,16 +54,16 @@ pub fn provision(
     email: &str,
     meta: &RequestMeta,
     now: NaiveDateTime,
-) -> Result<Result<User, &'static str>, ServiceError> {
+) -> Result<User, ServiceError> {
     let Ok(email) = Email::parse(email) else {
-        return Ok(Err("email_not_configured"));
+        return Err(SignInFailure::EmailNotConfigured.into());
     };
     let Ok(username) = crate::domain::Username::parse(email.as_str()) else {
-        return Ok(Err("email_not_configured"));
+        return Err(SignInFailure::EmailNotConfigured.into());
     };
     // Another account's user holds this username: never take it over.
     if User::find_by_username(conn, username.as_str())?.is_some() {
-        return Ok(Err("jit_username_taken"));
+        return Err(SignInFailure::JitUsernameTaken.into());
     }
     let user = User {
         id: uuid::Uuid::new_v4().to_string(),
@@ -117,5 +118,5 @@ pub fn provision(
             ),
         },
     )?;
-    Ok(Ok(user))
+    Ok(user)
 }

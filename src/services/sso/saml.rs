@@ -10,20 +10,18 @@
 
 use secrecy::SecretString;
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
 use crate::auth::throttle;
 use crate::crypto::tokens::{random_token, sha256_hex};
-use crate::db::connection::KIND_SAML;
-use crate::db::login_flow::LoginFlow;
 use crate::db::saml_replay::SamlReplay;
+use crate::db::user::User;
+use crate::domain::{AfterSignIn, IdpKind};
 use crate::services::connections::saml::SamlConnection;
-use crate::services::sso::flow::{start_flow, FlowBinding, NewFlow, SsoRedirect};
-use crate::services::sso::identity::{
-    audit_success, refusal_for, resolve_user, sso_session, SsoEvidence, VerifiedIdentity,
-};
+use crate::services::sign_in::attempt::{Attempt, Method};
+use crate::services::sign_in::failure::SignInFailure;
+use crate::services::sso::flow::{self, FlowBinding, FlowKind, SsoRedirect};
+use crate::services::sso::identity::{resolve_user, VerifiedIdentity};
 use crate::services::sso::outcome::SsoSignIn;
-use crate::services::sso::outcome::{audit_failure, record_refusal, SsoRefusal};
 use crate::services::support::audit::RequestMeta;
 use crate::services::ServiceError;
 use crate::sso::saml::{authn_request_redirect, verify_acs_response, AcsRules, VerifiedAssertion};
@@ -45,22 +43,17 @@ struct SamlFlowPayload {
     account_id: Option<String>,
 }
 
-/// An SSO attempt that `sso_login` routed to a SAML connection.
+/// An SSO attempt that `sso::start` routed to a SAML connection.
 #[derive(Debug)]
 pub struct SamlTarget {
     pub account_id: String,
     pub connection: SamlConnection,
     pub email: String,
-    pub return_to: Option<String>,
-    pub actor: String,
+    pub after: AfterSignIn,
 }
 
 /// SPEC §3.2 step 3 (SAML): stores the flow under its RelayState and redirects to the IdP.
-pub async fn begin(
-    state: &AppState,
-    target: SamlTarget,
-    meta: RequestMeta,
-) -> Result<SsoRedirect, ServiceError> {
+pub async fn begin(state: &AppState, target: SamlTarget) -> Result<SsoRedirect, ServiceError> {
     let now = state.clock.now();
     let relay_state = random_token(32);
     // An NCName: a letter or underscore first.
@@ -92,16 +85,11 @@ pub async fn begin(
         connection_id: target.connection.row.id.clone(),
         request_id,
         email: target.email,
-        return_to: target.return_to,
+        return_to: target.after.to_return_to(),
         account_id: Some(target.account_id.clone()),
     };
-    let flow = NewFlow {
-        key: &relay_state,
-        kind: KIND_SAML,
-        account_id: target.account_id,
-        actor: target.actor,
-    };
-    start_flow(state, flow, &payload, meta).await?;
+    let (key, kind) = (&relay_state, FlowKind::SamlSignIn);
+    flow::store(state, key, kind, &target.account_id, &payload).await?;
     Ok(SsoRedirect {
         url: redirect.url,
         binding: FlowBinding::Saml(SecretString::from(relay_state)),
@@ -117,201 +105,253 @@ pub struct AcsForm {
     pub relay_state: Option<String>,
 }
 
-/// The flow a RelayState names, if it is live, unused and for this connection.
+/// The live flow a RelayState names, if it is for this connection, and whether this browser
+/// started it.
 async fn take_flow(
     state: &AppState,
     connection_id: &str,
     relay_state: &str,
-) -> Result<Option<SamlFlowPayload>, ServiceError> {
-    if relay_state.is_empty() || relay_state.len() > MAX_RELAY_STATE {
+    cookie: Option<&str>,
+) -> Result<Option<(SamlFlowPayload, bool)>, ServiceError> {
+    if relay_state.len() > MAX_RELAY_STATE {
         return Ok(None);
     }
-    let (id, naive) = (sha256_hex(relay_state), state.clock.now_naive());
-    let Some(flow) = state
-        .db
-        .run(move |conn| LoginFlow::consume(conn, &id, naive))
+    let Some(flow) = flow::take(state, relay_state, cookie)
         .await?
-        .filter(|f| f.kind == KIND_SAML)
+        .filter(|f| f.kind == FlowKind::SamlSignIn)
     else {
         return Ok(None);
     };
-    let payload: SamlFlowPayload = state
-        .keys
-        .secret_box
-        .open(&flow.payload)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("login flow payload unreadable")))?;
-    Ok((payload.connection_id == connection_id).then_some(payload))
+    let payload: SamlFlowPayload = flow.open(state)?;
+    Ok((payload.connection_id == connection_id).then_some((payload, flow.same_browser)))
+}
+
+/// The connection an ACS URL names, if its id is well-formed and it exists.
+async fn find_connection(
+    state: &AppState,
+    connection_id: &str,
+) -> Result<Option<SamlConnection>, ServiceError> {
+    if uuid::Uuid::parse_str(connection_id).is_err() {
+        return Ok(None);
+    }
+    let id = connection_id.to_string();
+    state
+        .db
+        .run(move |conn| SamlConnection::find(conn, &id))
+        .await
+}
+
+/// Whether the client address is over its SSO budget. Refused responses count as failed SSO
+/// steps of the address: each one costs a signature check, so a flood of them is throttled —
+/// in the SSO budget, apart from password guesses (an office's SSO typos do not lock its
+/// password users out).
+async fn sso_throttled(state: &AppState, meta: &RequestMeta) -> Result<bool, ServiceError> {
+    let Some(bucket) = meta.ip.as_deref().map(throttle::sso_ip_bucket) else {
+        return Ok(false);
+    };
+    let now = state.clock.now_naive();
+    Ok(state
+        .db
+        .run(move |conn| throttle::is_throttled(conn, &bucket, throttle::PER_IP, now))
+        .await?)
 }
 
 /// `POST /sso/saml/acs/{connection_id}`: SPEC §3.2 steps 4–7 for a SAML response.
-/// `flow_cookie` is the RelayState this browser was given when it started the sign-in.
+/// `flow_cookie` is the RelayState this browser was given when it started the sign-in. Every
+/// refusal is recorded here, once, and comes back as `ServiceError::SignIn`.
 pub async fn complete(
     state: &AppState,
     connection_id: String,
     form: AcsForm,
     flow_cookie: Option<String>,
     meta: RequestMeta,
-) -> Result<Result<SsoSignIn, SsoRefusal>, ServiceError> {
-    let now = state.clock.now();
-    let naive = now.naive_utc();
-    let id = connection_id.clone();
-    let connection = if uuid::Uuid::parse_str(&id).is_ok() {
-        state
-            .db
-            .run(move |conn| SamlConnection::find(conn, &id))
-            .await?
-    } else {
-        None
-    };
-    let Some(connection) = connection else {
+) -> Result<SsoSignIn, ServiceError> {
+    let Some(connection) = find_connection(state, &connection_id).await? else {
         log::info!(
             "request_id={} ACS for an unknown connection",
             meta.request_id
         );
-        return Ok(Err(SsoRefusal::NotConfigured));
+        return Err(SignInFailure::UnknownConnection.into());
     };
     let account_id = connection.row.account_id.clone();
-    // Refused responses count as failed SSO steps of the client address: each one costs a
-    // signature check, so a flood of them is throttled — in the SSO budget, apart from password
-    // guesses (an office's SSO typos do not lock its password users out).
-    let ip_bucket = meta.ip.as_deref().map(throttle::sso_ip_bucket);
-    if let Some(bucket) = ip_bucket.clone() {
-        let throttled = state
-            .db
-            .run(move |conn| throttle::is_throttled(conn, &bucket, throttle::PER_IP, naive))
+    if sso_throttled(state, &meta).await? {
+        let attempt = Attempt::new(Method::Sso, "anonymous".into(), Some(&account_id));
+        attempt
+            .record_sso_failure(state, &meta, &SignInFailure::Throttled)
             .await?;
-        if throttled {
-            audit_failure(state, &meta, "anonymous", &account_id, "throttled").await?;
-            return Ok(Err(SsoRefusal::Throttled));
-        }
+        return Err(SignInFailure::Throttled.into());
     }
-    let relay_state = form.relay_state.unwrap_or_default();
-    let flow = take_flow(state, &connection_id, &relay_state).await?;
+    let relay_state = form.relay_state.clone().unwrap_or_default();
+    let flow = take_flow(state, &connection_id, &relay_state, flow_cookie.as_deref()).await?;
     let actor = flow
         .as_ref()
-        .map(|f| format!("anonymous:{}", f.email))
+        .map(|(f, _)| format!("anonymous:{}", f.email))
         .unwrap_or_else(|| "anonymous".into());
-    let refuse = |refusal: SsoRefusal, reason: String| {
-        let (meta, actor, account_id) = (meta.clone(), actor.clone(), account_id.clone());
-        async move {
-            record_refusal(state, &meta, &actor, &account_id, &reason).await?;
-            Ok::<_, ServiceError>(Err(refusal))
+    let attempt = Attempt::new(Method::Sso, actor, Some(&account_id));
+    let acs = Acs {
+        connection: &connection,
+        flow,
+        relay_state: &relay_state,
+    };
+    match acs.sign_in(state, form.saml_response, &meta).await {
+        Err(ServiceError::SignIn(failure)) => {
+            attempt.record_sso_failure(state, &meta, &failure).await?;
+            Err(failure.into())
         }
-    };
-    // The flow was started in this browser (login CSRF: an attacker's own, unfinished flow
-    // posted from the victim's browser would sign the victim in as the attacker).
-    let same_browser = flow_cookie
-        .as_deref()
-        .is_some_and(|c| bool::from(c.as_bytes().ct_eq(relay_state.as_bytes())));
-    if flow.is_some() && !same_browser {
-        return refuse(SsoRefusal::FlowExpired, "saml_flow_other_browser".into()).await;
+        Err(e) => Err(e),
+        Ok(done) => {
+            let signed_in =
+                done.identity
+                    .session(&done.user.id, &done.account_id, state.clock.now());
+            let reason = json!({
+                "idp": done.idp_entity_id,
+                "mfa": signed_in.mfa,
+                "idp_initiated": done.idp_initiated,
+            })
+            .to_string();
+            let actor = format!("user:{}", done.user.username);
+            Attempt::new(Method::Sso, actor, Some(&done.account_id))
+                .record_sso_success(state, &meta, reason)
+                .await?;
+            Ok(SsoSignIn {
+                signed_in,
+                after: done.after,
+            })
+        }
     }
-    // No live flow: the RelayState is missing, used or expired — unless the connection takes
-    // unsolicited responses, which then must not claim to answer a request.
-    if flow.is_none() && !connection.settings.allow_idp_initiated {
-        let reason = if relay_state.is_empty() {
-            "saml_no_relay_state"
-        } else {
-            "saml_flow_expired"
-        };
-        return refuse(SsoRefusal::FlowExpired, reason.into()).await;
-    }
-    let Some(field) = form.saml_response.filter(|f| !f.is_empty()) else {
-        return refuse(SsoRefusal::IncorrectCredentials, "saml_no_response".into()).await;
-    };
-    // xmlsec is CPU work on a parsed document: off the async workers.
-    let verified = {
-        let sp = connection.sp(state.settings.public_url.as_str());
-        let settings = connection.settings.clone();
+}
+
+/// One response at the ACS, with the flow its RelayState named (if any).
+struct Acs<'a> {
+    connection: &'a SamlConnection,
+    /// The flow, and whether this browser started it.
+    flow: Option<(SamlFlowPayload, bool)>,
+    relay_state: &'a str,
+}
+
+/// A response that signs someone in.
+struct AcsSignIn {
+    identity: VerifiedIdentity,
+    user: User,
+    account_id: String,
+    after: AfterSignIn,
+    idp_entity_id: String,
+    idp_initiated: bool,
+}
+
+impl Acs<'_> {
+    /// The flow checks, the response's verification (SPEC §5), the email rule (§3.2 step 4)
+    /// and the user it signs in as.
+    async fn sign_in(
+        self,
+        state: &AppState,
+        response: Option<String>,
+        meta: &RequestMeta,
+    ) -> Result<AcsSignIn, ServiceError> {
+        self.check_flow()?;
+        let field = response
+            .filter(|f| !f.is_empty())
+            .ok_or(SignInFailure::NoSamlResponse)?;
+        let flow = self.flow.map(|(f, _)| f);
         let request_id = flow.as_ref().map(|f| f.request_id.clone());
-        tokio::task::spawn_blocking(move || {
-            let rules = AcsRules {
-                sp: &sp,
-                idp: &settings.idp,
-                request_id: request_id.as_deref(),
-                allow_idp_initiated: settings.allow_idp_initiated,
-                email_attribute: &settings.email_attribute,
-                now,
-            };
-            verify_acs_response(&field, &rules)
+        let verified = verify(state, self.connection, field, request_id, meta).await?;
+        check_replay(state, &verified).await?;
+        let email = match (&flow, &verified.email) {
+            (Some(f), Some(e)) if e.eq_ignore_ascii_case(&f.email) => f.email.clone(),
+            (None, Some(e)) => e.clone(),
+            (_, None) => return Err(SignInFailure::NoTrustedEmail { saml: true }.into()),
+            (Some(_), Some(_)) => return Err(SignInFailure::EmailMismatch.into()),
+        };
+        let connection_id = &self.connection.row.id;
+        let owner = &self.connection.row.account_id;
+        let identity = VerifiedIdentity {
+            kind: IdpKind::Saml,
+            // Scoped to the connection: an entityID is public, and another account's admin
+            // could import metadata naming it (link squatting across accounts).
+            issuer: format!("saml:{connection_id}:{}", verified.issuer),
+            subject: verified.name_id.clone(),
+            email,
+            tenant_id: None,
+            connection_id: connection_id.clone(),
+            connection_account_id: owner.clone(),
+            amr: verified.amr.clone(),
+            mfa: verified.mfa_evidence(),
+            not_after: verified.session_not_on_or_after,
+        };
+        // The account the browser asked for (an IdP-initiated response signs into the
+        // connection's).
+        let account_id = flow
+            .as_ref()
+            .and_then(|f| f.account_id.clone())
+            .unwrap_or_else(|| owner.clone());
+        let user =
+            resolve_user(state, &account_id, &identity, meta, state.clock.now_naive()).await?;
+        let portal = state.settings.portal_url.as_ref();
+        let return_to = flow.and_then(|f| f.return_to);
+        Ok(AcsSignIn {
+            identity,
+            user,
+            account_id,
+            after: AfterSignIn::from_return_to(return_to.as_deref(), portal),
+            idp_entity_id: verified.issuer,
+            idp_initiated: !verified.solicited,
         })
-        .await
-        .map_err(|e| ServiceError::Internal(e.into()))?
-    };
-    let verified = match verified {
-        Ok(v) => v,
-        Err(e) => {
-            // The detail is for the operator; attacker-chosen text in it is escaped.
-            log::info!(
-                "request_id={} SAML response refused: {}",
-                meta.request_id,
-                e.to_string().escape_debug()
-            );
-            return refuse(SsoRefusal::IncorrectCredentials, e.code().into()).await;
-        }
-    };
-    if let Err(reason) = check_replay(state, &verified, naive).await? {
-        return refuse(SsoRefusal::IncorrectCredentials, reason.into()).await;
     }
-    let email = match (&flow, &verified.email) {
-        (Some(f), Some(e)) if e.eq_ignore_ascii_case(&f.email) => f.email.clone(),
-        (None, Some(e)) => e.clone(),
-        (_, None) => {
-            return refuse(SsoRefusal::IncorrectCredentials, "saml_no_email".into()).await;
+
+    /// The flow was started in this browser (login CSRF: an attacker's own, unfinished flow
+    /// posted from the victim's browser would sign the victim in as the attacker). With no live
+    /// flow (RelayState missing, used or expired) only a connection that takes unsolicited
+    /// responses goes on, and the response then must not claim to answer a request.
+    fn check_flow(&self) -> Result<(), SignInFailure> {
+        match &self.flow {
+            Some((_, true)) => Ok(()),
+            Some((_, false)) => Err(SignInFailure::FlowOfAnotherBrowser),
+            None if self.connection.settings.allow_idp_initiated => Ok(()),
+            None if self.relay_state.is_empty() => Err(SignInFailure::NoRelayState),
+            None => Err(SignInFailure::FlowExpired),
         }
-        (Some(_), Some(_)) => {
-            return refuse(SsoRefusal::IncorrectCredentials, "email_mismatch".into()).await;
-        }
-    };
-    let identity = VerifiedIdentity {
-        kind: KIND_SAML,
-        // Scoped to the connection: an entityID is public, and another account's admin could
-        // import metadata naming it (link squatting across accounts).
-        issuer: format!("saml:{connection_id}:{}", verified.issuer),
-        subject: verified.name_id.clone(),
-        email,
-        tenant_id: None,
-        connection_id: connection_id.clone(),
-        connection_account_id: account_id.clone(),
-    };
-    let evidence = SsoEvidence {
-        idp: KIND_SAML,
-        amr: verified.amr.clone(),
-        mfa: verified.mfa_evidence(),
-        not_after: verified.session_not_on_or_after,
-    };
-    // The account the browser asked for (an IdP-initiated response signs into the connection's).
-    let account_id = flow
-        .as_ref()
-        .and_then(|f| f.account_id.clone())
-        .unwrap_or_else(|| account_id.clone());
-    let user = match resolve_user(state, &account_id, &identity, &evidence, &meta, naive).await? {
-        Ok(user) => user,
-        Err(reason) => return refuse(refusal_for(reason), reason.into()).await,
-    };
-    let signed_in = sso_session(&user.id, &identity, &account_id, evidence, now);
-    let reason = json!({
-        "idp": verified.issuer,
-        "mfa": signed_in.mfa,
-        "idp_initiated": !verified.solicited,
+    }
+}
+
+/// Verifies the response with xmlsec — CPU work on a parsed document, off the async workers.
+async fn verify(
+    state: &AppState,
+    connection: &SamlConnection,
+    field: String,
+    request_id: Option<String>,
+    meta: &RequestMeta,
+) -> Result<VerifiedAssertion, ServiceError> {
+    let sp = connection.sp(state.settings.public_url.as_str());
+    let settings = connection.settings.clone();
+    let now = state.clock.now();
+    let verified = tokio::task::spawn_blocking(move || {
+        let rules = AcsRules {
+            sp: &sp,
+            idp: &settings.idp,
+            request_id: request_id.as_deref(),
+            allow_idp_initiated: settings.allow_idp_initiated,
+            email_attribute: &settings.email_attribute,
+            now,
+        };
+        verify_acs_response(&field, &rules)
     })
-    .to_string();
-    audit_success(state, meta, account_id, &user.username, reason).await?;
-    Ok(Ok(SsoSignIn {
-        signed_in,
-        return_to: flow.and_then(|f| f.return_to),
-    }))
+    .await
+    .map_err(|e| ServiceError::Internal(e.into()))?;
+    verified.map_err(|e| {
+        // The detail is for the operator; attacker-chosen text in it is escaped.
+        log::info!(
+            "request_id={} SAML response refused: {}",
+            meta.request_id,
+            e.to_string().escape_debug()
+        );
+        SignInFailure::from(e).into()
+    })
 }
 
 /// Records the assertion's first use — in Redis when sessions are there (`SET NX` with the
-/// assertion's remaining lifetime), else in the database — and `Err(reason)` for a replay.
-async fn check_replay(
-    state: &AppState,
-    verified: &VerifiedAssertion,
-    now: chrono::NaiveDateTime,
-) -> Result<Result<(), &'static str>, ServiceError> {
+/// assertion's remaining lifetime), else in the database — and refuses a replay (`SS0118`).
+async fn check_replay(state: &AppState, verified: &VerifiedAssertion) -> Result<(), ServiceError> {
+    let now = state.clock.now_naive();
     let key = sha256_hex(&format!("{}\n{}", verified.issuer, verified.assertion_id));
     let until = verified.replay_until.naive_utc();
     let first = match state.session_store.redis_connection() {
@@ -335,5 +375,9 @@ async fn check_replay(
                 .await?
         }
     };
-    Ok(if first { Ok(()) } else { Err("SS0118") })
+    if first {
+        Ok(())
+    } else {
+        Err(SignInFailure::from(crate::sso::SsoError::SamlReplay).into())
+    }
 }

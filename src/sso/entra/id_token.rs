@@ -16,6 +16,7 @@ use url::Url;
 
 use super::jwks::KeyCache;
 use super::tenant::TenantId;
+use crate::domain::MfaEvidence;
 use crate::sso::SsoError;
 
 /// Clock skew allowed on `exp`, `nbf` and `iat` (SPEC §4).
@@ -47,6 +48,26 @@ pub struct VerifiedToken {
     pub amr: Vec<String>,
     pub acrs: Vec<String>,
     pub claims: Value,
+}
+
+impl VerifiedToken {
+    /// MFA evidence (SPEC §3.6): `yes` when a requested authentication context came back in
+    /// `acrs` (the tenant's Conditional Access policy, MFA, was met) or `amr` names `mfa`; `no`
+    /// when `amr` states methods without it; `unknown` when it states none.
+    pub fn mfa_evidence(&self, auth_context_met: bool) -> MfaEvidence {
+        if auth_context_met || self.amr.iter().any(|m| m == "mfa") {
+            MfaEvidence::Yes
+        } else if self.amr.is_empty() {
+            MfaEvidence::Unknown
+        } else {
+            MfaEvidence::No
+        }
+    }
+
+    /// Whether `context`, when one was asked for, came back in `acrs`.
+    pub fn meets_auth_context(&self, context: Option<&str>) -> bool {
+        context.is_none_or(|c| self.acrs.iter().any(|a| a == c))
+    }
 }
 
 /// The approved tenant's verified domains (for the email rule), or `None` when the tenant is not

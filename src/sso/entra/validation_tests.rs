@@ -422,3 +422,45 @@ async fn garbage_is_malformed_not_a_panic() {
         assert!(h.validate(token).await.is_err(), "{token:.20}");
     }
 }
+
+fn token_with(amr: &[&str], acrs: &[&str]) -> super::VerifiedToken {
+    super::VerifiedToken {
+        tenant_id: super::TenantId::parse("c0a7e1f0-0000-4000-8000-000000000001").unwrap(),
+        oid: "oid".into(),
+        sub: "sub".into(),
+        email: None,
+        name: None,
+        amr: amr.iter().map(|s| s.to_string()).collect(),
+        acrs: acrs.iter().map(|s| s.to_string()).collect(),
+        claims: serde_json::Value::Null,
+    }
+}
+
+#[test]
+fn mfa_evidence_reads_amr_and_a_met_authentication_context() {
+    use crate::domain::MfaEvidence;
+    assert_eq!(
+        token_with(&["pwd", "mfa"], &[]).mfa_evidence(false),
+        MfaEvidence::Yes
+    );
+    assert_eq!(
+        token_with(&["pwd"], &[]).mfa_evidence(false),
+        MfaEvidence::No
+    );
+    assert_eq!(
+        token_with(&[], &[]).mfa_evidence(false),
+        MfaEvidence::Unknown
+    );
+    // A met authentication context is the tenant's Conditional Access (MFA) policy.
+    assert_eq!(
+        token_with(&["pwd"], &["c1"]).mfa_evidence(true),
+        MfaEvidence::Yes
+    );
+}
+
+#[test]
+fn a_requested_authentication_context_must_come_back_in_acrs() {
+    assert!(token_with(&[], &["c1", "c2"]).meets_auth_context(Some("c2")));
+    assert!(!token_with(&[], &["c1"]).meets_auth_context(Some("c2")));
+    assert!(token_with(&[], &[]).meets_auth_context(None));
+}

@@ -21,7 +21,7 @@ use samael::schema::{Assertion, Response};
 
 use super::xml_guard::{self, RawShape};
 use super::{claims, IdpSettings, SpSettings, ASSERTION_NS, BEARER, PROTOCOL_NS, STATUS_SUCCESS};
-use crate::domain::Email;
+use crate::domain::{Email, MfaEvidence};
 use crate::sso::SsoError;
 
 /// Clock skew allowed on every time condition (SPEC §5: at most 3 minutes).
@@ -98,7 +98,7 @@ pub struct VerifiedAssertion {
 impl VerifiedAssertion {
     /// MFA evidence (SPEC §3.6): `yes` when `amr` names MFA, `no` when the IdP stated methods
     /// without it, `unknown` when it said nothing.
-    pub fn mfa_evidence(&self) -> &'static str {
+    pub fn mfa_evidence(&self) -> MfaEvidence {
         let stated: Vec<&String> = self
             .attributes
             .iter()
@@ -109,11 +109,11 @@ impl VerifiedAssertion {
             .iter()
             .any(|v| v.as_str() == "mfa" || v.as_str() == claims::MULTIPLE_AUTHN)
         {
-            "yes"
+            MfaEvidence::Yes
         } else if stated.is_empty() {
-            "unknown"
+            MfaEvidence::Unknown
         } else {
-            "no"
+            MfaEvidence::No
         }
     }
 }

@@ -10,6 +10,7 @@ use super::acs_fixture::{
 };
 use super::xml_guard::MAX_ENCODED_LEN;
 use super::{claims, parse_idp_metadata, IdpSettings, NAMEID_EMAIL};
+use crate::domain::MfaEvidence;
 use crate::sso::devidp::saml::{DigestAlgorithm, ResponseSpec, Signing};
 use crate::sso::SsoError;
 
@@ -48,7 +49,7 @@ fn response_signed_assertion_signed_and_both_signed_are_accepted_with_their_clai
 fn mfa_evidence_is_yes_for_multipleauthn_or_mfa() {
     for amr in [claims::MULTIPLE_AUTHN, "mfa"] {
         let v = verify(&with_amr(&["pwd", amr])).expect("accepted");
-        assert_eq!(v.mfa_evidence(), "yes", "{amr}");
+        assert_eq!(v.mfa_evidence(), MfaEvidence::Yes, "{amr}");
         assert!(v.amr.iter().any(|a| a == amr));
     }
 }
@@ -56,13 +57,13 @@ fn mfa_evidence_is_yes_for_multipleauthn_or_mfa() {
 #[test]
 fn mfa_evidence_is_no_when_the_idp_states_only_a_password() {
     let v = verify(&with_amr(&["pwd"])).expect("accepted");
-    assert_eq!(v.mfa_evidence(), "no");
+    assert_eq!(v.mfa_evidence(), MfaEvidence::No);
 }
 
 #[test]
 fn mfa_evidence_is_unknown_when_the_idp_states_no_method() {
     let v = verify(&spec(Signing::Both)).expect("accepted");
-    assert_eq!(v.mfa_evidence(), "unknown");
+    assert_eq!(v.mfa_evidence(), MfaEvidence::Unknown);
     // The AuthnContextClassRef is reported in `amr`, but is not MFA evidence.
     assert!(v
         .amr
