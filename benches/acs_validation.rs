@@ -79,7 +79,10 @@ fn acs_validation(c: &mut Criterion) {
         now,
     };
     let verified = verify_acs_response(&field, &rules).expect("the response is accepted");
-    assert_eq!(verified.mfa_evidence(), sso_broker::domain::MfaEvidence::Yes);
+    assert_eq!(
+        verified.mfa_evidence(),
+        sso_broker::domain::MfaEvidence::Yes
+    );
 
     c.bench_function("saml_verify_acs_response_okta_sized", |b| {
         b.iter(|| verify_acs_response(&field, &rules).expect("valid"))

@@ -5,7 +5,7 @@
 use actix_session::Session;
 use chrono::{DateTime, Duration, Utc};
 
-use crate::domain::{AuthMethod, IdpKind, MfaEvidence};
+use crate::domain::{AccountId, AuthMethod, IdpKind, MfaEvidence, UserId};
 
 use super::session_store::{AUTH_ENTRY, EXPIRED_MARKER};
 
@@ -18,9 +18,9 @@ const TOUCH_EVERY: Duration = Duration::seconds(60);
 /// A completed sign-in, stored in the session.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SignedIn {
-    pub user_id: String,
+    pub user_id: UserId,
     /// The active account (switchable among memberships).
-    pub account_id: String,
+    pub account_id: AccountId,
     pub auth_method: AuthMethod,
     /// The kind of IdP of an SSO sign-in.
     pub idp: Option<IdpKind>,
@@ -106,7 +106,7 @@ pub fn switch_account(
     account_id: &str,
 ) -> Result<(), actix_session::SessionInsertError> {
     let mut switched = signed_in.clone();
-    switched.account_id = account_id.to_string();
+    switched.account_id = AccountId::from_stored(account_id.to_string());
     session.renew();
     session.insert(AUTH_ENTRY, &switched)
 }

@@ -85,7 +85,7 @@ async fn page(
     csrf: CsrfToken,
     outcome: Outcome,
 ) -> Result<HttpResponse, PageError> {
-    let account_id = user.signed_in.account_id.clone();
+    let account_id = user.signed_in.account_id.to_string();
     let connection = saml_connections::show(state, account_id.clone()).await?;
     let sp = SpSettings::for_connection(
         state.settings.public_url.as_str(),
@@ -166,11 +166,11 @@ pub async fn save(
         allow_idp_initiated: Some(allow),
     };
     let actor = format!("user:{}", profile.username);
-    let existing = saml_connections::show(&state, user.signed_in.account_id.clone()).await?;
+    let existing = saml_connections::show(&state, user.signed_in.account_id.to_string()).await?;
     let result = match existing {
         Some(_) => saml_connections::update(
             &state,
-            user.signed_in.account_id.clone(),
+            user.signed_in.account_id.to_string(),
             SamlChange::Settings(input),
             actor,
             meta.0,
@@ -240,7 +240,7 @@ pub async fn remove(
         }
     } else {
         let actor = format!("user:{}", profile.username);
-        match saml_connections::remove(&state, user.signed_in.account_id.clone(), actor, meta.0)
+        match saml_connections::remove(&state, user.signed_in.account_id.to_string(), actor, meta.0)
             .await
         {
             Ok(()) => Outcome::ok(
@@ -269,7 +269,7 @@ async fn certificate_change(
     let actor = format!("user:{}", profile.username);
     let result = saml_connections::update(
         state,
-        user.signed_in.account_id.clone(),
+        user.signed_in.account_id.to_string(),
         change,
         actor,
         meta.0,

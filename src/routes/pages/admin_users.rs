@@ -230,13 +230,14 @@ pub async fn show(
     // The notice names the user only when they are an invited member of this account: never
     // text a link could put on the admin's page.
     let invited = match query.invited.as_ref() {
-        Some(name) => {
-            crate::services::admin::invitations::members(&state, user.signed_in.account_id.clone())
-                .await?
-                .into_iter()
-                .find(|m| m.username == *name && m.status == "invited")
-                .map(|m| m.username)
-        }
+        Some(name) => crate::services::admin::invitations::members(
+            &state,
+            user.signed_in.account_id.to_string(),
+        )
+        .await?
+        .into_iter()
+        .find(|m| m.username == *name && m.status == "invited")
+        .map(|m| m.username),
         None => None,
     };
     let notice = invited

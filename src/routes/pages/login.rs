@@ -164,7 +164,7 @@ pub async fn submit(
             session::sign_in(&user.session, &signed_in)
                 .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
             let mut res = see_other(&after.location());
-            res.add_cookie(&device_cookie_for(&state, &signed_in.user_id))
+            res.add_cookie(&device_cookie_for(&state, signed_in.user_id.as_str()))
                 .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
             Ok(res)
         }

@@ -38,7 +38,7 @@ pub async fn submit(
 ) -> Result<HttpResponse, PageError> {
     verify_csrf(&req, &state, form.csrf_token.as_deref())?;
     if let SessionView::SignedIn(signed_in) = &user.view {
-        record_logout(&state, signed_in.user_id.clone(), meta.0).await?;
+        record_logout(&state, signed_in.user_id.to_string(), meta.0).await?;
     }
     user.session.purge();
     Ok(see_other("/login?signed_out=1"))

@@ -91,8 +91,11 @@ pub async fn submit(
             let portal = state.settings.portal_url.as_ref();
             let after = AfterSignIn::from_return_to(pending.return_to.as_deref(), portal);
             let mut res = see_other(&after.location());
-            res.add_cookie(&super::login::device_cookie_for(&state, &signed_in.user_id))
-                .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
+            res.add_cookie(&super::login::device_cookie_for(
+                &state,
+                signed_in.user_id.as_str(),
+            ))
+            .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
             Ok(res)
         }
         Err(e @ (ServiceError::InvalidOtp | ServiceError::Throttled)) => page(

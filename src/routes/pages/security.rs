@@ -59,7 +59,7 @@ async fn page(
     status: StatusCode,
     outcome: Outcome,
 ) -> Result<HttpResponse, PageError> {
-    let overview = security::overview(state, user.signed_in.user_id.clone()).await?;
+    let overview = security::overview(state, user.signed_in.user_id.to_string()).await?;
     let mut outcome = outcome;
     if overview.must_change_password && outcome.notice.is_none() {
         outcome.notice = Some(ServiceError::PasswordChangeRequired.to_string());
@@ -159,7 +159,7 @@ pub async fn confirm_totp(
         .chars()
         .take(64)
         .collect();
-    let result = security::confirm_totp(&state, user.signed_in.user_id.clone(), code, meta.0)
+    let result = security::confirm_totp(&state, user.signed_in.user_id.to_string(), code, meta.0)
         .await
         .map(|codes| codes_shown(codes, "Two-step verification is on. Save these recovery codes now: each works once, and they are not shown again."));
     respond(&state, &user, csrf, result).await
@@ -178,7 +178,7 @@ pub async fn regenerate_codes(
         return page_or_error(&state, &user, csrf, ServiceError::Csrf).await;
     }
     let result =
-        security::regenerate_recovery_codes(&state, user.signed_in.user_id.clone(), meta.0)
+        security::regenerate_recovery_codes(&state, user.signed_in.user_id.to_string(), meta.0)
             .await
             .map(|codes| {
                 codes_shown(
@@ -220,7 +220,7 @@ pub async fn change_password(
     let current = SecretString::from(form.current_password.unwrap_or_default());
     let result = security::change_password(
         &state,
-        user.signed_in.user_id.clone(),
+        user.signed_in.user_id.to_string(),
         current,
         SecretString::from(new),
         meta.0,

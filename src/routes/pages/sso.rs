@@ -219,7 +219,7 @@ pub async fn oidc_callback(
 ) -> Result<HttpResponse, PageError> {
     let flow_cookie = req.cookie(FLOW_COOKIE).map(|c| c.value().to_string());
     let current_user = match &user.view {
-        session::SessionView::SignedIn(s) => Some(s.user_id.clone()),
+        session::SessionView::SignedIn(s) => Some(s.user_id.to_string()),
         _ => None,
     };
     let outcome = entra::complete(

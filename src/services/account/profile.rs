@@ -40,7 +40,10 @@ impl Profile {
 
 /// The profile behind a session. A user disabled or removed since sign-in ends the session.
 pub async fn load(state: &AppState, signed_in: &SignedIn) -> Result<Profile, ServiceError> {
-    let (user_id, account_id) = (signed_in.user_id.clone(), signed_in.account_id.clone());
+    let (user_id, account_id) = (
+        signed_in.user_id.to_string(),
+        signed_in.account_id.to_string(),
+    );
     let signed_in = signed_in.clone();
     let st = state.clone();
     state
@@ -92,9 +95,10 @@ pub async fn switch_target(
         .run(move |conn| {
             let account = crate::services::admin::accounts::find_account(conn, &name)
                 .map_err(|_| ServiceError::Forbidden)?;
-            trust::role_in(conn, &signed_in.user_id, &account.id)?
+            trust::role_in(conn, signed_in.user_id.as_str(), &account.id)?
                 .ok_or(ServiceError::Forbidden)?;
-            let user = User::find(conn, &signed_in.user_id)?.ok_or(ServiceError::Forbidden)?;
+            let user =
+                User::find(conn, signed_in.user_id.as_str())?.ok_or(ServiceError::Forbidden)?;
             let admission = trust::account_admits(conn, &signed_in, &user, &account.id)?;
             if admission == AccountAdmission::Admitted {
                 return Ok(account.id);

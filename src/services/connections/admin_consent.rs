@@ -50,7 +50,7 @@ pub async fn start(state: &AppState, admin: &SignedIn) -> Result<Redirect, Servi
     profile.require_sso_available()?;
     let request = rt.oidc.organizations_request();
     let payload = AdminFlow {
-        user_id: admin.user_id.clone(),
+        user_id: admin.user_id.to_string(),
         nonce: Some(request.nonce.expose_secret().to_string()),
         pkce_verifier: Some(request.pkce_verifier.expose_secret().to_string()),
         tenant_id: None,
@@ -60,7 +60,7 @@ pub async fn start(state: &AppState, admin: &SignedIn) -> Result<Redirect, Servi
         state,
         key,
         FlowKind::AdminSignIn,
-        &admin.account_id,
+        admin.account_id.as_str(),
         &payload,
     )
     .await?;
@@ -321,7 +321,7 @@ pub async fn audit_start(
     let naive = state.clock.now_naive();
     let (actor, account_id) = (
         format!("user-id:{}", admin.user_id),
-        admin.account_id.clone(),
+        admin.account_id.to_string(),
     );
     state
         .db

@@ -9,7 +9,7 @@ use crate::auth::session::SignedIn;
 use crate::auth::{password, throttle};
 use crate::db::user::User;
 use crate::db::{DbConnection, DbError};
-use crate::domain::{AuthMethod, MfaEvidence, PasswordLogin, UserStatus};
+use crate::domain::{AccountId, AuthMethod, MfaEvidence, PasswordLogin, UserId, UserStatus};
 use crate::services::sign_in::attempt::{Attempt, Method};
 use crate::services::sign_in::budget::{actor_for, count_step, CountedStep, UserSide};
 use crate::services::sign_in::failure::SignInFailure;
@@ -194,8 +194,8 @@ fn decide(
     throttle::clear(conn, &counted.side.bucket)?;
     attempt.audit_success(conn, meta, naive, break_glass.then_some("break_glass"))?;
     Ok(PasswordOutcome::SignedIn(SignedIn {
-        user_id: user.id,
-        account_id: user.home_account_id,
+        user_id: UserId::from_stored(user.id),
+        account_id: AccountId::from_stored(user.home_account_id),
         auth_method: AuthMethod::Password,
         idp: None,
         amr: vec!["pwd".into()],

@@ -11,7 +11,7 @@ use crate::crypto::Keys;
 use crate::db::recovery_code::RecoveryCode;
 use crate::db::user::User;
 use crate::db::DbConnection;
-use crate::domain::{AuthMethod, MfaEvidence, UserStatus};
+use crate::domain::{AccountId, AuthMethod, MfaEvidence, UserId, UserStatus};
 use crate::services::sign_in::attempt::{Attempt, Method};
 use crate::services::sign_in::budget::{actor_for, count_step, UserSide};
 use crate::services::sign_in::failure::SignInFailure;
@@ -87,8 +87,8 @@ fn check(
     throttle::clear(conn, &side.bucket)?;
     attempt.audit_success(conn, meta, naive, Some(reason))?;
     Ok(SignedIn {
-        user_id: user.id,
-        account_id: user.home_account_id,
+        user_id: UserId::from_stored(user.id),
+        account_id: AccountId::from_stored(user.home_account_id),
         auth_method: AuthMethod::PasswordAndTotp,
         idp: None,
         amr: amr.into_iter().map(str::to_string).collect(),

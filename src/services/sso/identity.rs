@@ -10,7 +10,7 @@ use crate::db::identity_link::IdentityLink;
 use crate::db::membership::Membership;
 use crate::db::user::User;
 use crate::db::DbConnection;
-use crate::domain::{AuthMethod, IdpKind, MfaEvidence, SsoPolicy, UserStatus};
+use crate::domain::{AccountId, AuthMethod, IdpKind, MfaEvidence, SsoPolicy, UserId, UserStatus};
 use crate::services::admin::sso_settings::load_policy;
 use crate::services::sign_in::failure::SignInFailure;
 use crate::services::sso::jit;
@@ -46,8 +46,8 @@ impl VerifiedIdentity {
     /// The session record of this identity signed in as `user_id` into `account_id` at `now`.
     pub fn session(&self, user_id: &str, account_id: &str, now: DateTime<Utc>) -> SignedIn {
         SignedIn {
-            user_id: user_id.to_string(),
-            account_id: account_id.to_string(),
+            user_id: UserId::from_stored(user_id.to_string()),
+            account_id: AccountId::from_stored(account_id.to_string()),
             auth_method: AuthMethod::Sso,
             idp: Some(self.kind),
             mfa: self.mfa,
