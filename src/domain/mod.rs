@@ -10,6 +10,7 @@ pub mod messages;
 pub mod oidc_client;
 pub mod return_url;
 pub mod sso_policy;
+pub mod sso_transition;
 pub mod trust;
 pub mod user;
 pub mod user_lifecycle;
