@@ -18,7 +18,7 @@ use crate::db::user::User;
 use crate::db::DbConnection;
 use crate::domain::user_lifecycle::{
     keep_an_admin, parse_requested_status, status_change, LifecycleRefusal, MemberState,
-    StatusChange,
+    RoleChange, StatusChange,
 };
 use crate::domain::{Role, UserStatus};
 use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
@@ -271,65 +271,26 @@ pub async fn update(
             crate::db::transaction(conn, |conn| {
                 let account = crate::services::admin::accounts::find_account(conn, &account)?;
                 let (user, membership) = find_member(conn, &account, &username)?;
-                let current = UserStatus::from_stored(&user.status);
-                let has_credentials =
-                    user.password_hash.is_some() || IdentityLink::exists_for_user(conn, &user.id)?;
-                let status_change = match status {
-                    Some(to) => status_change(current, to, has_credentials).map_err(refused)?,
-                    None => None,
-                };
+                let status_change = planned_status_change(conn, &user, status)?;
                 if status_change.is_some() {
                     actor.may_manage(&user, &account)?;
                 }
-                let new_status = match status_change {
-                    None => current,
-                    Some(StatusChange::Disable) => UserStatus::Disabled,
-                    Some(StatusChange::Enable { target }) => target,
-                };
+                let new_status = status_change.map_or_else(
+                    || UserStatus::from_stored(&user.status),
+                    StatusChange::target,
+                );
                 let old_role = role_of(&membership.role);
-                let new_role = role.unwrap_or(old_role);
+                let role_change = RoleChange::between(old_role, role);
+                let new_role = role_change.map_or(old_role, |c| c.to);
                 check_admins_remain(conn, &user, |account_id, now| {
-                    Some(MemberState {
-                        status: new_status,
-                        role: if account_id == account.id {
-                            new_role
-                        } else {
-                            now.role
-                        },
-                    })
+                    let role_here = (account_id == account.id).then_some(new_role);
+                    Some(now.after(new_status, role_here))
                 })?;
-                if new_role != old_role {
-                    Membership::set_role(conn, &user.id, &account.id, new_role.as_str())?;
-                    let reason = format!(
-                        "username={} from={} to={}",
-                        user.username,
-                        old_role.as_str(),
-                        new_role.as_str()
-                    );
-                    record(
-                        conn,
-                        &meta,
-                        now,
-                        &actor,
-                        &account,
-                        "user.role_change",
-                        &reason,
-                    )?;
+                if let Some(change) = role_change {
+                    apply_role_change(conn, &meta, now, &actor, &account, &user, change)?;
                 }
-                match status_change {
-                    None => {}
-                    Some(StatusChange::Disable) => {
-                        User::set_status(conn, &user.id, UserStatus::Disabled.as_str(), now)?;
-                        Invitation::spend_all_for_user(conn, &user.id, None, now)?;
-                        let reason = format!("username={}", user.username);
-                        record(conn, &meta, now, &actor, &account, "user.disable", &reason)?;
-                    }
-                    Some(StatusChange::Enable { target }) => {
-                        User::set_status(conn, &user.id, target.as_str(), now)?;
-                        let reason =
-                            format!("username={} status={}", user.username, target.as_str());
-                        record(conn, &meta, now, &actor, &account, "user.enable", &reason)?;
-                    }
+                if let Some(change) = status_change {
+                    apply_status_change(conn, &meta, now, &actor, &account, &user, change)?;
                 }
                 let fresh = User::find(conn, &user.id)?.ok_or_else(user_not_found)?;
                 let view = view(conn, fresh, new_role.as_str().to_string())?;
@@ -341,6 +302,67 @@ pub async fn update(
         end_sessions(state, &view.id).await?;
     }
     Ok(view)
+}
+
+/// What the requested status means for `user` now (`None`: nothing changes). Enabling a user
+/// who never had a way to sign in leads back to `invited`.
+fn planned_status_change(
+    conn: &mut DbConnection,
+    user: &User,
+    requested: Option<UserStatus>,
+) -> Result<Option<StatusChange>, ServiceError> {
+    let current = UserStatus::from_stored(&user.status);
+    let has_credentials =
+        user.password_hash.is_some() || IdentityLink::exists_for_user(conn, &user.id)?;
+    match requested {
+        Some(to) => status_change(current, to, has_credentials).map_err(refused),
+        None => Ok(None),
+    }
+}
+
+/// Stores and audits a role change in `account`.
+fn apply_role_change(
+    conn: &mut DbConnection,
+    meta: &RequestMeta,
+    now: chrono::NaiveDateTime,
+    actor: &Actor,
+    account: &Account,
+    user: &User,
+    change: RoleChange,
+) -> Result<(), ServiceError> {
+    Membership::set_role(conn, &user.id, &account.id, change.to.as_str())?;
+    let reason = format!(
+        "username={} from={} to={}",
+        user.username,
+        change.from.as_str(),
+        change.to.as_str()
+    );
+    record(conn, meta, now, actor, account, "user.role_change", &reason)
+}
+
+/// Stores and audits a status change; disabling also spends the user's pending invitations.
+fn apply_status_change(
+    conn: &mut DbConnection,
+    meta: &RequestMeta,
+    now: chrono::NaiveDateTime,
+    actor: &Actor,
+    account: &Account,
+    user: &User,
+    change: StatusChange,
+) -> Result<(), ServiceError> {
+    match change {
+        StatusChange::Disable => {
+            User::set_status(conn, &user.id, UserStatus::Disabled.as_str(), now)?;
+            Invitation::spend_all_for_user(conn, &user.id, None, now)?;
+            let reason = format!("username={}", user.username);
+            record(conn, meta, now, actor, account, "user.disable", &reason)
+        }
+        StatusChange::Enable { target } => {
+            User::set_status(conn, &user.id, target.as_str(), now)?;
+            let reason = format!("username={} status={}", user.username, target.as_str());
+            record(conn, meta, now, actor, account, "user.enable", &reason)
+        }
+    }
 }
 
 /// Removes the user from the account; a user left with no account is disabled. The user's
