@@ -9,6 +9,7 @@ pub mod ids;
 pub mod messages;
 pub mod oidc_client;
 pub mod return_url;
+pub mod saml_certificates;
 pub mod sso_policy;
 pub mod sso_transition;
 pub mod trust;
