@@ -77,6 +77,13 @@ impl Role {
         }
     }
 
+    /// Reads a stored role, exactly as `as_str` wrote it; `None` for anything else.
+    pub fn from_stored(value: &str) -> Option<Self> {
+        [Self::Admin, Self::User, Self::ReadOnly]
+            .into_iter()
+            .find(|role| role.as_str() == value)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Admin => "admin",
@@ -161,6 +168,16 @@ mod tests {
     fn roles_parse_only_the_three_spec_values() {
         assert_eq!(Role::parse("read_only").unwrap(), Role::ReadOnly);
         assert_eq!(Role::parse("owner"), Err(DomainError::InvalidRole));
+    }
+
+    #[test]
+    fn stored_roles_are_read_exactly_as_written() {
+        for role in [Role::Admin, Role::User, Role::ReadOnly] {
+            assert_eq!(Role::from_stored(role.as_str()), Some(role));
+        }
+        for other in ["Admin", " admin", "admin ", "owner", ""] {
+            assert_eq!(Role::from_stored(other), None, "{other:?}");
+        }
     }
 
     #[test]

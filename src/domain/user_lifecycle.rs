@@ -51,6 +51,16 @@ pub enum StatusChange {
     Enable { target: UserStatus },
 }
 
+impl StatusChange {
+    /// The user's status once the change is made.
+    pub fn target(self) -> UserStatus {
+        match self {
+            Self::Disable => UserStatus::Disabled,
+            Self::Enable { target } => target,
+        }
+    }
+}
+
 /// What moving from `from` to `to` means; `None` when nothing changes.
 pub fn status_change(
     from: UserStatus,
@@ -76,6 +86,23 @@ pub fn status_change(
     }
 }
 
+/// A role change that does something, in one account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleChange {
+    pub from: Role,
+    pub to: Role,
+}
+
+impl RoleChange {
+    /// From `current` to `requested`; `None` when no role is asked for or it is the role
+    /// already.
+    pub fn between(current: Role, requested: Option<Role>) -> Option<Self> {
+        requested
+            .filter(|to| *to != current)
+            .map(|to| Self { from: current, to })
+    }
+}
+
 /// One member of an account as the last-admin rule sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemberState {
@@ -86,6 +113,15 @@ pub struct MemberState {
 impl MemberState {
     fn is_active_admin(self) -> bool {
         self.status == UserStatus::Active && self.role == Role::Admin
+    }
+
+    /// The member once the user's status is `status` (a status reaches every account) and,
+    /// when `role` is given, their role here is `role` (a role is per account).
+    pub fn after(self, status: UserStatus, role: Option<Role>) -> Self {
+        Self {
+            status,
+            role: role.unwrap_or(self.role),
+        }
     }
 }
 
@@ -196,6 +232,41 @@ mod tests {
         assert_eq!(
             status_change(Active, Invited, true),
             Err(LifecycleRefusal::InvitedNotSettable)
+        );
+    }
+
+    #[test]
+    fn a_status_change_names_the_status_it_leads_to() {
+        assert_eq!(StatusChange::Disable.target(), UserStatus::Disabled);
+        assert_eq!(
+            StatusChange::Enable {
+                target: UserStatus::Invited
+            }
+            .target(),
+            UserStatus::Invited
+        );
+    }
+
+    #[test]
+    fn a_member_after_a_change_keeps_their_role_unless_it_changes_here() {
+        assert_eq!(
+            ADMIN.after(UserStatus::Disabled, None),
+            DISABLED_ADMIN,
+            "the status reaches every account"
+        );
+        assert_eq!(ADMIN.after(UserStatus::Active, Some(Role::User)), USER);
+    }
+
+    #[test]
+    fn only_a_different_role_is_a_role_change() {
+        assert_eq!(RoleChange::between(Role::User, None), None);
+        assert_eq!(RoleChange::between(Role::User, Some(Role::User)), None);
+        assert_eq!(
+            RoleChange::between(Role::User, Some(Role::Admin)),
+            Some(RoleChange {
+                from: Role::User,
+                to: Role::Admin
+            })
         );
     }
 }

@@ -283,7 +283,7 @@ pub async fn require_admin(
     user: &CurrentUser,
 ) -> Result<crate::services::account::profile::Profile, PageError> {
     let profile = current_profile(state, &user.session, &user.signed_in).await?;
-    if profile.role == "admin" {
+    if profile.is_admin() {
         Ok(profile)
     } else {
         Err(PageError(ServiceError::Forbidden))

@@ -5,6 +5,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::routes::errors::ApiError;
 use crate::routes::extract::{Meta, Operator};
+use crate::services::admin::help_desk;
 use crate::services::admin::users::{self, Actor, UserChange};
 use crate::AppState;
 
@@ -93,6 +94,6 @@ pub async fn revoke_sessions(
 ) -> Result<HttpResponse, ApiError> {
     let (account, username) = path.into_inner();
     let actor = Actor::Operator(op.actor);
-    let revoked = users::revoke_sessions(&state, account, username, actor, meta.0).await?;
+    let revoked = help_desk::revoke_sessions(&state, account, username, actor, meta.0).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "revoked": revoked })))
 }

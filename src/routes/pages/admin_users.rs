@@ -14,6 +14,7 @@ use crate::routes::errors::{see_other, PageError};
 use crate::routes::extract::{require_admin, verify_csrf, CsrfToken, CurrentUser, Meta};
 use crate::services::account::profile::Profile;
 use crate::services::admin::accounts;
+use crate::services::admin::help_desk;
 use crate::services::admin::invitations;
 use crate::services::admin::users::{self, Actor, UserChange, UserView};
 use crate::services::ServiceError;
@@ -482,20 +483,20 @@ async fn run(
             .await
         }
         MemberAction::ResendInvitation => {
-            return Box::pin(users::resend_invitation(
+            return Box::pin(help_desk::resend_invitation(
                 state, account, username, actor, meta,
             ))
             .await
         }
         MemberAction::EndSessions => {
-            Box::pin(users::revoke_sessions(
+            Box::pin(help_desk::revoke_sessions(
                 state, account, username, actor, meta,
             ))
             .await?;
             return Ok(());
         }
         MemberAction::ResetTwoStep => {
-            return Box::pin(users::reset_totp(state, account, username, actor, meta)).await
+            return Box::pin(help_desk::reset_totp(state, account, username, actor, meta)).await
         }
     };
     Box::pin(users::update(state, account, username, change, actor, meta)).await?;

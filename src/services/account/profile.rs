@@ -5,7 +5,7 @@ use crate::db::account::Account;
 use crate::db::membership::Membership;
 use crate::db::user::User;
 use crate::domain::trust::AccountAdmission;
-use crate::domain::UserStatus;
+use crate::domain::{Role, UserStatus};
 use crate::services::trust;
 use crate::services::ServiceError;
 use crate::AppState;
@@ -16,6 +16,7 @@ pub struct Profile {
     pub username: String,
     pub email: String,
     pub account: String,
+    /// The role in the active account as stored (shown as is; `role()` reads it).
     pub role: String,
     /// Every account the user reaches, with the role there.
     pub memberships: Vec<(String, String)>,
@@ -27,6 +28,16 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// The role in the active account; `None` for a stored role this version does not know.
+    pub fn role(&self) -> Option<Role> {
+        Role::from_stored(&self.role)
+    }
+
+    /// Whether the user is an admin of the active account.
+    pub fn is_admin(&self) -> bool {
+        self.role() == Some(Role::Admin)
+    }
+
     /// Refuses the active account's SSO configuration pages when SSO is not offered to it
     /// (the rule is `accounts::sso_available`, read when the profile was loaded).
     pub fn require_sso_available(&self) -> Result<(), ServiceError> {

@@ -268,26 +268,56 @@ pub async fn change_password(
         let user_id = user_id.clone();
         state
             .db
-            .run(move |conn| {
-                let user = load_user(conn, &user_id)?;
-                if !password_reset_allowed(conn, &user)? {
-                    return Err(ServiceError::PasswordResetDisabled);
-                }
-                // Wrong current passwords count like wrong sign-in passwords (a hijacked session
-                // must not become an unthrottled password oracle).
-                if throttle::is_throttled(
-                    conn,
-                    &throttle::user_bucket(&user.id),
-                    throttle::PER_USER,
-                    now,
-                )? {
-                    return Err(ServiceError::Throttled);
-                }
-                Ok(user)
-            })
+            .run(move |conn| user_who_may_change_password(conn, &user_id, now))
             .await?
     };
-    let stored = user.password_hash.clone();
+    let (current_ok, new_hash) =
+        check_current_and_hash_new(user.password_hash.clone(), current, new).await?;
+    state
+        .db
+        .run(move |conn| store_password_change(conn, &meta, now, &user, current_ok, &new_hash))
+        .await?;
+    state.mailer.wake();
+    // Whoever else holds a session of this user (perhaps the reason for the change) is out.
+    // This ends the current session too: the caller re-issues it under a fresh id.
+    state
+        .session_store
+        .revoke_user_sessions(&user_id)
+        .await
+        .map_err(ServiceError::Internal)?;
+    Ok(())
+}
+
+/// The user, when their account lets them change their password and they are not throttled.
+fn user_who_may_change_password(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<User, ServiceError> {
+    let user = load_user(conn, user_id)?;
+    if !password_reset_allowed(conn, &user)? {
+        return Err(ServiceError::PasswordResetDisabled);
+    }
+    // Wrong current passwords count like wrong sign-in passwords (a hijacked session
+    // must not become an unthrottled password oracle).
+    if throttle::is_throttled(
+        conn,
+        &throttle::user_bucket(&user.id),
+        throttle::PER_USER,
+        now,
+    )? {
+        return Err(ServiceError::Throttled);
+    }
+    Ok(user)
+}
+
+/// Whether `current` matches the stored hash, and the hash of the new password (Argon2, off
+/// the async threads).
+async fn check_current_and_hash_new(
+    stored: Option<String>,
+    current: SecretString,
+    new: Password,
+) -> Result<(bool, String), ServiceError> {
     let (current_ok, new_hash) = tokio::task::spawn_blocking(move || {
         // A user without a password (SSO, invited) cannot set one here: a stolen session
         // must not become a password that outlives the IdP's deprovisioning.
@@ -298,51 +328,59 @@ pub async fn change_password(
     .map_err(|e| ServiceError::Internal(e.into()))?;
     let new_hash = new_hash
         .map_err(|e| ServiceError::Internal(anyhow::anyhow!("password hash failed: {e}")))?;
-    let result = state
-        .db
-        .run(move |conn| {
-            let actor = format!("user:{}", user.username);
-                        if !current_ok {
-                throttle::record_failure(conn, &throttle::user_bucket(&user.id), now)?;
-                audit::record(conn, &meta, now, Audit {
-                    actor,
-                    account_id: Some(&user.home_account_id),
-                    action: "password.change",
-                    outcome: Outcome::Failure,
-                    reason: Some("wrong_current_password"),
-                })?;
-                return Err(ServiceError::WrongCurrentPassword);
-            }
-            crate::db::transaction(conn, |conn| {
-                User::set_password_hash(conn, &user.id, &new_hash, now)?;
-                audit::record(conn, &meta, now, Audit {
-                    actor,
-                    account_id: Some(&user.home_account_id),
-                    action: "password.change",
-                    outcome: Outcome::Success,
-                    reason: None,
-                })?;
-                mail::enqueue(
-                    conn,
-                    &user.email,
-                    "Your password was changed",
-                    &format!("Hello {},\n\nthe password of your sign-in was changed.\n\nIf this was not you, contact your administrator at once.\n", user.username),
-                    now,
-                )?;
-                Ok(())
-            })
-        })
-        .await;
-    result?;
-    state.mailer.wake();
-    // Whoever else holds a session of this user (perhaps the reason for the change) is out.
-    // This ends the current session too: the caller re-issues it under a fresh id.
-    state
-        .session_store
-        .revoke_user_sessions(&user_id)
-        .await
-        .map_err(ServiceError::Internal)?;
-    Ok(())
+    Ok((current_ok, new_hash))
+}
+
+/// A wrong current password is throttled and audited; a right one stores the new hash, audits
+/// and mails the user in one transaction.
+fn store_password_change(
+    conn: &mut DbConnection,
+    meta: &RequestMeta,
+    now: chrono::NaiveDateTime,
+    user: &User,
+    current_ok: bool,
+    new_hash: &str,
+) -> Result<(), ServiceError> {
+    let actor = format!("user:{}", user.username);
+    if !current_ok {
+        throttle::record_failure(conn, &throttle::user_bucket(&user.id), now)?;
+        audit::record(
+            conn,
+            meta,
+            now,
+            Audit {
+                actor,
+                account_id: Some(&user.home_account_id),
+                action: "password.change",
+                outcome: Outcome::Failure,
+                reason: Some("wrong_current_password"),
+            },
+        )?;
+        return Err(ServiceError::WrongCurrentPassword);
+    }
+    crate::db::transaction(conn, |conn| {
+        User::set_password_hash(conn, &user.id, new_hash, now)?;
+        audit::record(
+            conn,
+            meta,
+            now,
+            Audit {
+                actor,
+                account_id: Some(&user.home_account_id),
+                action: "password.change",
+                outcome: Outcome::Success,
+                reason: None,
+            },
+        )?;
+        mail::enqueue(
+            conn,
+            &user.email,
+            "Your password was changed",
+            &format!("Hello {},\n\nthe password of your sign-in was changed.\n\nIf this was not you, contact your administrator at once.\n", user.username),
+            now,
+        )?;
+        Ok(())
+    })
 }
 
 /// Revokes every session of a user of `account` (operator or account admin action).

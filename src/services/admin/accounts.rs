@@ -337,17 +337,7 @@ pub async fn create_user(
     // Hash outside the transaction: Argon2 takes tens of milliseconds.
     let password_hash = match input.password {
         None => None,
-        Some(pw) => {
-            let pw = Password::parse(pw)?;
-            Some(
-                tokio::task::spawn_blocking(move || password::hash_password(pw.secret()))
-                    .await
-                    .map_err(|e| ServiceError::Internal(e.into()))?
-                    .map_err(|e| {
-                        ServiceError::Internal(anyhow::anyhow!("password hash failed: {e}"))
-                    })?,
-            )
-        }
+        Some(pw) => Some(hash_new_password(pw).await?),
     };
     let now = state.clock.now_naive();
     state
@@ -355,53 +345,21 @@ pub async fn create_user(
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
                 let account = find_account(conn, &input.account)?;
-                if User::find_by_username(conn, username.as_str())?.is_some() {
-                    return Err(conflict("username_taken", "This username is taken."));
-                }
                 let status = if password_hash.is_some() {
                     UserStatus::Active
                 } else {
                     UserStatus::Invited
                 };
-                let user = User {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    home_account_id: account.id.clone(),
-                    username: username.as_str().to_string(),
-                    email: email.as_str().to_string(),
+                let member = NewMember {
+                    account_id: &account.id,
+                    username: &username,
+                    email: &email,
                     password_hash,
-                    totp_secret_enc: None,
-                    totp_enabled: false,
-                    totp_last_step: None,
-                    status: status.as_str().to_string(),
-                    must_change_password: false,
-                    created_at: now,
-                    updated_at: now,
+                    status,
+                    role,
                 };
-                user.insert(conn)
-                    .map_err(|e| unique_or(e, "username_taken", "This username is taken."))?;
-                Membership {
-                    user_id: user.id.clone(),
-                    account_id: account.id.clone(),
-                    role: role.as_str().to_string(),
-                    created_at: now,
-                }
-                .insert(conn)?;
-                audit::record(
-                    conn,
-                    &meta,
-                    now,
-                    Audit {
-                        actor,
-                        account_id: Some(&account.id),
-                        action: "user.create",
-                        outcome: Outcome::Success,
-                        reason: Some(&format!(
-                            "username={} role={}",
-                            user.username,
-                            role.as_str()
-                        )),
-                    },
-                )?;
+                let user = insert_member(conn, member, "This username is taken.", now)?;
+                record_new_member(conn, &meta, now, actor, "user.create", &user, role)?;
                 Ok(CreatedUser {
                     id: user.id,
                     username: user.username,
@@ -409,6 +367,93 @@ pub async fn create_user(
             })
         })
         .await
+}
+
+/// Checks a new password's length and hashes it (Argon2, off the async threads).
+async fn hash_new_password(pw: SecretString) -> Result<String, ServiceError> {
+    let pw = Password::parse(pw)?;
+    tokio::task::spawn_blocking(move || password::hash_password(pw.secret()))
+        .await
+        .map_err(|e| ServiceError::Internal(e.into()))?
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("password hash failed: {e}")))
+}
+
+/// Audits a created member (`user.create`, `user.invite`) in their home account, with their
+/// username and role.
+pub(super) fn record_new_member(
+    conn: &mut DbConnection,
+    meta: &RequestMeta,
+    now: chrono::NaiveDateTime,
+    actor: String,
+    action: &'static str,
+    user: &User,
+    role: Role,
+) -> Result<(), ServiceError> {
+    audit::record(
+        conn,
+        meta,
+        now,
+        Audit {
+            actor,
+            account_id: Some(&user.home_account_id),
+            action,
+            outcome: Outcome::Success,
+            reason: Some(&format!(
+                "username={} role={}",
+                user.username,
+                role.as_str()
+            )),
+        },
+    )?;
+    Ok(())
+}
+
+/// A user to create together with their first membership (their home account).
+pub(super) struct NewMember<'a> {
+    pub account_id: &'a str,
+    pub username: &'a Username,
+    pub email: &'a Email,
+    pub password_hash: Option<String>,
+    pub status: UserStatus,
+    pub role: Role,
+}
+
+/// Inserts the user and their membership, in the caller's transaction. A taken username
+/// (seen first, or a concurrent insert the unique index refuses) is `409 username_taken` with
+/// `taken_message`.
+pub(super) fn insert_member(
+    conn: &mut DbConnection,
+    member: NewMember<'_>,
+    taken_message: &'static str,
+    now: chrono::NaiveDateTime,
+) -> Result<User, ServiceError> {
+    if User::find_by_username(conn, member.username.as_str())?.is_some() {
+        return Err(conflict("username_taken", taken_message));
+    }
+    let user = User {
+        id: uuid::Uuid::new_v4().to_string(),
+        home_account_id: member.account_id.to_string(),
+        username: member.username.as_str().to_string(),
+        email: member.email.as_str().to_string(),
+        password_hash: member.password_hash,
+        totp_secret_enc: None,
+        totp_enabled: false,
+        totp_last_step: None,
+        status: member.status.as_str().to_string(),
+        must_change_password: false,
+        created_at: now,
+        updated_at: now,
+    };
+    user.insert(conn)
+        .map_err(|e| unique_or(e, "username_taken", taken_message))?;
+    Membership {
+        user_id: user.id.clone(),
+        account_id: member.account_id.to_string(),
+        role: member.role.as_str().to_string(),
+        created_at: now,
+    }
+    .insert(conn)?;
+    Ok(user)
 }
 
 /// The newest audit events of an account (at most 500).

@@ -12,9 +12,11 @@
 //! Accounts are named by their account name, as in the other account services: the admin
 //! pages know the active account's name, the operator API has it in the path.
 
+use chrono::NaiveDateTime;
+
 use crate::crypto::tokens::random_token;
 use crate::db::domain::{Domain, PENDING_CLAIM_DAYS};
-use crate::db::DbError;
+use crate::db::{DbConnection, DbError};
 use crate::domain::domain_verification::VerificationOutcome;
 use crate::domain::DomainName;
 use crate::services::admin::accounts::find_account;
@@ -125,69 +127,86 @@ pub async fn claim(
                 if Domain::find_verified(conn, domain.as_str())?.is_some() {
                     return Err(taken());
                 }
-                if let Some(mut own) = Domain::find_for_account(conn, &account.id, domain.as_str())?
-                {
-                    if !verified {
-                        return Err(taken());
-                    }
+                match Domain::find_for_account(conn, &account.id, domain.as_str())? {
+                    Some(_) if !verified => Err(taken()),
                     // The operator vouches for this account's pending claim.
-                    Domain::mark_verified(conn, &own.id, now).map_err(conflict_as_taken)?;
-                    own.verified = true;
-                    own.verified_at = Some(now);
-                    let removed = Domain::delete_pending_of_others(conn, &own.domain, &account.id)?;
-                    audit::record(
-                        conn,
-                        &meta,
-                        now,
-                        Audit {
-                            actor,
-                            account_id: Some(&account.id),
-                            action: "domain.verify",
-                            outcome: Outcome::Success,
-                            reason: Some(&verified_reason(&own.domain, removed)),
-                        },
-                    )?;
-                    return Ok(DomainView::from(own));
+                    Some(own) => verify_own_claim(conn, &meta, now, actor, &account.id, own),
+                    None => add_claim(conn, &meta, now, actor, &account.id, &domain, verified),
                 }
-                let row = Domain {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    account_id: account.id.clone(),
-                    domain: domain.as_str().to_string(),
-                    verified,
-                    verification_token: format!("sso-broker-verification={}", random_token(18)),
-                    verified_at: verified.then_some(now),
-                    created_at: now,
-                };
-                // The unique indexes settle a concurrent claim the checks above did not see.
-                row.insert(conn).map_err(conflict_as_taken)?;
-                let removed = if verified {
-                    Domain::delete_pending_of_others(conn, &row.domain, &account.id)?
-                } else {
-                    0
-                };
-                audit::record(
-                    conn,
-                    &meta,
-                    now,
-                    Audit {
-                        actor,
-                        account_id: Some(&account.id),
-                        action: "domain.add",
-                        outcome: Outcome::Success,
-                        reason: Some(&if removed > 0 {
-                            format!(
-                                "domain={} verified={verified} pending_claims_removed={removed}",
-                                row.domain
-                            )
-                        } else {
-                            format!("domain={} verified={verified}", row.domain)
-                        }),
-                    },
-                )?;
-                Ok(DomainView::from(row))
             })
         })
         .await
+}
+
+/// Marks the account's pending claim verified (the operator vouches for it) and deletes the
+/// other accounts' pending claims; in the caller's transaction.
+fn verify_own_claim(
+    conn: &mut DbConnection,
+    meta: &RequestMeta,
+    now: NaiveDateTime,
+    actor: String,
+    account_id: &str,
+    mut own: Domain,
+) -> Result<DomainView, ServiceError> {
+    Domain::mark_verified(conn, &own.id, now).map_err(conflict_as_taken)?;
+    own.verified = true;
+    own.verified_at = Some(now);
+    let removed = Domain::delete_pending_of_others(conn, &own.domain, account_id)?;
+    audit::record(
+        conn,
+        meta,
+        now,
+        Audit {
+            actor,
+            account_id: Some(account_id),
+            action: "domain.verify",
+            outcome: Outcome::Success,
+            reason: Some(&verified_reason(&own.domain, removed)),
+        },
+    )?;
+    Ok(DomainView::from(own))
+}
+
+/// Stores a new claim with a fresh verification token; a claim the operator verifies deletes
+/// the other accounts' pending claims. In the caller's transaction.
+fn add_claim(
+    conn: &mut DbConnection,
+    meta: &RequestMeta,
+    now: NaiveDateTime,
+    actor: String,
+    account_id: &str,
+    domain: &DomainName,
+    verified: bool,
+) -> Result<DomainView, ServiceError> {
+    let row = Domain {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: account_id.to_string(),
+        domain: domain.as_str().to_string(),
+        verified,
+        verification_token: format!("sso-broker-verification={}", random_token(18)),
+        verified_at: verified.then_some(now),
+        created_at: now,
+    };
+    // The unique indexes settle a concurrent claim the checks above did not see.
+    row.insert(conn).map_err(conflict_as_taken)?;
+    let removed = if verified {
+        Domain::delete_pending_of_others(conn, &row.domain, account_id)?
+    } else {
+        0
+    };
+    audit::record(
+        conn,
+        meta,
+        now,
+        Audit {
+            actor,
+            account_id: Some(account_id),
+            action: "domain.add",
+            outcome: Outcome::Success,
+            reason: Some(&added_reason(&row.domain, verified, removed)),
+        },
+    )?;
+    Ok(DomainView::from(row))
 }
 
 /// A unique index refused the write: another claim got there first.
@@ -208,6 +227,15 @@ fn verified_reason(domain: &str, pending_removed: usize) -> String {
     }
 }
 
+/// The audit reason of a new claim.
+fn added_reason(domain: &str, verified: bool, pending_removed: usize) -> String {
+    if pending_removed > 0 {
+        format!("domain={domain} verified={verified} pending_claims_removed={pending_removed}")
+    } else {
+        format!("domain={domain} verified={verified}")
+    }
+}
+
 /// Looks up `_sso-broker-verification.<domain>` and marks the claim verified when a TXT record
 /// there equals its token; the first account to verify wins, and the other accounts' pending
 /// claims are deleted with it. A domain verified by another account is refused with
@@ -223,24 +251,10 @@ pub async fn verify(
 ) -> Result<Verification, ServiceError> {
     let domain = DomainName::parse(domain).map_err(|_| not_claimed())?;
     let (account_id, row) = {
-        let domain = domain.as_str().to_string();
         let now = state.clock.now_naive();
         state
             .db
-            .run(move |conn| {
-                let account = find_account(conn, &account)?;
-                let row = Domain::find_for_account(conn, &account.id, &domain)?
-                    .filter(|row| !row.is_expired(now));
-                let Some(row) = row else {
-                    // Someone else's verification deleted this account's pending claim.
-                    return Err(if Domain::find_verified(conn, &domain)?.is_some() {
-                        taken()
-                    } else {
-                        not_claimed()
-                    });
-                };
-                Ok::<_, ServiceError>((account.id, row))
-            })
+            .run(move |conn| live_claim(conn, &account, domain.as_str(), now))
             .await?
     };
     if row.verified {
@@ -249,9 +263,45 @@ pub async fn verify(
             domain: row.into(),
         });
     }
+    let outcome = look_up_token(state, &meta, &row).await;
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            crate::db::transaction(conn, |conn| {
+                record_verification(conn, &meta, now, actor, &account_id, row, outcome)
+            })
+        })
+        .await
+}
+
+/// The account's id and its live claim of `domain`. `domain_taken` when someone else's
+/// verification deleted the claim, else `domain_not_found`.
+fn live_claim(
+    conn: &mut DbConnection,
+    account: &str,
+    domain: &str,
+    now: NaiveDateTime,
+) -> Result<(String, Domain), ServiceError> {
+    let account = find_account(conn, account)?;
+    let row =
+        Domain::find_for_account(conn, &account.id, domain)?.filter(|row| !row.is_expired(now));
+    let Some(row) = row else {
+        // Someone else's verification deleted this account's pending claim.
+        return Err(if Domain::find_verified(conn, domain)?.is_some() {
+            taken()
+        } else {
+            not_claimed()
+        });
+    };
+    Ok((account.id, row))
+}
+
+/// What the claim's TXT record says now. A DNS outage is an outcome (logged), not an error.
+async fn look_up_token(state: &AppState, meta: &RequestMeta, row: &Domain) -> VerificationOutcome {
     // Fully qualified: no search domain of the host is appended.
     let name = format!("{}.", row.verification_record_name());
-    let outcome = match state.dns.txt(&name).await {
+    match state.dns.txt(&name).await {
         Ok(records) => VerificationOutcome::from_records(&records, &row.verification_token),
         Err(e) => {
             log::warn!(
@@ -263,58 +313,76 @@ pub async fn verify(
             );
             VerificationOutcome::DnsUnreachable
         }
+    }
+}
+
+/// Applies and audits what DNS said, in the caller's transaction: a found token verifies the
+/// claim (unless another account won meanwhile, or the claim is gone); any other outcome
+/// changes nothing.
+fn record_verification(
+    conn: &mut DbConnection,
+    meta: &RequestMeta,
+    now: NaiveDateTime,
+    actor: String,
+    account_id: &str,
+    mut row: Domain,
+    outcome: VerificationOutcome,
+) -> Result<Verification, ServiceError> {
+    let mut removed = 0;
+    if outcome == VerificationOutcome::Verified {
+        removed = mark_won(conn, &mut row, account_id, now)?;
+    }
+    let reason = match outcome {
+        VerificationOutcome::Verified => verified_reason(&row.domain, removed),
+        other => format!("{} domain={}", other.code(), row.domain),
     };
-    let now = state.clock.now_naive();
-    state
-        .db
-        .run(move |conn| {
-            crate::db::transaction(conn, |conn| {
-                let mut row = row;
-                let mut removed = 0;
-                if outcome == VerificationOutcome::Verified {
-                    // Another account verified it while DNS was asked: it won.
-                    if Domain::find_verified(conn, &row.domain)?
-                        .is_some_and(|won| won.account_id != account_id)
-                    {
-                        return Err(taken());
-                    }
-                    // Removed or lapsed while DNS was asked: nothing to verify any more.
-                    if row.is_expired(now)
-                        || !Domain::mark_verified(conn, &row.id, now).map_err(conflict_as_taken)?
-                    {
-                        return Err(not_claimed());
-                    }
-                    row.verified = true;
-                    row.verified_at = Some(now);
-                    removed = Domain::delete_pending_of_others(conn, &row.domain, &account_id)?;
-                }
-                let reason = match outcome {
-                    VerificationOutcome::Verified => verified_reason(&row.domain, removed),
-                    other => format!("{} domain={}", other.code(), row.domain),
-                };
-                audit::record(
-                    conn,
-                    &meta,
-                    now,
-                    Audit {
-                        actor,
-                        account_id: Some(&account_id),
-                        action: "domain.verify",
-                        outcome: if outcome.is_verified() {
-                            Outcome::Success
-                        } else {
-                            Outcome::Failure
-                        },
-                        reason: Some(&reason),
-                    },
-                )?;
-                Ok(Verification {
-                    outcome,
-                    domain: row.into(),
-                })
-            })
-        })
-        .await
+    audit::record(
+        conn,
+        meta,
+        now,
+        Audit {
+            actor,
+            account_id: Some(account_id),
+            action: "domain.verify",
+            outcome: if outcome.is_verified() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+            reason: Some(&reason),
+        },
+    )?;
+    Ok(Verification {
+        outcome,
+        domain: row.into(),
+    })
+}
+
+/// Marks the claim verified after DNS proved it, and deletes the other accounts' pending
+/// claims; returns how many were deleted.
+fn mark_won(
+    conn: &mut DbConnection,
+    row: &mut Domain,
+    account_id: &str,
+    now: NaiveDateTime,
+) -> Result<usize, ServiceError> {
+    // Another account verified it while DNS was asked: it won.
+    if Domain::find_verified(conn, &row.domain)?.is_some_and(|won| won.account_id != account_id) {
+        return Err(taken());
+    }
+    // Removed or lapsed while DNS was asked: nothing to verify any more.
+    if row.is_expired(now)
+        || !Domain::mark_verified(conn, &row.id, now).map_err(conflict_as_taken)?
+    {
+        return Err(not_claimed());
+    }
+    row.verified = true;
+    row.verified_at = Some(now);
+    Ok(Domain::delete_pending_of_others(
+        conn,
+        &row.domain,
+        account_id,
+    )?)
 }
 
 /// Removes the account's claim of `domain` (verified or not, lapsed included); a verified

@@ -16,10 +16,10 @@ use crate::crypto::tokens::{random_token, sha256_hex};
 use crate::crypto::SecretBox;
 use crate::db::account::Account;
 use crate::db::invitation::Invitation;
-use crate::db::membership::Membership;
 use crate::db::user::User;
 use crate::db::{DbConnection, DbError};
 use crate::domain::{Email, Password, Role, UserStatus, Username};
+use crate::services::admin::accounts::{insert_member, record_new_member, NewMember};
 use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
 use crate::services::support::mail;
 use crate::services::ServiceError;
@@ -80,43 +80,20 @@ pub async fn invite(
             crate::db::transaction(conn, |conn| {
                 let account = Account::find(conn, &account_id)?
                     .ok_or_else(ServiceError::account_not_found)?;
-                if User::find_by_username(conn, username.as_str())?.is_some() {
-                    return Err(ServiceError::Conflict {
-                        code: "username_taken",
-                        message: "A user with this email as username exists already.",
-                    });
-                }
-                let user = User {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    home_account_id: account.id.clone(),
-                    username: username.as_str().to_string(),
-                    email: email.as_str().to_string(),
+                let member = NewMember {
+                    account_id: &account.id,
+                    username: &username,
+                    email: &email,
                     password_hash: None,
-                    totp_secret_enc: None,
-                    totp_enabled: false,
-                    totp_last_step: None,
-                    status: UserStatus::Invited.as_str().to_string(),
-                    must_change_password: false,
-                    created_at: now,
-                    updated_at: now,
+                    status: UserStatus::Invited,
+                    role,
                 };
-                user.insert(conn).map_err(|e| {
-                    if e.is_unique_violation() {
-                        ServiceError::Conflict {
-                            code: "username_taken",
-                            message: "A user with this email as username exists already.",
-                        }
-                    } else {
-                        e.into()
-                    }
-                })?;
-                Membership {
-                    user_id: user.id.clone(),
-                    account_id: account.id.clone(),
-                    role: role.as_str().to_string(),
-                    created_at: now,
-                }
-                .insert(conn)?;
+                let user = insert_member(
+                    conn,
+                    member,
+                    "A user with this email as username exists already.",
+                    now,
+                )?;
                 issue(
                     conn,
                     &keys.secret_box,
@@ -127,22 +104,7 @@ pub async fn invite(
                     &public_url,
                     now,
                 )?;
-                audit::record(
-                    conn,
-                    &meta,
-                    now,
-                    Audit {
-                        actor,
-                        account_id: Some(&account.id),
-                        action: "user.invite",
-                        outcome: Outcome::Success,
-                        reason: Some(&format!(
-                            "username={} role={}",
-                            user.username,
-                            role.as_str()
-                        )),
-                    },
-                )?;
+                record_new_member(conn, &meta, now, actor, "user.invite", &user, role)?;
                 Ok(user.username)
             })
         })

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api_tokens;
 pub mod domains;
+pub mod help_desk;
 pub mod invitations;
 pub mod sso_settings;
 pub mod sso_transitions;

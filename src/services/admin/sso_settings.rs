@@ -9,12 +9,15 @@ use crate::db::sso_setting::SsoSetting;
 use crate::db::user::User;
 use crate::db::DbConnection;
 use crate::domain::sso_policy::{AuthContextId, JitPolicy};
+use crate::domain::sso_transition::SsoTransition;
 use crate::domain::{EnforcementScope, PolicySubject, Role, SsoPolicy};
 use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
 use crate::services::ServiceError;
 use crate::AppState;
 
-use super::sso_transitions::{apply_enable, apply_rollback, temporary_passwords};
+use super::sso_transitions::{
+    apply_enable, apply_rollback, temporary_passwords, TemporaryPassword,
+};
 pub use super::sso_transitions::{
     preview_enable, preview_rollback, DuplicateEmail, EnableReport, RollbackReport,
 };
@@ -181,12 +184,21 @@ pub async fn get(state: &AppState, account_id: String) -> Result<SsoSettingsView
         .await
 }
 
+/// A change that passed the checks, in the form it is stored.
+struct ValidChange {
+    jit_role: Role,
+    /// This account and/or its sub-accounts, by id; never empty.
+    jit_account_ids: Vec<String>,
+    auth_context: Option<AuthContextId>,
+    scope: EnforcementScope,
+}
+
 /// Checks `change` against the account tree and turns JIT account names into ids.
 fn validated(
     conn: &mut DbConnection,
     account: &Account,
     change: &SsoChange,
-) -> Result<(Role, Vec<String>, Option<AuthContextId>), ServiceError> {
+) -> Result<ValidChange, ServiceError> {
     if change.enforced && !change.enabled {
         return Err(invalid(
             "sso_not_enabled",
@@ -226,7 +238,16 @@ fn validated(
         Some(c) => Some(AuthContextId::parse(c)?),
         None => None,
     };
-    Ok((role, ids, context))
+    let scope = match change.enforcement_scope.as_deref() {
+        Some(scope) => EnforcementScope::parse(scope)?,
+        None => EnforcementScope::All,
+    };
+    Ok(ValidChange {
+        jit_role: role,
+        jit_account_ids: ids,
+        auth_context: context,
+        scope,
+    })
 }
 
 /// Replaces the SSO settings of `account_id`. Turning SSO on runs the enable step; turning it
@@ -239,19 +260,7 @@ pub async fn update(
     meta: RequestMeta,
 ) -> Result<SsoUpdate, ServiceError> {
     let now = state.clock.now_naive();
-    let was_enabled = {
-        let id = account_id.clone();
-        state
-            .db
-            .run(move |conn| Ok::<_, ServiceError>(load_policy(conn, &id)?.enabled))
-            .await?
-    };
-    // Argon2 for every user is slow: hash before the transaction.
-    let passwords = if was_enabled && !change.enabled {
-        temporary_passwords(state, &account_id).await?
-    } else {
-        Vec::new()
-    };
+    let passwords = rollback_passwords(state, &account_id, &change).await?;
     let st = state.clone();
     let result = state
         .db
@@ -264,60 +273,10 @@ pub async fn update(
                 if change.enabled {
                     crate::services::admin::accounts::require_sso_available(&st, &account)?;
                 }
-                let (role, jit_ids, context) = validated(conn, &account, &change)?;
-                let scope = match change.enforcement_scope.as_deref() {
-                    Some(scope) => EnforcementScope::parse(scope)?,
-                    None => EnforcementScope::All,
-                };
-                let previous = SsoSetting::find(conn, &account.id)?;
-                let was_enabled = previous.as_ref().is_some_and(|p| p.enabled);
-                let enable = (!was_enabled && change.enabled)
-                    .then(|| apply_enable(&st, conn, &account, now))
-                    .transpose()?;
-                let rollback = (was_enabled && !change.enabled)
-                    .then(|| apply_rollback(&st, conn, &account, &passwords, now))
-                    .transpose()?;
-                SsoSetting {
-                    account_id: account.id.clone(),
-                    enabled: change.enabled,
-                    enforced: change.enforced,
-                    enforcement_scope: scope.as_str().to_string(),
-                    allow_admin_password_login: change.allow_admin_password_login,
-                    require_idp_mfa: change.require_idp_mfa,
-                    jit_enabled: change.jit.enabled,
-                    jit_default_role: role.as_str().to_string(),
-                    jit_accounts: serde_json::to_string(&jit_ids)
-                        .map_err(|e| ServiceError::Internal(e.into()))?,
-                    entra_auth_context: context.map(|c| c.as_str().to_string()),
-                    enabled_at: if enable.is_some() {
-                        Some(now)
-                    } else {
-                        previous.as_ref().and_then(|p| p.enabled_at)
-                    },
-                    disabled_at: if rollback.is_some() {
-                        Some(now)
-                    } else {
-                        previous.as_ref().and_then(|p| p.disabled_at)
-                    },
-                    updated_at: now,
-                }
-                .save(conn)?;
-                let action = match (&enable, &rollback) {
-                    (Some(_), _) => "sso.enable",
-                    (_, Some(_)) => "sso.disable",
-                    _ => "sso.settings",
-                };
-                let reason = serde_json::json!({
-                    "enforced": change.enforced,
-                    "enforcement_scope": scope.as_str(),
-                    "allow_admin_password_login": change.allow_admin_password_login,
-                    "require_idp_mfa": change.require_idp_mfa,
-                    "jit": change.jit.enabled,
-                    "renamed": enable.as_ref().map(|e| e.renamed.len()),
-                    "duplicates": enable.as_ref().map(|e| e.duplicates.len()),
-                    "temporary_passwords": rollback.as_ref().map(|r| r.temporary_passwords.len()),
-                })
-                .to_string();
+                let valid = validated(conn, &account, &change)?;
+                let (transition, enable, rollback) =
+                    apply_change(&st, conn, &account, &change, &valid, &passwords, now)?;
+                let reason = audit_reason(&change, valid.scope, enable.as_ref(), rollback.as_ref());
                 audit::record(
                     conn,
                     &meta,
@@ -325,7 +284,7 @@ pub async fn update(
                     Audit {
                         actor,
                         account_id: Some(&account.id),
-                        action,
+                        action: transition.audit_action(),
                         outcome: Outcome::Success,
                         reason: Some(&reason),
                     },
@@ -342,6 +301,106 @@ pub async fn update(
         state.mailer.wake();
     }
     result
+}
+
+/// The temporary passwords of the rollback when `change` turns SSO off, else none. Argon2 for
+/// every user is slow: they are hashed before the transaction.
+async fn rollback_passwords(
+    state: &AppState,
+    account_id: &str,
+    change: &SsoChange,
+) -> Result<Vec<TemporaryPassword>, ServiceError> {
+    let was_enabled = {
+        let id = account_id.to_string();
+        state
+            .db
+            .run(move |conn| Ok::<_, ServiceError>(load_policy(conn, &id)?.enabled))
+            .await?
+    };
+    if was_enabled && !change.enabled {
+        temporary_passwords(state, account_id).await
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// Runs the step the change calls for (enable or rollback, as the stored settings say SSO was)
+/// and stores the new settings; in the caller's transaction.
+fn apply_change(
+    st: &AppState,
+    conn: &mut DbConnection,
+    account: &Account,
+    change: &SsoChange,
+    valid: &ValidChange,
+    passwords: &[TemporaryPassword],
+    now: NaiveDateTime,
+) -> Result<(SsoTransition, Option<EnableReport>, Option<RollbackReport>), ServiceError> {
+    let previous = SsoSetting::find(conn, &account.id)?;
+    let was_enabled = previous.as_ref().is_some_and(|p| p.enabled);
+    let transition = SsoTransition::between(was_enabled, change.enabled);
+    let enable = (transition == SsoTransition::Enable)
+        .then(|| apply_enable(st, conn, account, now))
+        .transpose()?;
+    let rollback = (transition == SsoTransition::Disable)
+        .then(|| apply_rollback(st, conn, account, passwords, now))
+        .transpose()?;
+    stored_settings(account, change, valid, transition, previous.as_ref(), now)?.save(conn)?;
+    Ok((transition, enable, rollback))
+}
+
+/// The settings row after `change`; the enable and disable times move only with a transition.
+fn stored_settings(
+    account: &Account,
+    change: &SsoChange,
+    valid: &ValidChange,
+    transition: SsoTransition,
+    previous: Option<&SsoSetting>,
+    now: NaiveDateTime,
+) -> Result<SsoSetting, ServiceError> {
+    Ok(SsoSetting {
+        account_id: account.id.clone(),
+        enabled: change.enabled,
+        enforced: change.enforced,
+        enforcement_scope: valid.scope.as_str().to_string(),
+        allow_admin_password_login: change.allow_admin_password_login,
+        require_idp_mfa: change.require_idp_mfa,
+        jit_enabled: change.jit.enabled,
+        jit_default_role: valid.jit_role.as_str().to_string(),
+        jit_accounts: serde_json::to_string(&valid.jit_account_ids)
+            .map_err(|e| ServiceError::Internal(e.into()))?,
+        entra_auth_context: valid.auth_context.as_ref().map(|c| c.as_str().to_string()),
+        enabled_at: if transition == SsoTransition::Enable {
+            Some(now)
+        } else {
+            previous.and_then(|p| p.enabled_at)
+        },
+        disabled_at: if transition == SsoTransition::Disable {
+            Some(now)
+        } else {
+            previous.and_then(|p| p.disabled_at)
+        },
+        updated_at: now,
+    })
+}
+
+/// The audit reason of a settings change: the new settings and what the step did.
+fn audit_reason(
+    change: &SsoChange,
+    scope: EnforcementScope,
+    enable: Option<&EnableReport>,
+    rollback: Option<&RollbackReport>,
+) -> String {
+    serde_json::json!({
+        "enforced": change.enforced,
+        "enforcement_scope": scope.as_str(),
+        "allow_admin_password_login": change.allow_admin_password_login,
+        "require_idp_mfa": change.require_idp_mfa,
+        "jit": change.jit.enabled,
+        "renamed": enable.map(|e| e.renamed.len()),
+        "duplicates": enable.map(|e| e.duplicates.len()),
+        "temporary_passwords": rollback.map(|r| r.temporary_passwords.len()),
+    })
+    .to_string()
 }
 
 /// The operator's outage switch (SPEC §3.5, `sso disable-enforcement`): enforcement off, so

@@ -1,6 +1,7 @@
 //! The user lifecycle (SPEC §6.3, §3.7, §3.8) as the operator API and `/admin/users` run it:
 //! list an account's members, disable or enable a user, change a member's role, add or remove
-//! a membership, end a user's sessions, resend an invitation, reset two-step verification.
+//! a membership. The help-desk actions on a member (sessions, two-step verification,
+//! invitation) are `help_desk`, which shares this module's member lookup and audit.
 //!
 //! The rules (last active admin, allowed status changes) are `domain::user_lifecycle`; this
 //! module loads, applies them in one transaction, audits each change with its actor, and ends
@@ -9,22 +10,18 @@
 
 use std::collections::HashMap;
 
-use crate::crypto::tokens::random_token;
 use crate::db::account::Account;
 use crate::db::identity_link::IdentityLink;
 use crate::db::invitation::Invitation;
 use crate::db::membership::Membership;
-use crate::db::recovery_code::RecoveryCode;
 use crate::db::user::User;
 use crate::db::DbConnection;
 use crate::domain::user_lifecycle::{
     keep_an_admin, parse_requested_status, status_change, LifecycleRefusal, MemberState,
-    StatusChange,
+    RoleChange, StatusChange,
 };
 use crate::domain::{Role, UserStatus};
-use crate::services::admin::invitations;
 use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
-use crate::services::support::mail;
 use crate::services::ServiceError;
 use crate::AppState;
 
@@ -48,7 +45,7 @@ impl Actor {
     /// Changes to the user as a whole (status, sessions, two-step verification, invitation)
     /// reach every account of the user: an account admin makes them only for their own people
     /// (SPEC §3.8: an account's admin is trusted for that account's own people).
-    fn may_manage(&self, user: &User, account: &Account) -> Result<(), ServiceError> {
+    pub(super) fn may_manage(&self, user: &User, account: &Account) -> Result<(), ServiceError> {
         match self {
             Self::Operator(_) => Ok(()),
             Self::AccountAdmin(_) if user.home_account_id == account.id => Ok(()),
@@ -101,7 +98,7 @@ fn refused(refusal: LifecycleRefusal) -> ServiceError {
 }
 
 /// A stored role; an unknown one counts as the least (refuse when in doubt).
-fn role_of(stored: &str) -> Role {
+pub(super) fn role_of(stored: &str) -> Role {
     Role::parse(stored).unwrap_or(Role::ReadOnly)
 }
 
@@ -113,7 +110,7 @@ fn member_state(user: &User, role: &str) -> MemberState {
 }
 
 /// The user `username` and their membership of `account`; 404 for anyone else.
-fn find_member(
+pub(super) fn find_member(
     conn: &mut DbConnection,
     account: &Account,
     username: &str,
@@ -189,7 +186,7 @@ fn view(conn: &mut DbConnection, user: User, role: String) -> Result<UserView, S
         .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("user view missing")))
 }
 
-fn record(
+pub(super) fn record(
     conn: &mut DbConnection,
     meta: &RequestMeta,
     now: chrono::NaiveDateTime,
@@ -214,7 +211,7 @@ fn record(
 }
 
 /// Ends every session of the user, after the change that calls for it was committed.
-async fn end_sessions(state: &AppState, user_id: &str) -> Result<usize, ServiceError> {
+pub(super) async fn end_sessions(state: &AppState, user_id: &str) -> Result<usize, ServiceError> {
     state
         .session_store
         .revoke_user_sessions(user_id)
@@ -274,65 +271,26 @@ pub async fn update(
             crate::db::transaction(conn, |conn| {
                 let account = crate::services::admin::accounts::find_account(conn, &account)?;
                 let (user, membership) = find_member(conn, &account, &username)?;
-                let current = UserStatus::from_stored(&user.status);
-                let has_credentials =
-                    user.password_hash.is_some() || IdentityLink::exists_for_user(conn, &user.id)?;
-                let status_change = match status {
-                    Some(to) => status_change(current, to, has_credentials).map_err(refused)?,
-                    None => None,
-                };
+                let status_change = planned_status_change(conn, &user, status)?;
                 if status_change.is_some() {
                     actor.may_manage(&user, &account)?;
                 }
-                let new_status = match status_change {
-                    None => current,
-                    Some(StatusChange::Disable) => UserStatus::Disabled,
-                    Some(StatusChange::Enable { target }) => target,
-                };
+                let new_status = status_change.map_or_else(
+                    || UserStatus::from_stored(&user.status),
+                    StatusChange::target,
+                );
                 let old_role = role_of(&membership.role);
-                let new_role = role.unwrap_or(old_role);
+                let role_change = RoleChange::between(old_role, role);
+                let new_role = role_change.map_or(old_role, |c| c.to);
                 check_admins_remain(conn, &user, |account_id, now| {
-                    Some(MemberState {
-                        status: new_status,
-                        role: if account_id == account.id {
-                            new_role
-                        } else {
-                            now.role
-                        },
-                    })
+                    let role_here = (account_id == account.id).then_some(new_role);
+                    Some(now.after(new_status, role_here))
                 })?;
-                if new_role != old_role {
-                    Membership::set_role(conn, &user.id, &account.id, new_role.as_str())?;
-                    let reason = format!(
-                        "username={} from={} to={}",
-                        user.username,
-                        old_role.as_str(),
-                        new_role.as_str()
-                    );
-                    record(
-                        conn,
-                        &meta,
-                        now,
-                        &actor,
-                        &account,
-                        "user.role_change",
-                        &reason,
-                    )?;
+                if let Some(change) = role_change {
+                    apply_role_change(conn, &meta, now, &actor, &account, &user, change)?;
                 }
-                match status_change {
-                    None => {}
-                    Some(StatusChange::Disable) => {
-                        User::set_status(conn, &user.id, UserStatus::Disabled.as_str(), now)?;
-                        Invitation::spend_all_for_user(conn, &user.id, None, now)?;
-                        let reason = format!("username={}", user.username);
-                        record(conn, &meta, now, &actor, &account, "user.disable", &reason)?;
-                    }
-                    Some(StatusChange::Enable { target }) => {
-                        User::set_status(conn, &user.id, target.as_str(), now)?;
-                        let reason =
-                            format!("username={} status={}", user.username, target.as_str());
-                        record(conn, &meta, now, &actor, &account, "user.enable", &reason)?;
-                    }
+                if let Some(change) = status_change {
+                    apply_status_change(conn, &meta, now, &actor, &account, &user, change)?;
                 }
                 let fresh = User::find(conn, &user.id)?.ok_or_else(user_not_found)?;
                 let view = view(conn, fresh, new_role.as_str().to_string())?;
@@ -344,6 +302,67 @@ pub async fn update(
         end_sessions(state, &view.id).await?;
     }
     Ok(view)
+}
+
+/// What the requested status means for `user` now (`None`: nothing changes). Enabling a user
+/// who never had a way to sign in leads back to `invited`.
+fn planned_status_change(
+    conn: &mut DbConnection,
+    user: &User,
+    requested: Option<UserStatus>,
+) -> Result<Option<StatusChange>, ServiceError> {
+    let current = UserStatus::from_stored(&user.status);
+    let has_credentials =
+        user.password_hash.is_some() || IdentityLink::exists_for_user(conn, &user.id)?;
+    match requested {
+        Some(to) => status_change(current, to, has_credentials).map_err(refused),
+        None => Ok(None),
+    }
+}
+
+/// Stores and audits a role change in `account`.
+fn apply_role_change(
+    conn: &mut DbConnection,
+    meta: &RequestMeta,
+    now: chrono::NaiveDateTime,
+    actor: &Actor,
+    account: &Account,
+    user: &User,
+    change: RoleChange,
+) -> Result<(), ServiceError> {
+    Membership::set_role(conn, &user.id, &account.id, change.to.as_str())?;
+    let reason = format!(
+        "username={} from={} to={}",
+        user.username,
+        change.from.as_str(),
+        change.to.as_str()
+    );
+    record(conn, meta, now, actor, account, "user.role_change", &reason)
+}
+
+/// Stores and audits a status change; disabling also spends the user's pending invitations.
+fn apply_status_change(
+    conn: &mut DbConnection,
+    meta: &RequestMeta,
+    now: chrono::NaiveDateTime,
+    actor: &Actor,
+    account: &Account,
+    user: &User,
+    change: StatusChange,
+) -> Result<(), ServiceError> {
+    match change {
+        StatusChange::Disable => {
+            User::set_status(conn, &user.id, UserStatus::Disabled.as_str(), now)?;
+            Invitation::spend_all_for_user(conn, &user.id, None, now)?;
+            let reason = format!("username={}", user.username);
+            record(conn, meta, now, actor, account, "user.disable", &reason)
+        }
+        StatusChange::Enable { target } => {
+            User::set_status(conn, &user.id, target.as_str(), now)?;
+            let reason = format!("username={} status={}", user.username, target.as_str());
+            record(conn, meta, now, actor, account, "user.enable", &reason)
+        }
+    }
 }
 
 /// Removes the user from the account; a user left with no account is disabled. The user's
@@ -454,135 +473,4 @@ pub async fn add_member(
             })
         })
         .await
-}
-
-/// Ends every session of a member; returns how many were live.
-pub async fn revoke_sessions(
-    state: &AppState,
-    account: String,
-    username: String,
-    actor: Actor,
-    meta: RequestMeta,
-) -> Result<usize, ServiceError> {
-    let now = state.clock.now_naive();
-    let checker = actor.clone();
-    let (user, account) = state
-        .db
-        .run(move |conn| {
-            let account = crate::services::admin::accounts::find_account(conn, &account)?;
-            let (user, _) = find_member(conn, &account, &username)?;
-            checker.may_manage(&user, &account)?;
-            Ok::<_, ServiceError>((user, account))
-        })
-        .await?;
-    let revoked = end_sessions(state, &user.id).await?;
-    state
-        .db
-        .run(move |conn| {
-            let reason = format!("username={} revoked={revoked}", user.username);
-            record(
-                conn,
-                &meta,
-                now,
-                &actor,
-                &account,
-                "user.sessions_revoke",
-                &reason,
-            )
-        })
-        .await?;
-    Ok(revoked)
-}
-
-/// Help desk: forgets the member's TOTP and recovery codes, so they sign in with the password
-/// alone and enroll again. The user is told by email.
-pub async fn reset_totp(
-    state: &AppState,
-    account: String,
-    username: String,
-    actor: Actor,
-    meta: RequestMeta,
-) -> Result<(), ServiceError> {
-    let now = state.clock.now_naive();
-    state
-        .db
-        .run(move |conn| {
-            crate::db::transaction(conn, |conn| {
-                let account = crate::services::admin::accounts::find_account(conn, &account)?;
-                let (user, _) = find_member(conn, &account, &username)?;
-                actor.may_manage(&user, &account)?;
-                User::reset_totp(conn, &user.id, now)?;
-                RecoveryCode::replace_all(conn, &user.id, &[])?;
-                mail::enqueue(
-                    conn,
-                    &user.email,
-                    "Your two-step verification was reset",
-                    &format!(
-                        "Hello,\n\nan admin of {} reset two-step verification for your username {}: your authenticator app and recovery codes no longer work. Set it up again at /account/security after you sign in.\n\nIf you did not ask for this, contact your admin.\n",
-                        account.display_name, user.username
-                    ),
-                    now,
-                )?;
-                let reason = format!("username={}", user.username);
-                record(conn, &meta, now, &actor, &account, "user.totp_reset", &reason)
-            })
-        })
-        .await?;
-    state.mailer.wake();
-    Ok(())
-}
-
-/// Sends an invited member a fresh invitation; every link sent before stops working.
-pub async fn resend_invitation(
-    state: &AppState,
-    account: String,
-    username: String,
-    actor: Actor,
-    meta: RequestMeta,
-) -> Result<(), ServiceError> {
-    let now = state.clock.now_naive();
-    let token = random_token(24);
-    let public_url = state.settings.public_url.to_string();
-    let keys = state.keys.clone();
-    state
-        .db
-        .run(move |conn| {
-            crate::db::transaction(conn, |conn| {
-                let account = crate::services::admin::accounts::find_account(conn, &account)?;
-                let (user, membership) = find_member(conn, &account, &username)?;
-                actor.may_manage(&user, &account)?;
-                if UserStatus::from_stored(&user.status) != UserStatus::Invited {
-                    return Err(ServiceError::Conflict {
-                        code: "not_invited",
-                        message:
-                            "Only an invited user who has not accepted yet gets a new invitation.",
-                    });
-                }
-                Invitation::spend_all_for_user(conn, &user.id, None, now)?;
-                let role = role_of(&membership.role);
-                invitations::issue(
-                    conn,
-                    &keys.secret_box,
-                    &user,
-                    &account,
-                    role,
-                    &token,
-                    &public_url,
-                    now,
-                )?;
-                let reason = format!("username={}", user.username);
-                record(
-                    conn,
-                    &meta,
-                    now,
-                    &actor,
-                    &account,
-                    "user.invite_resend",
-                    &reason,
-                )
-            })
-        })
-        .await?;
-    state.mailer.wake();
-    Ok(())
 }

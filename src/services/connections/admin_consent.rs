@@ -7,23 +7,28 @@
 //! Microsoft sends `admin_consent=True` even on errors, and the `tenant` parameter is not
 //! authenticated: anyone can craft a callback naming someone else's tenant. Neither is trusted.
 
+use chrono::{DateTime, NaiveDateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::session::SignedIn;
 use crate::crypto::tokens::random_token;
 use crate::db::account::Account;
 use crate::db::connection::{IdpConnection, KIND_ENTRA};
-use crate::domain::messages;
+use crate::domain::{messages, Role};
 use crate::services::account::profile;
-use crate::services::connections::entra_tenants::{self, TenantView};
+use crate::services::connections::entra_tenants::{self, EntraRuntime, TenantView};
 use crate::services::sign_in::attempt::{Attempt, Method};
 use crate::services::sign_in::failure::{idp_error_reason, idp_error_text, SignInFailure};
 use crate::services::sso::flow::{self, FlowKind, TakenFlow};
 use crate::services::sso::outcome::{Callback, CallbackOutcome};
-use crate::services::support::audit::{Outcome, RequestMeta};
+use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
 use crate::services::ServiceError;
-use crate::sso::entra::{validate_token, TokenRules};
+use crate::sso::entra::{validate_token, TenantId, TokenRules};
+use crate::sso::SsoError;
 use crate::AppState;
+
+const TENANT_MISMATCH: &str = "The consent response names a different tenant than the one you signed in with. Nothing was changed.";
+const NOT_ACCOUNT_ADMIN: &str = "Only an admin of the account can connect Microsoft Entra ID.";
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct AdminFlow {
@@ -44,7 +49,7 @@ pub struct Redirect {
 pub async fn start(state: &AppState, admin: &SignedIn) -> Result<Redirect, ServiceError> {
     let rt = entra_tenants::runtime(state)?;
     let profile = profile::load(state, admin).await?;
-    if profile.role != "admin" {
+    if !profile.is_admin() {
         return Err(ServiceError::Forbidden);
     }
     profile.require_sso_available()?;
@@ -55,19 +60,70 @@ pub async fn start(state: &AppState, admin: &SignedIn) -> Result<Redirect, Servi
         pkce_verifier: Some(request.pkce_verifier.expose_secret().to_string()),
         tenant_id: None,
     };
-    let key = request.state.expose_secret();
-    flow::store(
-        state,
-        key,
-        FlowKind::AdminSignIn,
-        admin.account_id.as_str(),
-        &payload,
-    )
-    .await?;
+    let (key, account_id) = (request.state.expose_secret(), admin.account_id.as_str());
+    flow::store(state, key, FlowKind::AdminSignIn, account_id, &payload).await?;
     Ok(Redirect {
         url: request.url.to_string(),
         state: request.state,
     })
+}
+
+/// A refused step of the flow: what the admin is shown, and the audit reason.
+struct Refused<T> {
+    shown: T,
+    reason: String,
+}
+
+impl<T> Refused<T> {
+    fn new(shown: T, reason: impl Into<String>) -> Self {
+        Self {
+            shown,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Refused<SignInFailure> {
+    /// A refused sign-in step, audited with the failure's code.
+    fn sign_in(failure: SignInFailure) -> Self {
+        let reason = failure.code().into_owned();
+        Self::new(failure, reason)
+    }
+
+    /// A code redemption or token validation that failed.
+    fn token(e: SsoError) -> Self {
+        Self::sign_in(e.into())
+    }
+}
+
+/// Audits a refused step (`entra.admin_consent`, failure).
+async fn audit_refusal(
+    state: &AppState,
+    meta: &RequestMeta,
+    actor: String,
+    account_id: Option<String>,
+    reason: String,
+    at: NaiveDateTime,
+) -> Result<(), ServiceError> {
+    let meta = meta.clone();
+    state
+        .db
+        .run(move |conn| {
+            audit::record(
+                conn,
+                &meta,
+                at,
+                Audit {
+                    actor,
+                    account_id: account_id.as_deref(),
+                    action: "entra.admin_consent",
+                    outcome: Outcome::Failure,
+                    reason: Some(&reason),
+                },
+            )
+        })
+        .await?;
+    Ok(())
 }
 
 /// Step 1's callback: learn the admin's `tid` from a fully validated ID token, then step 2.
@@ -81,49 +137,50 @@ pub async fn after_admin_sign_in(
     let now = state.clock.now();
     let account_id = flow.account_id.clone();
     let payload: AdminFlow = flow.open(state)?;
-    let actor = format!("user-id:{}", payload.user_id);
-    let refuse = |refusal: SignInFailure| {
-        let reason = refusal.code().into_owned();
-        let (meta, actor, account_id) = (meta.clone(), actor.clone(), account_id.clone());
+    let refuse = |refused: Refused<SignInFailure>| {
+        let actor = format!("user-id:{}", payload.user_id);
+        let account_id = Some(account_id.clone());
+        let meta = &meta;
         async move {
-            let naive = state.clock.now_naive();
-            state
-                .db
-                .run(move |conn| {
-                    crate::services::support::audit::record(
-                        conn,
-                        &meta,
-                        naive,
-                        crate::services::support::audit::Audit {
-                            actor,
-                            account_id: Some(&account_id),
-                            action: "entra.admin_consent",
-                            outcome: Outcome::Failure,
-                            reason: Some(&reason),
-                        },
-                    )
-                })
-                .await?;
-            Ok::<_, ServiceError>(CallbackOutcome::Refused(refusal))
+            let at = state.clock.now_naive();
+            audit_refusal(state, meta, actor, account_id, refused.reason, at).await?;
+            Ok::<_, ServiceError>(CallbackOutcome::Refused(refused.shown))
         }
     };
     // Bound to the session that started it: the same admin must still be signed in.
     if current_user.as_deref() != Some(payload.user_id.as_str())
         || !is_account_admin(state, &payload.user_id, &account_id).await?
     {
-        return refuse(SignInFailure::SessionChanged).await;
+        return refuse(Refused::sign_in(SignInFailure::SessionChanged)).await;
     }
     if let Some(error) = callback.error.as_deref() {
         let description = callback.error_description.as_deref().unwrap_or_default();
-        return refuse(SignInFailure::idp_error(error, description)).await;
+        let failure = SignInFailure::idp_error(error, description);
+        return refuse(Refused::sign_in(failure)).await;
     }
     let rt = entra_tenants::runtime(state)?;
     let code = callback.code.unwrap_or_default();
-    let verifier = SecretString::from(payload.pkce_verifier.clone().unwrap_or_default());
-    let id_token = match rt.oidc.redeem_organizations_code(&code, &verifier).await {
-        Ok(token) => token,
-        Err(e) => return refuse(SignInFailure::from(e)).await,
+    let tenant_id = match admin_tenant(&rt, &payload, &code, now).await {
+        Ok(tenant_id) => tenant_id,
+        Err(refused) => return refuse(refused).await,
     };
+    consent_redirect(state, &rt, &account_id, payload.user_id, &tenant_id).await
+}
+
+/// The tenant of the admin who signed in: the ID token redeemed with `code` passes every §4
+/// rule, and its `wids` say the admin may grant tenant-wide consent.
+async fn admin_tenant(
+    rt: &EntraRuntime,
+    payload: &AdminFlow,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<TenantId, Refused<SignInFailure>> {
+    let verifier = SecretString::from(payload.pkce_verifier.clone().unwrap_or_default());
+    let id_token = rt
+        .oidc
+        .redeem_organizations_code(code, &verifier)
+        .await
+        .map_err(Refused::token)?;
     let audiences = vec![rt.app.client_id.clone()];
     let nonce = payload.nonce.clone().unwrap_or_default();
     let rules = TokenRules {
@@ -134,14 +191,20 @@ pub async fn after_admin_sign_in(
     };
     // Any organization tenant may sign in here (it is not approved yet); every other §4 rule,
     // the concrete issuer of its `tid` first, holds.
-    let any_tenant = |_: &crate::sso::entra::TenantId| Some(Vec::new());
-    let verified = match validate_token(&id_token, &rules, &rt.keys, &any_tenant).await {
-        Ok(v) => v,
-        Err(e) => return refuse(SignInFailure::from(e)).await,
-    };
+    let any_tenant = |_: &TenantId| Some(Vec::new());
+    let verified = validate_token(&id_token, &rules, &rt.keys, &any_tenant)
+        .await
+        .map_err(Refused::token)?;
     // Only a directory admin who may grant tenant-wide consent speaks for the tenant.
-    let wids: Vec<String> = verified
-        .claims
+    if !crate::sso::entra::admin_roles::may_grant_consent(&directory_roles(&verified.claims)) {
+        return Err(Refused::sign_in(SignInFailure::NotTenantAdmin));
+    }
+    Ok(verified.tenant_id)
+}
+
+/// The directory role template ids of the token's `wids` claim (none when absent).
+fn directory_roles(claims: &serde_json::Value) -> Vec<String> {
+    claims
         .get("wids")
         .and_then(serde_json::Value::as_array)
         .map(|roles| {
@@ -150,27 +213,34 @@ pub async fn after_admin_sign_in(
                 .filter_map(|r| r.as_str().map(str::to_string))
                 .collect()
         })
-        .unwrap_or_default();
-    if !crate::sso::entra::admin_roles::may_grant_consent(&wids) {
-        return refuse(SignInFailure::NotTenantAdmin).await;
-    }
+        .unwrap_or_default()
+}
+
+/// Step 2: a fresh flow for the consent request, and the admin consent URL of `tenant_id`.
+async fn consent_redirect(
+    state: &AppState,
+    rt: &EntraRuntime,
+    account_id: &str,
+    user_id: String,
+    tenant_id: &TenantId,
+) -> Result<CallbackOutcome, ServiceError> {
     let consent_state = random_token(32);
     let next = AdminFlow {
-        user_id: payload.user_id,
+        user_id,
         nonce: None,
         pkce_verifier: None,
-        tenant_id: Some(verified.tenant_id.to_string()),
+        tenant_id: Some(tenant_id.to_string()),
     };
     flow::store(
         state,
         &consent_state,
         FlowKind::AdminConsent,
-        &account_id,
+        account_id,
         &next,
     )
     .await?;
     let url = rt.oidc.admin_consent_url(
-        &verified.tenant_id,
+        tenant_id,
         &state.settings.public_link("/admin-consent/callback"),
         &consent_state,
     );
@@ -190,6 +260,13 @@ pub struct ConsentCallback {
     pub error_description: Option<String>,
 }
 
+/// A consent answer that passed the checks of step 3; the Graph proof is still to come.
+struct ProvenConsent {
+    account_id: String,
+    user_id: String,
+    tenant_id: String,
+}
+
 /// Steps 3–5: `error` first, then `state`, then `tenant == tid`, then the Graph proof.
 /// `Err(text)` is what the admin reads.
 pub async fn complete(
@@ -201,66 +278,97 @@ pub async fn complete(
 ) -> Result<Result<TenantView, String>, ServiceError> {
     let naive = state.clock.now_naive();
     // Consume the flow first, whatever the outcome: a state is good for one answer only.
-    let key = callback.state.clone().unwrap_or_default();
-    let flow = flow::take(state, &key, flow_cookie.as_deref())
-        .await?
-        .filter(|f| f.same_browser && f.kind == FlowKind::AdminConsent);
+    let flow = consume_consent_flow(state, callback.state.clone(), flow_cookie).await?;
     let account_id = flow.as_ref().map(|f| f.account_id.clone());
     let actor = current_user
         .as_ref()
         .map(|u| format!("user-id:{}", u.user_id))
         .unwrap_or_else(|| "anonymous".into());
-    let fail = |reason: String, text: String| {
-        let (meta, actor, account_id) = (meta.clone(), actor.clone(), account_id.clone());
-        async move {
-            state
-                .db
-                .run(move |conn| {
-                    crate::services::support::audit::record(
-                        conn,
-                        &meta,
-                        naive,
-                        crate::services::support::audit::Audit {
-                            actor,
-                            account_id: account_id.as_deref(),
-                            action: "entra.admin_consent",
-                            outcome: Outcome::Failure,
-                            reason: Some(&reason),
-                        },
-                    )
-                })
-                .await?;
-            Ok::<_, ServiceError>(Err(text))
+    match proven_consent(state, callback, flow, current_user.as_ref()).await? {
+        Ok(consent) => connect_tenant(state, consent, meta, naive).await,
+        Err(refused) => {
+            audit_refusal(state, &meta, actor, account_id, refused.reason, naive).await?;
+            Ok(Err(refused.shown))
         }
-    };
+    }
+}
+
+/// The consent flow named by the callback's `state`, used up; `None` unless it exists, is a
+/// consent flow and the flow cookie of this browser names it too.
+async fn consume_consent_flow(
+    state: &AppState,
+    flow_state: Option<String>,
+    flow_cookie: Option<String>,
+) -> Result<Option<TakenFlow>, ServiceError> {
+    let key = flow_state.unwrap_or_default();
+    Ok(flow::take(state, &key, flow_cookie.as_deref())
+        .await?
+        .filter(|f| f.same_browser && f.kind == FlowKind::AdminConsent))
+}
+
+/// Step 3, the checks of the consent callback in order: the IdP's `error`, the flow, the
+/// session that started it, `tenant == tid`, and that the user is still an admin of the account.
+async fn proven_consent(
+    state: &AppState,
+    callback: ConsentCallback,
+    flow: Option<TakenFlow>,
+    current_user: Option<&SignedIn>,
+) -> Result<Result<ProvenConsent, Refused<String>>, ServiceError> {
     if let Some(error) = callback.error.as_deref() {
         let text = idp_error_text(
             error,
             callback.error_description.as_deref().unwrap_or_default(),
         );
-        return fail(idp_error_reason(error), text.to_string()).await;
+        return Ok(Err(Refused::new(text.to_string(), idp_error_reason(error))));
     }
     let Some(flow) = flow else {
-        return fail("state_invalid".into(), messages::SESSION_EXPIRED.into()).await;
+        return Ok(Err(Refused::new(
+            messages::SESSION_EXPIRED.into(),
+            "state_invalid",
+        )));
     };
     let payload: AdminFlow = flow.open(state)?;
-    if current_user.as_ref().map(|u| u.user_id.as_str()) != Some(payload.user_id.as_str()) {
-        return fail("session_changed".into(), messages::SESSION_EXPIRED.into()).await;
+    if current_user.map(|u| u.user_id.as_str()) != Some(payload.user_id.as_str()) {
+        return Ok(Err(Refused::new(
+            messages::SESSION_EXPIRED.into(),
+            "session_changed",
+        )));
     }
     let tid = payload.tenant_id.unwrap_or_default();
     if callback.tenant.as_deref() != Some(tid.as_str()) {
-        return fail(format!("tenant_mismatch:{}", callback.tenant.unwrap_or_default().chars().take(40).collect::<String>()), "The consent response names a different tenant than the one you signed in with. Nothing was changed.".into()).await;
+        let named = callback.tenant.unwrap_or_default();
+        return Ok(Err(Refused::new(
+            TENANT_MISMATCH.into(),
+            format!(
+                "tenant_mismatch:{}",
+                named.chars().take(40).collect::<String>()
+            ),
+        )));
     }
     let account_id = flow.account_id;
     // Still an admin of the account now, not only when the flow started.
     if !is_account_admin(state, &payload.user_id, &account_id).await? {
-        return fail(
-            "not_account_admin".into(),
-            "Only an admin of the account can connect Microsoft Entra ID.".into(),
-        )
-        .await;
+        return Ok(Err(Refused::new(
+            NOT_ACCOUNT_ADMIN.into(),
+            "not_account_admin",
+        )));
     }
-    let acct = account_id.clone();
+    Ok(Ok(ProvenConsent {
+        account_id,
+        user_id: payload.user_id,
+        tenant_id: tid,
+    }))
+}
+
+/// Steps 4–5: the Graph proof approves the tenant for the account, which then gets its Entra
+/// connection. A failed proof is the admin's text (`approve_tenant` audits it).
+async fn connect_tenant(
+    state: &AppState,
+    consent: ProvenConsent,
+    meta: RequestMeta,
+    now: NaiveDateTime,
+) -> Result<Result<TenantView, String>, ServiceError> {
+    let acct = consent.account_id.clone();
     let account = state
         .db
         .run(move |conn| Account::find(conn, &acct)?.ok_or(ServiceError::account_not_found()))
@@ -268,9 +376,9 @@ pub async fn complete(
     let view = match entra_tenants::approve_tenant(
         state,
         account.name,
-        &tid,
-        format!("user-id:{}", payload.user_id),
-        meta.clone(),
+        &consent.tenant_id,
+        format!("user-id:{}", consent.user_id),
+        meta,
     )
     .await
     {
@@ -279,6 +387,7 @@ pub async fn complete(
         Err(other) => return Err(other),
     };
     // A proven tenant gives the account its Entra connection.
+    let account_id = consent.account_id;
     state
         .db
         .run(move |conn| {
@@ -288,7 +397,7 @@ pub async fn complete(
                     account_id: account_id.clone(),
                     kind: KIND_ENTRA.into(),
                     settings: "{}".into(),
-                    created_at: naive,
+                    created_at: now,
                 }
                 .insert(conn)?;
             }
@@ -309,7 +418,7 @@ async fn is_account_admin(
         .db
         .run(move |conn| crate::db::membership::Membership::find(conn, &user_id, &account_id))
         .await?
-        .is_some_and(|m| m.role == "admin"))
+        .is_some_and(|m| Role::from_stored(&m.role) == Some(Role::Admin)))
 }
 
 /// Records the admin's click on "Connect" (audit trail of step 1).

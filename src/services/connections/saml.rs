@@ -8,6 +8,7 @@ use crate::db::account::Account;
 use crate::db::connection::{IdpConnection, KIND_SAML};
 use crate::db::identity_link::IdentityLink;
 use crate::db::DbConnection;
+use crate::domain::saml_certificates::{self, CertificateRefusal};
 use crate::services::admin::accounts::{find_account, require_sso_available};
 use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
 use crate::services::ServiceError;
@@ -26,8 +27,7 @@ pub fn connection_id_for(account_id: &str) -> String {
     uuid::Uuid::new_v5(&CONNECTION_ID_NAMESPACE, account_id.as_bytes()).to_string()
 }
 
-/// Most certificates a connection trusts at once: the current one and the next (rollover).
-pub const MAX_CERTIFICATES: usize = 2;
+pub use crate::domain::saml_certificates::MAX_CERTIFICATES;
 
 /// The `settings` JSON of a SAML connection.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -392,6 +392,54 @@ pub enum SamlChange {
     RemoveCertificate(String),
 }
 
+impl SamlChange {
+    /// Applies the change to `settings`; returns its audit action.
+    fn apply_to(self, settings: &mut SamlConnectionSettings) -> Result<&'static str, ServiceError> {
+        match self {
+            Self::Settings(input) => {
+                if let Some(xml) = input.idp_metadata_xml.filter(|x| !x.trim().is_empty()) {
+                    settings.idp = import_metadata(&xml)?;
+                }
+                settings.email_attribute = email_attribute(input.email_attribute.as_deref())?;
+                if let Some(allow) = input.allow_idp_initiated {
+                    settings.allow_idp_initiated = allow;
+                }
+                Ok("connection.update")
+            }
+            Self::AddCertificate(pem) => {
+                let cert = normalize_certificate(&pem).map_err(|e| {
+                    invalid(metadata_problem(&e).replace("IdP metadata", "certificate"))
+                })?;
+                saml_certificates::add(&mut settings.idp.certificates, cert)
+                    .map_err(certificate_refused)?;
+                Ok("connection.certificate_add")
+            }
+            Self::RemoveCertificate(fingerprint) => {
+                saml_certificates::remove(&mut settings.idp.certificates, |c| {
+                    certificate_view(c).sha256_fingerprint == fingerprint
+                })
+                .map_err(certificate_refused)?;
+                Ok("connection.certificate_remove")
+            }
+        }
+    }
+}
+
+fn certificate_refused(refusal: CertificateRefusal) -> ServiceError {
+    match refusal {
+        CertificateRefusal::TooMany => invalid(format!(
+            "A connection trusts at most {MAX_CERTIFICATES} certificates; remove the old one first."
+        )),
+        CertificateRefusal::LastOne => invalid(
+            "The last certificate cannot be removed: sign-ins would have nothing to check.".into(),
+        ),
+        CertificateRefusal::Unknown => ServiceError::NotFound {
+            code: "certificate_not_found",
+            message: "The connection has no certificate with this fingerprint.",
+        },
+    }
+}
+
 /// Applies `change` to the account's SAML connection.
 pub async fn update(
     state: &AppState,
@@ -410,58 +458,13 @@ pub async fn update(
                 let account = Account::find(conn, &account_id)?
                     .ok_or_else(ServiceError::account_not_found)?;
                 require_sso_available(&st, &account)?;
-                let mut current =
-                    SamlConnection::for_account(conn, &account_id)?.ok_or(ServiceError::NotFound {
+                let mut current = SamlConnection::for_account(conn, &account_id)?.ok_or(
+                    ServiceError::NotFound {
                         code: "connection_not_found",
                         message: "This account has no SAML connection.",
-                    })?;
-                let settings = &mut current.settings;
-                let action = match change {
-                    SamlChange::Settings(input) => {
-                        if let Some(xml) = input.idp_metadata_xml.filter(|x| !x.trim().is_empty()) {
-                            settings.idp = import_metadata(&xml)?;
-                        }
-                        settings.email_attribute =
-                            email_attribute(input.email_attribute.as_deref())?;
-                        if let Some(allow) = input.allow_idp_initiated {
-                            settings.allow_idp_initiated = allow;
-                        }
-                        "connection.update"
-                    }
-                    SamlChange::AddCertificate(pem) => {
-                        let cert = normalize_certificate(&pem).map_err(|e| {
-                            invalid(metadata_problem(&e).replace("IdP metadata", "certificate"))
-                        })?;
-                        if !settings.idp.certificates.contains(&cert) {
-                            if settings.idp.certificates.len() >= MAX_CERTIFICATES {
-                                return Err(invalid(format!(
-                                    "A connection trusts at most {MAX_CERTIFICATES} certificates; remove the old one first."
-                                )));
-                            }
-                            settings.idp.certificates.push(cert);
-                        }
-                        "connection.certificate_add"
-                    }
-                    SamlChange::RemoveCertificate(fingerprint) => {
-                        let before = settings.idp.certificates.len();
-                        settings
-                            .idp
-                            .certificates
-                            .retain(|c| certificate_view(c).sha256_fingerprint != fingerprint);
-                        if settings.idp.certificates.is_empty() {
-                            return Err(invalid(
-                                "The last certificate cannot be removed: sign-ins would have nothing to check.".into(),
-                            ));
-                        }
-                        if settings.idp.certificates.len() == before {
-                            return Err(ServiceError::NotFound {
-                                code: "certificate_not_found",
-                                message: "The connection has no certificate with this fingerprint.",
-                            });
-                        }
-                        "connection.certificate_remove"
-                    }
-                };
+                    },
+                )?;
+                let action = change.apply_to(&mut current.settings)?;
                 let json = serde_json::to_string(&current.settings)
                     .map_err(|e| ServiceError::Internal(e.into()))?;
                 IdpConnection::set_settings(conn, &current.row.id, &json)?;
