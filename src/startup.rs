@@ -12,6 +12,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpServer};
 
+use crate::auth::password_pool::PasswordPool;
 use crate::auth::session::SessionPolicy;
 use crate::auth::session_store::BrokerSessionStore;
 use crate::clock::SharedClock;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub dns: Arc<dyn TxtLookup>,
     /// The OpenID Provider's signing key, as this instance last read it (SPEC §7.4).
     pub oidc_signing_keys: Arc<SigningKeyCache>,
+    /// Argon2 runs here, one per core, with a short queue (`auth::password_pool`).
+    pub passwords: PasswordPool,
 }
 
 impl AppState {
@@ -82,6 +85,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             session_store,
             oidc_signing_keys: Arc::new(SigningKeyCache::default()),
+            passwords: PasswordPool::for_this_machine(),
         })
     }
 }
@@ -124,7 +128,8 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
-        crate::auth::password::warm_up();
+        // The dummy hash (SPEC §3.1 timing) is made once the listener is up, not before.
+        state.passwords.warm_up();
         state
             .mailer
             .clone()

@@ -4,6 +4,7 @@
 pub mod csrf;
 pub mod device_cookie;
 pub mod password;
+pub mod password_pool;
 pub mod recovery;
 pub mod session;
 pub mod session_store;

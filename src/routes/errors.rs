@@ -108,10 +108,26 @@ impl ResponseError for PageError {
             err @ ServiceError::SsoNotAvailable => {
                 error_page(page_status(err), "SSO is not available", &err.to_string())
             }
+            err @ ServiceError::Busy => {
+                let mut res = error_page(status_of(err), "Busy", &err.to_string());
+                retry_soon(&mut res);
+                res
+            }
             err => error_page(status_of(err), "Something is not right", &err.to_string()),
         }
     }
 }
+
+/// Tells the client to try again in a few seconds (a 503 of the password pool).
+pub fn retry_soon(res: &mut HttpResponse) {
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+    );
+}
+
+/// How long a client waits after a 503 `busy`.
+const RETRY_AFTER_SECONDS: &str = "2";
 
 /// A service error on a JSON route.
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +141,11 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         log_error(&self.0);
-        json_error(status_of(&self.0), self.0.code(), &self.0.to_string())
+        let mut res = json_error(status_of(&self.0), self.0.code(), &self.0.to_string());
+        if matches!(self.0, ServiceError::Busy) {
+            retry_soon(&mut res);
+        }
+        res
     }
 }
 

@@ -53,6 +53,10 @@ pub enum ServiceError {
     SsoNotAvailable,
     #[error("{}", messages::SESSION_EXPIRED)]
     SessionExpired,
+    /// Too many sign-ins at once for the password pool: try again in a moment (503 with
+    /// `Retry-After`).
+    #[error("{}", messages::BUSY)]
+    Busy,
     /// A sign-in step was refused (already audited, throttled and counted by
     /// `sign_in::attempt`); `Display` is the text the user reads.
     #[error(transparent)]
@@ -94,6 +98,7 @@ impl ServiceError {
             Self::PasswordResetDisabled => "password_reset_disabled",
             Self::SsoNotAvailable => "sso_not_available",
             Self::SessionExpired => "session_expired",
+            Self::Busy => "busy",
             Self::SignIn(_) => "sign_in_refused",
             Self::AccountSignInRequired { .. } => "account_sign_in_required",
             Self::SignInRequired => "unauthenticated",
@@ -118,6 +123,7 @@ impl ServiceError {
             | Self::SignInRequired => 401,
             Self::WrongCurrentPassword => 422,
             Self::Throttled => 429,
+            Self::Busy => 503,
             Self::PasswordLoginDisabled | Self::PasswordChangeRequired => 403,
             Self::AccountSignInRequired { .. } => 403,
             Self::SignIn(failure) => failure.status(Step::Answer),
@@ -155,6 +161,15 @@ impl From<SignInFailure> for ServiceError {
             F::WrongCode | F::ReplayedCode | F::WrongRecoveryCode => Self::InvalidOtp,
             F::SsoEnforced => Self::PasswordLoginDisabled,
             other => Self::SignIn(other),
+        }
+    }
+}
+
+impl From<crate::auth::password_pool::PoolError> for ServiceError {
+    fn from(e: crate::auth::password_pool::PoolError) -> Self {
+        match e {
+            crate::auth::password_pool::PoolError::Busy => Self::Busy,
+            e => Self::Internal(e.into()),
         }
     }
 }

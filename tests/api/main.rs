@@ -24,6 +24,7 @@ mod oidc_keys;
 mod operations;
 mod operator_api;
 mod password_login;
+mod password_pool;
 mod saml_admin;
 mod saml_sign_in;
 mod sessions;

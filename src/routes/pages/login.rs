@@ -181,11 +181,18 @@ pub async fn submit(
         Err(
             e @ (ServiceError::InvalidCredentials
             | ServiceError::Throttled
+            | ServiceError::Busy
             | ServiceError::PasswordLoginDisabled),
-        ) => page(
-            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED),
-            &e.to_string(),
-        ),
+        ) => {
+            let mut res = page(
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED),
+                &e.to_string(),
+            )?;
+            if matches!(e, ServiceError::Busy) {
+                crate::routes::errors::retry_soon(&mut res);
+            }
+            Ok(res)
+        }
         Err(e) => Err(PageError(e)),
     }
 }

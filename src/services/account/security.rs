@@ -272,7 +272,7 @@ pub async fn change_password(
             .await?
     };
     let (current_ok, new_hash) =
-        check_current_and_hash_new(user.password_hash.clone(), current, new).await?;
+        check_current_and_hash_new(state, user.password_hash.clone(), current, new).await?;
     state
         .db
         .run(move |conn| store_password_change(conn, &meta, now, &user, current_ok, &new_hash))
@@ -314,18 +314,20 @@ fn user_who_may_change_password(
 /// Whether `current` matches the stored hash, and the hash of the new password (Argon2, off
 /// the async threads).
 async fn check_current_and_hash_new(
+    state: &AppState,
     stored: Option<String>,
     current: SecretString,
     new: Password,
 ) -> Result<(bool, String), ServiceError> {
-    let (current_ok, new_hash) = tokio::task::spawn_blocking(move || {
-        // A user without a password (SSO, invited) cannot set one here: a stolen session
-        // must not become a password that outlives the IdP's deprovisioning.
-        let ok = stored.is_some() && password::verify_password(stored.as_deref(), &current);
-        (ok, password::hash_password(new.secret()))
-    })
-    .await
-    .map_err(|e| ServiceError::Internal(e.into()))?;
+    let (current_ok, new_hash) = state
+        .passwords
+        .run(move || {
+            // A user without a password (SSO, invited) cannot set one here: a stolen session
+            // must not become a password that outlives the IdP's deprovisioning.
+            let ok = stored.is_some() && password::verify_password(stored.as_deref(), &current);
+            (ok, password::hash_password(new.secret()))
+        })
+        .await?;
     let new_hash = new_hash
         .map_err(|e| ServiceError::Internal(anyhow::anyhow!("password hash failed: {e}")))?;
     Ok((current_ok, new_hash))

@@ -337,7 +337,7 @@ pub async fn create_user(
     // Hash outside the transaction: Argon2 takes tens of milliseconds.
     let password_hash = match input.password {
         None => None,
-        Some(pw) => Some(hash_new_password(pw).await?),
+        Some(pw) => Some(hash_new_password(state, pw).await?),
     };
     let now = state.clock.now_naive();
     state
@@ -369,12 +369,16 @@ pub async fn create_user(
         .await
 }
 
-/// Checks a new password's length and hashes it (Argon2, off the async threads).
-async fn hash_new_password(pw: SecretString) -> Result<String, ServiceError> {
+/// Checks a new password's length and hashes it (Argon2, on the password pool).
+pub(crate) async fn hash_new_password(
+    state: &AppState,
+    pw: SecretString,
+) -> Result<String, ServiceError> {
     let pw = Password::parse(pw)?;
-    tokio::task::spawn_blocking(move || password::hash_password(pw.secret()))
-        .await
-        .map_err(|e| ServiceError::Internal(e.into()))?
+    state
+        .passwords
+        .run(move || password::hash_password(pw.secret()))
+        .await?
         .map_err(|e| ServiceError::Internal(anyhow::anyhow!("password hash failed: {e}")))
 }
 

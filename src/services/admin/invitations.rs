@@ -11,14 +11,13 @@
 use chrono::{Duration, NaiveDateTime};
 use secrecy::SecretString;
 
-use crate::auth::password;
 use crate::crypto::tokens::{random_token, sha256_hex};
 use crate::crypto::SecretBox;
 use crate::db::account::Account;
 use crate::db::invitation::Invitation;
 use crate::db::user::User;
 use crate::db::{DbConnection, DbError};
-use crate::domain::{Email, Password, Role, UserStatus, Username};
+use crate::domain::{Email, Role, UserStatus, Username};
 use crate::services::admin::accounts::{insert_member, record_new_member, NewMember};
 use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
 use crate::services::support::mail;
@@ -238,11 +237,7 @@ pub async fn accept_with_password(
     new: SecretString,
     meta: RequestMeta,
 ) -> Result<Result<String, InvitationRefusal>, ServiceError> {
-    let new = Password::parse(new)?;
-    let hash = tokio::task::spawn_blocking(move || password::hash_password(new.secret()))
-        .await
-        .map_err(|e| ServiceError::Internal(e.into()))?
-        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("password hash failed: {e}")))?;
+    let hash = crate::services::admin::accounts::hash_new_password(state, new).await?;
     let now = state.clock.now_naive();
     state
         .db

@@ -90,11 +90,23 @@ pub async fn password_step(
         .as_ref()
         .ok()
         .and_then(|u| u.password_hash.clone());
-    let verified = tokio::task::spawn_blocking(move || {
-        password::verify_password(stored.as_deref(), &candidate)
-    })
-    .await
-    .map_err(|e| ServiceError::Internal(e.into()))?;
+    let verified = state
+        .passwords
+        .run(move || password::verify_password(stored.as_deref(), &candidate))
+        .await;
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(e) => {
+            // Nothing was checked: the step does not count against the user.
+            state
+                .db
+                .run(move |conn| counted.step.withdraw(conn))
+                .await?;
+            let busy = Err(ServiceError::from(e));
+            Method::Password.count(state, &busy);
+            return busy;
+        }
+    };
     let outcome = state
         .db
         .run(move |conn| decide(conn, counted, verified, &attempt, &meta, now))
