@@ -14,6 +14,7 @@ mod entra;
 mod entra_auth_context;
 mod entra_sign_in;
 mod helpers;
+mod hot_paths;
 mod interop_oidc_provider;
 mod interop_pysaml2;
 mod invitations;
