@@ -9,7 +9,7 @@ use crate::helpers::spawn_app;
 async fn last_used(app: &crate::helpers::TestApp) -> Option<chrono::NaiveDateTime> {
     app.state
         .db
-        .run(|conn| sso_broker::db::api_token::ApiToken::list(conn))
+        .run(sso_broker::db::api_token::ApiToken::list)
         .await
         .unwrap()
         .into_iter()
