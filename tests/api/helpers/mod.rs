@@ -1,0 +1,16 @@
+//! The fixtures test modules share, one file a topic. Everything is re-exported here, so a test
+//! imports `crate::helpers::{…}` without knowing which file holds it:
+//! - `app`: `spawn_app()`, `TestApp`, its browser and operator API client;
+//! - `pages`: CSRF tokens, form posts, signing in (password, TOTP), redirects;
+//! - `accounts`: accounts, users, SSO settings, the audit log;
+//! - `entra`: the development Entra IdP and its tenants.
+
+mod accounts;
+mod app;
+mod entra;
+mod pages;
+
+pub use accounts::*;
+pub use app::*;
+pub use entra::*;
+pub use pages::*;
