@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use sso_broker::domain::messages;
 
 use crate::helpers::{
-    escaped, location, spawn_app, spawn_app_with, spawn_entra_app, sso_settings, TestApp, CONTOSO,
+    approve_tenant, broker_path, check_tenant, contoso_account, escaped, flow_to_callback,
+    location, oid_of, spawn_app, spawn_app_with, spawn_entra_app, sso_settings, TestApp, CONTOSO,
     PASSWORD,
 };
 use crate::saml_sign_in::{spawn_saml_app, ACCOUNT as SAML_ACCOUNT, EMAIL as SAML_EMAIL};
@@ -450,21 +451,9 @@ async fn entra_tenants_and_admin_consent_are_closed_without_the_offer() {
     app.create_account("acme").await;
     sign_in_admin(&app, "acme", "acme-admin").await;
     offer_sso(&app, "acme", false).await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/acme/entra/tenants",
-            Some(json!({ "tenant_id": CONTOSO })),
-        )
-        .await;
+    let res = approve_tenant(&app, "acme", CONTOSO).await;
     assert_sso_not_available(res).await;
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/acme/entra/tenants/{CONTOSO}/check"),
-            None,
-        )
-        .await;
+    let res = check_tenant(&app, "acme", CONTOSO).await;
     assert_sso_not_available(res).await;
     let res = app
         .submit("/account/security", "/admin-consent/start", &[])
@@ -480,13 +469,7 @@ async fn entra_tenants_and_admin_consent_are_closed_without_the_offer() {
     assert_not_available_page(res, "check on the Entra page").await;
 
     offer_sso(&app, "acme", true).await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/acme/entra/tenants",
-            Some(json!({ "tenant_id": CONTOSO })),
-        )
-        .await;
+    let res = approve_tenant(&app, "acme", CONTOSO).await;
     assert_eq!(res.status(), 201, "the consent proof runs once offered");
     let res = app
         .submit("/account/security", "/admin-consent/start", &[])
@@ -497,14 +480,14 @@ async fn entra_tenants_and_admin_consent_are_closed_without_the_offer() {
 #[tokio::test]
 async fn withdrawing_the_offer_keeps_configured_entra_sign_in_working() {
     let (app, idp) = spawn_entra_app().await;
-    crate::entra_sign_in::contoso_account(&app).await;
+    contoso_account(&app).await;
     offer_sso(&app, "acme", false).await;
-    let oid = crate::entra_sign_in::oid_of(&idp, CONTOSO, "ada@contoso.example");
-    let callback = crate::entra_sign_in::flow_to_callback(&app, "ada@contoso.example", &oid).await;
-    let res = app.get(&crate::helpers::broker_path(&callback)).await;
+    let oid = oid_of(&idp, CONTOSO, "ada@contoso.example");
+    let callback = flow_to_callback(&app, "ada@contoso.example", &oid).await;
+    let res = app.get(&broker_path(&callback)).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/");
-    let me = crate::entra_sign_in::me(&app).await;
+    let me = app.me_json().await;
     assert_eq!(me["username"], "ada");
     assert_eq!(me["idp"], "entra");
 }

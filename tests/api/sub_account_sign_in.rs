@@ -7,10 +7,11 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sso_broker::domain::messages;
 use sso_broker::sso::devidp::saml::DevSamlIdp;
-use sso_broker::sso::devidp::DevUser;
 
-use crate::entra_sign_in::{at_idp, contoso_account, me, oid_of, start};
-use crate::helpers::{broker_path, location, spawn_app, spawn_entra_app, TestApp, CONTOSO};
+use crate::helpers::{
+    add_dev_user, at_idp, broker_path, contoso_account, location, oid_of, spawn_app,
+    spawn_entra_app, start_sso, TestApp, CONTOSO,
+};
 use crate::saml_sign_in::connect;
 use crate::trust_between_accounts::saml_sign_in;
 
@@ -33,17 +34,9 @@ async fn a_sub_account_signs_in_through_its_parents_entra_tenant() {
     sub_account(&app, "acme-eu-paris", "acme-eu").await;
     app.create_user("acme-eu-paris", "eve", "eve@contoso.example")
         .await;
-    idp.update_tenant(CONTOSO, |t| {
-        t.users.push(DevUser {
-            oid: uuid::Uuid::new_v4().to_string(),
-            email: "eve@contoso.example".into(),
-            name: "Eve".into(),
-            email_verified: true,
-            wids: vec![],
-        })
-    });
+    add_dev_user(&idp, CONTOSO, "eve@contoso.example", "Eve", true);
     // Two levels down, no connection of its own: the nearest ancestor with one is `acme`.
-    let res = start(&app, "acme-eu-paris", "eve@contoso.example").await;
+    let res = start_sso(&app, "acme-eu-paris", "eve@contoso.example").await;
     assert_eq!(res.status(), 303);
     let authorize = location(&res);
     assert!(
@@ -57,7 +50,7 @@ async fn a_sub_account_signs_in_through_its_parents_entra_tenant() {
     .await;
     let res = app.get(&broker_path(&callback)).await;
     assert_eq!(res.status(), 303, "signed in");
-    let me = me(&app).await;
+    let me = app.me_json().await;
     assert_eq!(me["username"], "eve");
     assert_eq!(
         me["account"], "acme-eu-paris",
@@ -132,7 +125,7 @@ async fn a_sub_account_of_a_parent_without_sso_is_not_configured() {
     connect(&app, "acme", &idp, false).await;
     sub_account(&app, "acme-eu", "acme").await;
     app.create_user("acme-eu", "eve", "eve@acme.example").await;
-    let res = start(&app, "acme-eu", "eve@acme.example").await;
+    let res = start_sso(&app, "acme-eu", "eve@acme.example").await;
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
     assert!(html.contains(messages::SSO_NOT_CONFIGURED), "{html}");

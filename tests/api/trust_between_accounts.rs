@@ -8,13 +8,13 @@ use sso_broker::clock::Clock;
 use sso_broker::db::identity_link::IdentityLink;
 use sso_broker::domain::messages;
 use sso_broker::sso::devidp::saml::{decode_redirect_authn_request, DevSamlIdp, ResponseSpec};
-use sso_broker::sso::devidp::{DevIdp, DevUser};
+use sso_broker::sso::devidp::DevIdp;
 
 use crate::admin_pages::add_membership;
-use crate::entra_sign_in::{at_idp, contoso_account, oid_of, start};
 use crate::helpers::{
-    broker_path, csrf_from, escaped, location, spawn_app, spawn_entra_app, TestApp, FABRIKAM,
-    PASSWORD,
+    add_dev_user, at_idp, broker_path, check_tenant, connect_entra, contoso_account, csrf_from,
+    escaped, flow_to_callback, location, oid_of, spawn_app, spawn_entra_app, start_sso, TestApp,
+    CONTOSO, FABRIKAM, PASSWORD,
 };
 use crate::saml_sign_in::{connect, IDP_ENTITY};
 
@@ -120,7 +120,7 @@ pub(crate) async fn saml_sign_in(
     email: &str,
     mfa: bool,
 ) -> reqwest::Response {
-    let res = start(app, account, email).await;
+    let res = start_sso(app, account, email).await;
     assert_eq!(res.status(), 303, "redirect to the IdP");
     let url = url::Url::parse(&location(&res)).unwrap();
     let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
@@ -171,7 +171,7 @@ async fn another_accounts_saml_idp_cannot_claim_a_member_by_email() {
     let t = two_accounts().await;
     let app = &t.app;
     // SP-initiated: refused before the IdP is even asked.
-    let res = start(app, "acme-eu", JANE).await;
+    let res = start_sso(app, "acme-eu", JANE).await;
     assert_ne!(res.status(), 303, "no redirect to the attacker's IdP");
     assert!(res
         .text()
@@ -299,34 +299,11 @@ async fn switching_follows_what_the_target_account_admits_now() {
 async fn entra_two_accounts() -> (TestApp, std::sync::Arc<DevIdp>) {
     let (app, idp) = spawn_entra_app().await;
     contoso_account(&app).await;
-    idp.update_tenant(FABRIKAM, |t| {
-        t.consented = true;
-        t.users.push(DevUser {
-            oid: uuid::Uuid::new_v4().to_string(),
-            email: "ada@contoso.example".into(),
-            name: "Not Ada".into(),
-            email_verified: true,
-            wids: vec![],
-        });
-    });
+    idp.update_tenant(FABRIKAM, |t| t.consented = true);
+    add_dev_user(&idp, FABRIKAM, "ada@contoso.example", "Not Ada", true);
     app.create_account("acme-eu").await;
     app.enable_sso("acme-eu").await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/acme-eu/connections",
-            Some(json!({ "kind": "entra" })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/acme-eu/entra/tenants",
-            Some(json!({ "tenant_id": FABRIKAM })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    connect_entra(&app, "acme-eu", FABRIKAM).await;
     add_membership(&app, "ada", "acme-eu", "user").await;
     (app, idp)
 }
@@ -334,7 +311,7 @@ async fn entra_two_accounts() -> (TestApp, std::sync::Arc<DevIdp>) {
 #[tokio::test]
 async fn another_accounts_entra_tenant_cannot_claim_a_member_by_email() {
     let (app, idp) = entra_two_accounts().await;
-    let res = start(&app, "acme-eu", "ada@contoso.example").await;
+    let res = start_sso(&app, "acme-eu", "ada@contoso.example").await;
     assert_ne!(res.status(), 303, "no redirect to the attacker's tenant");
     assert!(res
         .text()
@@ -348,7 +325,7 @@ async fn another_accounts_entra_tenant_cannot_claim_a_member_by_email() {
     // While acme-eu held a verified claim on contoso.example the flow could start; the claim is
     // gone by the time the token comes back, and the callback judges what holds then.
     verify_domain(&app, "acme-eu", "contoso.example").await;
-    let res = start(&app, "acme-eu", "ada@contoso.example").await;
+    let res = start_sso(&app, "acme-eu", "ada@contoso.example").await;
     assert_eq!(res.status(), 303);
     let callback = at_idp(
         &location(&res),
@@ -385,7 +362,7 @@ async fn another_accounts_entra_tenant_cannot_claim_a_member_by_email() {
 async fn an_entra_identity_is_linked_when_the_domain_is_verified_by_that_account() {
     let (app, idp) = entra_two_accounts().await;
     verify_domain(&app, "acme-eu", "contoso.example").await;
-    let res = start(&app, "acme-eu", "ada@contoso.example").await;
+    let res = start_sso(&app, "acme-eu", "ada@contoso.example").await;
     assert_eq!(res.status(), 303);
     let callback = at_idp(
         &location(&res),
@@ -406,26 +383,17 @@ async fn an_entra_identity_is_linked_when_the_domain_is_verified_by_that_account
 async fn revoking_the_tenant_ends_the_sessions_it_admitted() {
     let (app, idp) = spawn_entra_app().await;
     contoso_account(&app).await;
-    let callback = crate::entra_sign_in::flow_to_callback(
+    let callback = flow_to_callback(
         &app,
         "ada@contoso.example",
-        &oid_of(&idp, crate::helpers::CONTOSO, "ada@contoso.example"),
+        &oid_of(&idp, CONTOSO, "ada@contoso.example"),
     )
     .await;
     assert_eq!(app.get(&broker_path(&callback)).await.status(), 303);
     assert_eq!(app.me().await.status(), 200);
     // The customer removes the app; the re-check marks the tenant revoked.
-    idp.update_tenant(crate::helpers::CONTOSO, |t| t.consented = false);
-    let res = app
-        .api(
-            Method::POST,
-            &format!(
-                "/api/v1/accounts/acme/entra/tenants/{}/check",
-                crate::helpers::CONTOSO
-            ),
-            None,
-        )
-        .await;
+    idp.update_tenant(CONTOSO, |t| t.consented = false);
+    let res = check_tenant(&app, "acme", CONTOSO).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "revoked");
     let res = app.get("/").await;
@@ -439,25 +407,21 @@ async fn revoking_the_tenant_ends_the_sessions_it_admitted() {
 async fn approving_a_revoked_tenant_again_does_not_revive_its_old_sessions() {
     let (app, idp) = spawn_entra_app().await;
     contoso_account(&app).await;
-    let ada = oid_of(&idp, crate::helpers::CONTOSO, "ada@contoso.example");
-    let callback = crate::entra_sign_in::flow_to_callback(&app, "ada@contoso.example", &ada).await;
+    let ada = oid_of(&idp, CONTOSO, "ada@contoso.example");
+    let callback = flow_to_callback(&app, "ada@contoso.example", &ada).await;
     assert_eq!(app.get(&broker_path(&callback)).await.status(), 303);
     assert_eq!(app.me().await.status(), 200);
     let check = || async {
-        let path = format!(
-            "/api/v1/accounts/acme/entra/tenants/{}/check",
-            crate::helpers::CONTOSO
-        );
-        let res = app.api(Method::POST, &path, None).await;
+        let res = check_tenant(&app, "acme", CONTOSO).await;
         assert_eq!(res.status(), 200);
         res.json::<Value>().await.unwrap()["status"].clone()
     };
     app.clock.advance(chrono::Duration::minutes(1));
-    idp.update_tenant(crate::helpers::CONTOSO, |t| t.consented = false);
+    idp.update_tenant(CONTOSO, |t| t.consented = false);
     assert_eq!(check().await, "revoked");
     // The customer consents again before Ada's browser comes back.
     app.clock.advance(chrono::Duration::minutes(1));
-    idp.update_tenant(crate::helpers::CONTOSO, |t| t.consented = true);
+    idp.update_tenant(CONTOSO, |t| t.consented = true);
     assert_eq!(check().await, "approved");
     let res = app.get("/").await;
     assert_eq!(
@@ -466,7 +430,7 @@ async fn approving_a_revoked_tenant_again_does_not_revive_its_old_sessions() {
         "the old session stays ended"
     );
     // A fresh sign-in under the new approval works.
-    let callback = crate::entra_sign_in::flow_to_callback(&app, "ada@contoso.example", &ada).await;
+    let callback = flow_to_callback(&app, "ada@contoso.example", &ada).await;
     assert_eq!(app.get(&broker_path(&callback)).await.status(), 303);
     assert_eq!(app.get("/").await.status(), 200);
 }

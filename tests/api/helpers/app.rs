@@ -188,6 +188,11 @@ impl TestApp {
         self.get("/api/v1/me").await
     }
 
+    /// `GET /api/v1/me` in the test's own browser, as JSON.
+    pub async fn me_json(&self) -> Value {
+        self.me().await.json().await.unwrap()
+    }
+
     /// A second browser against the same server.
     pub fn new_browser(&self) -> reqwest::Client {
         browser()

@@ -1,9 +1,9 @@
 //! The fixtures test modules share, one file a topic. Everything is re-exported here, so a test
 //! imports `crate::helpers::{…}` without knowing which file holds it:
 //! - `app`: `spawn_app()`, `TestApp`, its browser and operator API client;
-//! - `pages`: CSRF tokens, form posts, signing in (password, TOTP), redirects;
+//! - `pages`: CSRF tokens, form posts, signing in (password, TOTP, "Log in with SSO"), redirects;
 //! - `accounts`: accounts, users, SSO settings, the audit log;
-//! - `entra`: the development Entra IdP and its tenants.
+//! - `entra`: the development Entra IdP, its tenants and users, connecting and approving tenants.
 
 mod accounts;
 mod app;

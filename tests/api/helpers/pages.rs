@@ -1,5 +1,5 @@
 //! The broker's pages as a browser uses them: CSRF tokens, form posts, signing in (password,
-//! TOTP enrolment) and reading what a page or a redirect says.
+//! TOTP enrolment, "Log in with SSO") and reading what a page or a redirect says.
 
 use reqwest::header::LOCATION;
 use sso_broker::auth::totp::{self, TotpSecret};
@@ -136,4 +136,14 @@ impl TestApp {
             sso_broker::clock::Clock::now(&self.clock).timestamp(),
         ))
     }
+}
+
+/// Posts "Log in with SSO" (`account`, `email`) in the test's own browser.
+pub async fn start_sso(app: &TestApp, account: &str, email: &str) -> reqwest::Response {
+    app.submit(
+        "/login/sso",
+        "/login/sso",
+        &[("account", account), ("email", email)],
+    )
+    .await
 }
