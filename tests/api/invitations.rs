@@ -6,7 +6,7 @@ use serde_json::json;
 use sso_broker::db::user::User;
 
 use crate::admin_pages::invitation_link;
-use crate::helpers::{csrf_from, sso_settings, TestApp, PASSWORD};
+use crate::helpers::{connect_saml, csrf_from, saml_sign_in, sso_settings, TestApp, PASSWORD};
 
 /// An admin `alan` of `acme` invites `nina@acme.example`; returns the link.
 async fn invite_nina(app: &TestApp) -> String {
@@ -167,16 +167,8 @@ async fn a_first_sso_sign_in_spends_the_pending_invitation() {
     let link = invite_nina(&app).await;
     app.enable_sso("acme").await;
     let idp = sso_broker::sso::devidp::saml::DevSamlIdp::generate("acme-okta").unwrap();
-    let connection = crate::saml_sign_in::connect(&app, "acme", &idp, false).await;
-    let res = crate::trust_between_accounts::saml_sign_in(
-        &app,
-        "acme",
-        &idp,
-        &connection,
-        "nina@acme.example",
-        true,
-    )
-    .await;
+    let connection = connect_saml(&app, "acme", &idp, false).await;
+    let res = saml_sign_in(&app, "acme", &idp, &connection, "nina@acme.example", true).await;
     assert_eq!(res.status(), 303, "signed in with SSO");
     assert_eq!(nina(&app).await.status, "active");
     // The link sent before no longer leads anywhere.

@@ -5,10 +5,11 @@ use reqwest::Method;
 use serde_json::json;
 use sso_broker::sso::devidp::saml::DevSamlIdp;
 
+use crate::helpers::{
+    connect_saml, saml_response, spawn_saml_app, Saml, SAML_ACCOUNT as ACCOUNT,
+    SAML_EMAIL as EMAIL, SAML_IDP_ENTITY as IDP_ENTITY, SAML_IDP_SSO as IDP_SSO,
+};
 use crate::helpers::{csrf_from, spawn_app, TestApp, PASSWORD};
-use crate::saml_sign_in::{connect, spawn_saml_app, Saml, EMAIL, IDP_ENTITY, IDP_SSO};
-
-const ACCOUNT: &str = "okta-co";
 
 async fn create_admin(app: &TestApp) {
     let res = app
@@ -184,14 +185,8 @@ async fn another_accounts_connection_naming_the_same_idp_cannot_squat_its_identi
     app.create_user("squatter", "pawn@squatter.example", "pawn@squatter.example")
         .await;
     let fake = DevSamlIdp::generate("fake-okta").unwrap();
-    let squat = connect(app, "squatter", &fake, true).await;
-    let mut spec = sso_broker::sso::devidp::saml::ResponseSpec::new(
-        IDP_ENTITY,
-        squat["acs_url"].as_str().unwrap(),
-        squat["sp_entity_id"].as_str().unwrap(),
-        "alice@okta-co.example",
-        sso_broker::clock::Clock::now(&app.clock),
-    );
+    let squat = connect_saml(app, "squatter", &fake, true).await;
+    let mut spec = saml_response(app, &squat, None, "alice@okta-co.example", true);
     spec.attributes = vec![(
         sso_broker::sso::saml::claims::EMAIL.into(),
         vec!["pawn@squatter.example".into()],
@@ -307,7 +302,7 @@ async fn an_admin_removes_the_saml_connection_and_its_sessions_end() {
 
     // Set up again before Alice's browser comes back: the connection has the same id, and still
     // did not admit her old session.
-    let again = connect(app, ACCOUNT, &saml.idp, false).await;
+    let again = connect_saml(app, ACCOUNT, &saml.idp, false).await;
     assert_eq!(again["id"], saml.connection["id"]);
     assert_eq!(app.me().await.status(), 401, "the SSO session ended");
     let res = admin_post(app, &admin, "/admin/saml/remove", &[]).await;

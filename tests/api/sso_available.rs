@@ -9,10 +9,9 @@ use sso_broker::domain::messages;
 
 use crate::helpers::{
     approve_tenant, broker_path, check_tenant, contoso_account, escaped, flow_to_callback,
-    location, oid_of, spawn_app, spawn_app_with, spawn_entra_app, sso_settings, TestApp, CONTOSO,
-    PASSWORD,
+    location, oid_of, spawn_app, spawn_app_with, spawn_entra_app, spawn_saml_app, sso_settings,
+    TestApp, CONTOSO, PASSWORD, SAML_ACCOUNT, SAML_EMAIL,
 };
-use crate::saml_sign_in::{spawn_saml_app, ACCOUNT as SAML_ACCOUNT, EMAIL as SAML_EMAIL};
 
 const SSO_PAGES: [&str; 4] = [
     "/admin/sso",

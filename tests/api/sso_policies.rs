@@ -8,8 +8,10 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sso_broker::domain::messages;
 
-use crate::helpers::{location, spawn_app, sso_settings, TestApp, PASSWORD};
-use crate::saml_sign_in::{refused_with, spawn_saml_app, ACCOUNT, EMAIL};
+use crate::helpers::{
+    location, refused_with, spawn_app, spawn_saml_app, sso_settings, TestApp, PASSWORD,
+    SAML_ACCOUNT as ACCOUNT, SAML_EMAIL as EMAIL, SAML_IDP_SSO,
+};
 
 /// Every queued email, once delivered: `(to, subject, body)`.
 async fn mails(app: &TestApp) -> Vec<(String, String, String)> {
@@ -528,8 +530,5 @@ async fn an_empty_account_name_is_found_by_the_verified_email_domain() {
     verified_domain(&saml.app, ACCOUNT, "okta-co.example").await;
     let res = start_sso(&saml.app, "", EMAIL).await;
     assert_eq!(res.status(), 303);
-    assert!(
-        location(&res).starts_with(crate::saml_sign_in::IDP_SSO),
-        "to the IdP"
-    );
+    assert!(location(&res).starts_with(SAML_IDP_SSO), "to the IdP");
 }

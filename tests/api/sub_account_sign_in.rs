@@ -9,11 +9,9 @@ use sso_broker::domain::messages;
 use sso_broker::sso::devidp::saml::DevSamlIdp;
 
 use crate::helpers::{
-    add_dev_user, at_idp, broker_path, contoso_account, location, oid_of, spawn_app,
-    spawn_entra_app, start_sso, TestApp, CONTOSO,
+    add_dev_user, at_idp, broker_path, connect_saml, contoso_account, location, oid_of,
+    saml_sign_in, spawn_app, spawn_entra_app, start_sso, TestApp, CONTOSO,
 };
-use crate::saml_sign_in::connect;
-use crate::trust_between_accounts::saml_sign_in;
 
 async fn sub_account(app: &TestApp, name: &str, parent: &str) {
     let res = app
@@ -67,7 +65,7 @@ async fn a_sub_account_signs_in_through_its_parents_saml_connection() {
     app.create_account("acme").await;
     app.enable_sso("acme").await;
     let idp = DevSamlIdp::generate("acme-okta").unwrap();
-    let connection = connect(&app, "acme", &idp, false).await;
+    let connection = connect_saml(&app, "acme", &idp, false).await;
     sub_account(&app, "acme-eu", "acme").await;
     app.create_user("acme-eu", "eve", "eve@acme.example").await;
     let res = saml_sign_in(
@@ -92,11 +90,11 @@ async fn a_sub_account_with_its_own_connection_uses_it_and_not_its_parents() {
     app.create_account("acme").await;
     app.enable_sso("acme").await;
     let parent_idp = DevSamlIdp::generate("acme-okta").unwrap();
-    let parent = connect(&app, "acme", &parent_idp, false).await;
+    let parent = connect_saml(&app, "acme", &parent_idp, false).await;
     sub_account(&app, "acme-eu", "acme").await;
     app.enable_sso("acme-eu").await;
     let own_idp = DevSamlIdp::generate("acme-eu-okta").unwrap();
-    let own = connect(&app, "acme-eu", &own_idp, false).await;
+    let own = connect_saml(&app, "acme-eu", &own_idp, false).await;
     app.create_user("acme-eu", "eve", "eve@acme.example").await;
     // A response of the parent's IdP to the parent's ACS does not answer this flow.
     let res = saml_sign_in(
@@ -122,7 +120,7 @@ async fn a_sub_account_of_a_parent_without_sso_is_not_configured() {
     app.create_account("acme").await;
     let idp = DevSamlIdp::generate("acme-okta").unwrap();
     // Connected, but the parent never turned SSO on.
-    connect(&app, "acme", &idp, false).await;
+    connect_saml(&app, "acme", &idp, false).await;
     sub_account(&app, "acme-eu", "acme").await;
     app.create_user("acme-eu", "eve", "eve@acme.example").await;
     let res = start_sso(&app, "acme-eu", "eve@acme.example").await;

@@ -7,20 +7,18 @@ use serde_json::{json, Value};
 use sso_broker::clock::Clock;
 use sso_broker::db::identity_link::IdentityLink;
 use sso_broker::domain::messages;
-use sso_broker::sso::devidp::saml::{decode_redirect_authn_request, DevSamlIdp, ResponseSpec};
+use sso_broker::sso::devidp::saml::DevSamlIdp;
 use sso_broker::sso::devidp::DevIdp;
 
 use crate::admin_pages::add_membership;
 use crate::helpers::{
-    add_dev_user, at_idp, broker_path, check_tenant, connect_entra, contoso_account, csrf_from,
-    escaped, flow_to_callback, location, oid_of, spawn_app, spawn_entra_app, start_sso, TestApp,
-    CONTOSO, FABRIKAM, PASSWORD,
+    add_dev_user, at_idp, broker_path, check_tenant, connect_entra, connect_saml, contoso_account,
+    csrf_from, escaped, flow_to_callback, location, oid_of, post_saml_response, saml_response,
+    saml_sign_in, spawn_app, spawn_entra_app, sso_reasons, start_sso, TestApp, CONTOSO, FABRIKAM,
+    PASSWORD, SAML_IDP_ENTITY as IDP_ENTITY,
 };
-use crate::saml_sign_in::{connect, IDP_ENTITY};
 
 const JANE: &str = "jane@acme.example";
-const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
-const AMR: &str = "http://schemas.microsoft.com/claims/authnmethodsreferences";
 
 /// `acme` (jane's home, where she is admin) signs in through its own SAML IdP, enforces SSO and
 /// requires IdP MFA. `acme-eu` has another admin's SAML IdP — one that even names the same
@@ -52,13 +50,13 @@ async fn two_accounts() -> TwoAccounts {
     create_admin(&app, "acme", JANE).await;
     app.enable_sso("acme").await;
     let acme_idp = DevSamlIdp::generate("acme-okta").unwrap();
-    let acme = connect(&app, "acme", &acme_idp, false).await;
+    let acme = connect_saml(&app, "acme", &acme_idp, false).await;
     let mut policy = crate::helpers::sso_settings(true, true);
     policy["require_idp_mfa"] = json!(true);
     assert_eq!(app.put_sso("acme", policy).await.status(), 200);
     app.enable_sso("acme-eu").await;
     let attacker_idp = DevSamlIdp::generate("attacker").unwrap();
-    let acme_eu = connect(&app, "acme-eu", &attacker_idp, true).await;
+    let acme_eu = connect_saml(&app, "acme-eu", &attacker_idp, true).await;
     add_membership(&app, JANE, "acme-eu", "user").await;
     TwoAccounts {
         app,
@@ -67,75 +65,6 @@ async fn two_accounts() -> TwoAccounts {
         attacker_idp,
         acme_eu,
     }
-}
-
-/// A signed response of `idp` to `connection`'s ACS for `email`, with MFA evidence or not.
-fn response(
-    app: &TestApp,
-    connection: &Value,
-    request_id: Option<&str>,
-    email: &str,
-    mfa: bool,
-) -> ResponseSpec {
-    let mut spec = ResponseSpec::new(
-        IDP_ENTITY,
-        connection["acs_url"].as_str().unwrap(),
-        connection["sp_entity_id"].as_str().unwrap(),
-        email,
-        app.clock.now(),
-    );
-    spec.in_response_to = request_id.map(str::to_string);
-    let methods = if mfa {
-        vec!["pwd".to_string(), MULTIPLE_AUTHN.to_string()]
-    } else {
-        vec!["pwd".to_string()]
-    };
-    spec.attributes.push((AMR.into(), methods));
-    spec
-}
-
-async fn post_response(
-    app: &TestApp,
-    idp: &DevSamlIdp,
-    connection: &Value,
-    spec: &ResponseSpec,
-    relay_state: Option<&str>,
-) -> reqwest::Response {
-    let xml = idp.response_xml(spec).unwrap();
-    let field = data_encoding::BASE64.encode(xml.as_bytes());
-    let mut form = vec![("SAMLResponse", field.as_str())];
-    if let Some(rs) = relay_state {
-        form.push(("RelayState", rs));
-    }
-    let path = format!("/sso/saml/acs/{}", connection["id"].as_str().unwrap());
-    app.post_form(&path, &form).await
-}
-
-/// SP-initiated sign-in of `email` into `account` through its SAML connection.
-pub(crate) async fn saml_sign_in(
-    app: &TestApp,
-    account: &str,
-    idp: &DevSamlIdp,
-    connection: &Value,
-    email: &str,
-    mfa: bool,
-) -> reqwest::Response {
-    let res = start_sso(app, account, email).await;
-    assert_eq!(res.status(), 303, "redirect to the IdP");
-    let url = url::Url::parse(&location(&res)).unwrap();
-    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
-    let request = decode_redirect_authn_request(&query["SAMLRequest"]).unwrap();
-    let spec = response(app, connection, Some(&request.id), email, mfa);
-    post_response(app, idp, connection, &spec, Some(&query["RelayState"])).await
-}
-
-async fn sso_reasons(app: &TestApp, account: &str) -> Vec<String> {
-    app.audit(account)
-        .await
-        .into_iter()
-        .filter(|e| e["action"] == "login.sso")
-        .filter_map(|e| e["reason"].as_str().map(str::to_string))
-        .collect()
 }
 
 async fn links_of(app: &TestApp, username: &str) -> Vec<IdentityLink> {
@@ -179,8 +108,8 @@ async fn another_accounts_saml_idp_cannot_claim_a_member_by_email() {
         .unwrap()
         .contains(messages::EMAIL_NOT_CONFIGURED));
     // IdP-initiated: a validly signed response of acme-eu's IdP naming jane.
-    let spec = response(app, &t.acme_eu, None, JANE, true);
-    let res = post_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
+    let spec = saml_response(app, &t.acme_eu, None, JANE, true);
+    let res = post_saml_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
     assert_eq!(res.status(), 401);
     assert!(res
         .text()
@@ -210,8 +139,8 @@ async fn a_member_linked_through_a_verified_domain_cannot_switch_into_an_enforci
     let t = two_accounts().await;
     let app = &t.app;
     verify_domain(app, "acme-eu", "acme.example").await;
-    let spec = response(app, &t.acme_eu, None, JANE, true);
-    let res = post_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
+    let spec = saml_response(app, &t.acme_eu, None, JANE, true);
+    let res = post_saml_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
     assert_eq!(res.status(), 303, "acme-eu owns the domain: linked");
     assert_eq!(links_of(app, JANE).await.len(), 1);
     let me: Value = app.me().await.json().await.unwrap();
@@ -495,8 +424,8 @@ async fn a_link_made_before_the_trust_rules_no_longer_admits_another_accounts_us
         })
         .await
         .unwrap();
-    let spec = response(app, &t.acme_eu, None, JANE, true);
-    let res = post_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
+    let spec = saml_response(app, &t.acme_eu, None, JANE, true);
+    let res = post_saml_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
     assert_eq!(res.status(), 401);
     assert!(res
         .text()

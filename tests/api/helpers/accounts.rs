@@ -82,3 +82,14 @@ pub fn sso_settings(enabled: bool, enforced: bool) -> Value {
         "jit": { "enabled": false, "default_role": "user", "accounts": [] },
     })
 }
+
+/// The reasons of the account's `login.sso` audit events (the frozen clock gives them one
+/// timestamp, so their order is not asserted).
+pub async fn sso_reasons(app: &TestApp, account: &str) -> Vec<String> {
+    app.audit(account)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "login.sso")
+        .filter_map(|e| e["reason"].as_str().map(str::to_string))
+        .collect()
+}

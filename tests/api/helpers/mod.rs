@@ -3,14 +3,17 @@
 //! - `app`: `spawn_app()`, `TestApp`, its browser and operator API client;
 //! - `pages`: CSRF tokens, form posts, signing in (password, TOTP, "Log in with SSO"), redirects;
 //! - `accounts`: accounts, users, SSO settings, the audit log;
-//! - `entra`: the development Entra IdP, its tenants and users, connecting and approving tenants.
+//! - `entra`: the development Entra IdP, its tenants and users, connecting and approving tenants;
+//! - `saml`: the development SAML IdP, SAML connections, signed responses.
 
 mod accounts;
 mod app;
 mod entra;
 mod pages;
+mod saml;
 
 pub use accounts::*;
 pub use app::*;
 pub use entra::*;
 pub use pages::*;
+pub use saml::*;
