@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::Value;
 use sso_broker::db::membership::Membership;
 
-use crate::helpers::{csrf_from, location, spawn_app, TestApp, PASSWORD};
+use crate::helpers::{csrf_from, invitation_link, location, spawn_app, TestApp, PASSWORD};
 
 const ADMIN_PAGES: [&str; 6] = [
     "/admin/users",
@@ -308,19 +308,6 @@ async fn the_audit_page_filters_by_action_outcome_and_actor() {
     // LIKE wildcards in the filter are literal.
     let wildcard = app_audit_page(&app, &admin, "?actor=%25").await;
     assert!(wildcard.contains("No events match."), "{wildcard}");
-}
-
-/// The invitation link in the newest email to `to`.
-pub async fn invitation_link(app: &TestApp, to: &str) -> String {
-    let mails = crate::mail::delivered_mails(app).await;
-    let body = &mails
-        .iter()
-        .rev()
-        .find(|m| m.to == to)
-        .expect("an invitation email")
-        .body;
-    let start = body.find("/invite/").unwrap();
-    body[start..].split_whitespace().next().unwrap().to_string()
 }
 
 #[tokio::test]

@@ -5,8 +5,10 @@ use reqwest::Method;
 use serde_json::json;
 use sso_broker::db::user::User;
 
-use crate::admin_pages::invitation_link;
-use crate::helpers::{connect_saml, csrf_from, saml_sign_in, sso_settings, TestApp, PASSWORD};
+use crate::helpers::{
+    connect_saml, csrf_from, invitation_link, invite_from, saml_sign_in, sso_settings, TestApp,
+    PASSWORD,
+};
 
 /// An admin `alan` of `acme` invites `nina@acme.example`; returns the link.
 async fn invite_nina(app: &TestApp) -> String {
@@ -25,17 +27,7 @@ async fn invite_nina(app: &TestApp) -> String {
             .status(),
         303
     );
-    let html = app.get_html_from(&browser, "/admin/users").await;
-    let res = browser
-        .post(app.url("/admin/users/invite"))
-        .form(&[
-            ("csrf_token", csrf_from(&html).as_str()),
-            ("email", "nina@acme.example"),
-            ("role", "user"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = invite_from(app, &browser, "nina@acme.example", "user").await;
     assert_eq!(res.status(), 303);
     invitation_link(app, "nina@acme.example").await
 }

@@ -9,13 +9,13 @@ use serde_json::{json, Value};
 use sso_broker::domain::messages;
 
 use crate::helpers::{
-    location, refused_with, spawn_app, spawn_saml_app, sso_settings, TestApp, PASSWORD,
-    SAML_ACCOUNT as ACCOUNT, SAML_EMAIL as EMAIL, SAML_IDP_SSO,
+    delivered_mails, location, outbox_rows, refused_with, spawn_app, spawn_saml_app, sso_settings,
+    TestApp, PASSWORD, SAML_ACCOUNT as ACCOUNT, SAML_EMAIL as EMAIL, SAML_IDP_SSO,
 };
 
 /// Every queued email, once delivered: `(to, subject, body)`.
 async fn mails(app: &TestApp) -> Vec<(String, String, String)> {
-    crate::mail::delivered_mails(app)
+    delivered_mails(app)
         .await
         .into_iter()
         .map(|m| (m.to, m.subject, m.body))
@@ -268,7 +268,7 @@ async fn rollback_emails_temporary_passwords_that_must_be_changed_at_first_login
         .unwrap()
         .to_string();
     // The stored rows never held the password in clear, and lost the body once sent.
-    for row in crate::mail::outbox_rows(&app).await {
+    for row in outbox_rows(&app).await {
         assert!(!row.body_text.contains(&temporary));
         assert_eq!(row.body_text, "");
     }

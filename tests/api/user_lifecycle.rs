@@ -6,7 +6,9 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{csrf_from, location, spawn_app, TestApp, PASSWORD};
+use crate::helpers::{
+    csrf_from, invitation_link, invite_from, location, spawn_app, TestApp, PASSWORD,
+};
 
 async fn add_user(app: &TestApp, account: &str, username: &str, role: &str) {
     let body = json!({
@@ -612,20 +614,9 @@ async fn an_admin_resets_two_step_verification_and_resends_an_invitation() {
     let res = app.sign_in_from(&fresh, "ada", PASSWORD, &[]).await;
     assert_eq!(location(&res), "/");
 
-    let res = alan.get(app.url("/admin/users")).send().await.unwrap();
-    let csrf = csrf_from(&res.text().await.unwrap());
-    let res = alan
-        .post(app.url("/admin/users/invite"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("email", "ivy@acme.example"),
-            ("role", "user"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = invite_from(&app, &alan, "ivy@acme.example", "user").await;
     assert_eq!(res.status(), 303);
-    let first = crate::admin_pages::invitation_link(&app, "ivy@acme.example").await;
+    let first = invitation_link(&app, "ivy@acme.example").await;
     let res = confirm_and_apply(
         &app,
         &alan,
@@ -635,7 +626,7 @@ async fn an_admin_resets_two_step_verification_and_resends_an_invitation() {
     )
     .await;
     assert_eq!(location(&res), "/admin/users?done=resend-invitation");
-    let second = crate::admin_pages::invitation_link(&app, "ivy@acme.example").await;
+    let second = invitation_link(&app, "ivy@acme.example").await;
     assert_ne!(first, second);
     let old = app.new_browser().get(app.url(&first)).send().await.unwrap();
     let old = old.text().await.unwrap();

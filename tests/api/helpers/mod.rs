@@ -4,16 +4,19 @@
 //! - `pages`: CSRF tokens, form posts, signing in (password, TOTP, "Log in with SSO"), redirects;
 //! - `accounts`: accounts, users, SSO settings, the audit log;
 //! - `entra`: the development Entra IdP, its tenants and users, connecting and approving tenants;
-//! - `saml`: the development SAML IdP, SAML connections, signed responses.
+//! - `saml`: the development SAML IdP, SAML connections, signed responses;
+//! - `mail`: the outbox and the delivered emails (invitation links).
 
 mod accounts;
 mod app;
 mod entra;
+mod mail;
 mod pages;
 mod saml;
 
 pub use accounts::*;
 pub use app::*;
 pub use entra::*;
+pub use mail::*;
 pub use pages::*;
 pub use saml::*;

@@ -147,3 +147,23 @@ pub async fn start_sso(app: &TestApp, account: &str, email: &str) -> reqwest::Re
     )
     .await
 }
+
+/// An admin signed in in `browser` invites `email` with `role` on `/admin/users`.
+pub async fn invite_from(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    email: &str,
+    role: &str,
+) -> reqwest::Response {
+    let html = app.get_html_from(browser, "/admin/users").await;
+    browser
+        .post(app.url("/admin/users/invite"))
+        .form(&[
+            ("csrf_token", csrf_from(&html).as_str()),
+            ("email", email),
+            ("role", role),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
