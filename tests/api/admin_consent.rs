@@ -1,14 +1,12 @@
 //! "Connect Microsoft Entra ID" (SPEC §3.3) in the browser: admin sign-in, consent, callback
 //! checks, and the refusals that record nothing.
 
-use reqwest::Method;
-use serde_json::json;
 use sso_broker::domain::messages;
 use sso_broker::sso::devidp::{DevIdp, DevUser};
 
 use crate::helpers::{
-    broker_path, dev_user, entra_tenants, location, oid_of, post_idp_form, spawn_entra_app,
-    start_sso, TestApp, CONTOSO, FABRIKAM, PASSWORD,
+    broker_path, dev_user, entra_tenants, location, oid_of, post_idp_form, sign_in_admin,
+    spawn_entra_app, start_sso, TestApp, CONTOSO, FABRIKAM, PASSWORD,
 };
 
 /// Account `acme` with admin `boss` signed in; Contoso has not consented yet and has an IT admin.
@@ -25,14 +23,7 @@ async fn admin_signed_in(app: &TestApp, idp: &DevIdp) -> String {
     });
     app.create_account("acme").await;
     app.enable_sso("acme").await;
-    let body = json!({ "email": "boss@acme.example.com", "username": "boss", "role": "admin", "password": PASSWORD });
-    assert_eq!(
-        app.api(Method::POST, "/api/v1/accounts/acme/users", Some(body))
-            .await
-            .status(),
-        201
-    );
-    assert_eq!(app.sign_in("boss", PASSWORD).await.status(), 303);
+    sign_in_admin(app, "acme", "boss").await;
     "0000cccc-0000-4000-8000-00000000000c".to_string()
 }
 

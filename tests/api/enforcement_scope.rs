@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sso_broker::domain::messages;
 
-use crate::helpers::{location, spawn_app, sso_settings, TestApp, PASSWORD};
+use crate::helpers::{location, spawn_app, sso_settings, verify_domain, TestApp, PASSWORD};
 
 const STAFF: &str = "ada@acme.example";
 const CONTRACTOR: &str = "carl@contractor.example";
@@ -32,21 +32,11 @@ async fn settings(app: &TestApp) -> Value {
 async fn acme() -> TestApp {
     let app = spawn_app().await;
     app.create_account("acme").await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/acme/domains",
-            Some(json!({ "domain": "acme.example", "verified": true })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    verify_domain(&app, "acme", "acme.example").await;
     app.create_user("acme", STAFF, STAFF).await;
     app.create_user("acme", CONTRACTOR, CONTRACTOR).await;
-    let admin = json!({ "email": "it@partner.example", "username": "it-admin", "role": "admin", "password": PASSWORD });
-    let res = app
-        .api(Method::POST, "/api/v1/accounts/acme/users", Some(admin))
+    app.create_user_with_role("acme", "it-admin", "it@partner.example", "admin")
         .await;
-    assert_eq!(res.status(), 201);
     assert_eq!(app.sign_in("it-admin", PASSWORD).await.status(), 303);
     app
 }

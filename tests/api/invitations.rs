@@ -1,32 +1,18 @@
 //! Invitation links stay single-purpose (SPEC §3.5, §3.8): spent when the user becomes active by
 //! any route, and never acting on an active or disabled user.
 
-use reqwest::Method;
-use serde_json::json;
 use sso_broker::db::user::User;
 
 use crate::helpers::{
-    connect_saml, csrf_from, invitation_link, invite_from, saml_sign_in, sso_settings, TestApp,
-    PASSWORD,
+    add_user, connect_saml, csrf_from, invitation_link, invite_from, saml_sign_in,
+    signed_in_browser, sso_settings, TestApp, PASSWORD,
 };
 
 /// An admin `alan` of `acme` invites `nina@acme.example`; returns the link.
 async fn invite_nina(app: &TestApp) -> String {
     app.create_account("acme").await;
-    let body = json!({
-        "email": "alan@acme.example", "username": "alan", "role": "admin", "password": PASSWORD,
-    });
-    let res = app
-        .api(Method::POST, "/api/v1/accounts/acme/users", Some(body))
-        .await;
-    assert_eq!(res.status(), 201);
-    let browser = app.new_browser();
-    assert_eq!(
-        app.sign_in_from(&browser, "alan", PASSWORD, &[])
-            .await
-            .status(),
-        303
-    );
+    add_user(app, "acme", "alan", "admin").await;
+    let browser = signed_in_browser(app, "alan").await;
     let res = invite_from(app, &browser, "nina@acme.example", "user").await;
     assert_eq!(res.status(), 303);
     invitation_link(app, "nina@acme.example").await

@@ -1,14 +1,12 @@
 //! Outbox delivery as `.eml` files when no SMTP server is configured, and the secrecy of queued
 //! bodies (SPEC §3.8).
 
-use crate::helpers::{delivered_mails, invite_from, outbox_rows, spawn_app, PASSWORD};
+use crate::helpers::{delivered_mails, invite_from, outbox_rows, sign_in_admin, spawn_app};
 
 #[tokio::test]
 async fn turning_on_totp_sends_a_notice_to_the_outbox_directory() {
     let app = spawn_app().await;
-    app.with_user().await;
-    app.sign_in("ada", PASSWORD).await;
-    app.enroll_totp().await;
+    app.with_totp_user().await;
     let mails = delivered_mails(&app).await;
     let mail = mails.last().expect("an .eml file in the outbox");
     assert_eq!(mail.to, "ada@acme.example.com");
@@ -21,18 +19,7 @@ async fn an_invitation_link_is_stored_sealed_and_erased_once_sent() {
     // (sealed while queued, empty once sent), and again once it is surely sent.
     let app = spawn_app().await;
     app.create_account("acme").await;
-    let body = serde_json::json!({
-        "email": "alan@acme.example", "username": "alan", "role": "admin", "password": PASSWORD,
-    });
-    let res = app
-        .api(
-            reqwest::Method::POST,
-            "/api/v1/accounts/acme/users",
-            Some(body),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    assert_eq!(app.sign_in("alan", PASSWORD).await.status(), 303);
+    sign_in_admin(&app, "acme", "alan").await;
     let res = invite_from(&app, &app.client, "nina@acme.example", "user").await;
     assert_eq!(res.status(), 303);
     let row = outbox_rows(&app).await.pop().unwrap();

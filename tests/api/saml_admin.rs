@@ -1,25 +1,18 @@
 //! `/admin/saml` (account admins only): importing IdP metadata, and certificate rollover — the
 //! next certificate trusted beside the current one, then the old one removed.
 
-use reqwest::Method;
-use serde_json::json;
 use sso_broker::sso::devidp::saml::DevSamlIdp;
 
 use crate::helpers::{
-    connect_saml, saml_response, spawn_saml_app, Saml, SAML_ACCOUNT as ACCOUNT,
-    SAML_EMAIL as EMAIL, SAML_IDP_ENTITY as IDP_ENTITY, SAML_IDP_SSO as IDP_SSO,
+    add_user, connect_saml, csrf_from, saml_response, signed_in_browser, spawn_app, spawn_saml_app,
+    Saml, TestApp, PASSWORD, SAML_ACCOUNT as ACCOUNT, SAML_EMAIL as EMAIL,
+    SAML_IDP_ENTITY as IDP_ENTITY, SAML_IDP_SSO as IDP_SSO,
 };
-use crate::helpers::{csrf_from, spawn_app, TestApp, PASSWORD};
 
+/// Creates `okta-admin`, an admin of `okta-co`.
 async fn create_admin(app: &TestApp) {
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{ACCOUNT}/users"),
-            Some(json!({ "email": "admin@okta-co.example", "username": "okta-admin", "role": "admin", "password": PASSWORD })),
-        )
+    app.create_user_with_role(ACCOUNT, "okta-admin", "admin@okta-co.example", "admin")
         .await;
-    assert_eq!(res.status(), 201);
 }
 
 #[tokio::test]
@@ -244,9 +237,7 @@ async fn an_admin_removes_the_saml_connection_and_its_sessions_end() {
     let saml = spawn_saml_app(false).await;
     let app = &saml.app;
     create_admin(app).await;
-    let admin = app.new_browser();
-    let res = app.sign_in_from(&admin, "okta-admin", PASSWORD, &[]).await;
-    assert_eq!(res.status(), 303);
+    let admin = signed_in_browser(app, "okta-admin").await;
     // Alice signs in with SSO in the test's own browser.
     let (request_id, relay_state) = saml.start(EMAIL).await;
     let res = saml
@@ -330,18 +321,8 @@ async fn only_the_accounts_admin_removes_its_saml_connection() {
         res.status()
     );
     for (username, role) in [("plain-user", "user"), ("viewer", "read_only")] {
-        let body = json!({ "email": format!("{username}@okta-co.example"), "username": username, "role": role, "password": PASSWORD });
-        let res = app
-            .api(
-                Method::POST,
-                &format!("/api/v1/accounts/{ACCOUNT}/users"),
-                Some(body),
-            )
-            .await;
-        assert_eq!(res.status(), 201);
-        let browser = app.new_browser();
-        let res = app.sign_in_from(&browser, username, PASSWORD, &[]).await;
-        assert_eq!(res.status(), 303);
+        add_user(app, ACCOUNT, username, role).await;
+        let browser = signed_in_browser(app, username).await;
         let html = app.get_html_from(&browser, "/logout").await;
         let res = browser
             .post(app.url("/admin/saml/remove"))
@@ -353,21 +334,9 @@ async fn only_the_accounts_admin_removes_its_saml_connection() {
     }
     // Another account's admin removes their own account's connection only (there is none).
     app.create_account("other-co").await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/other-co/users",
-            Some(json!({ "email": "boss@other-co.example", "username": "other-boss", "role": "admin", "password": PASSWORD })),
-        )
+    app.create_user_with_role("other-co", "other-boss", "boss@other-co.example", "admin")
         .await;
-    assert_eq!(res.status(), 201);
-    let other = app.new_browser();
-    assert_eq!(
-        app.sign_in_from(&other, "other-boss", PASSWORD, &[])
-            .await
-            .status(),
-        303
-    );
+    let other = signed_in_browser(app, "other-boss").await;
     let res = admin_post(app, &other, "/admin/saml/remove", &[("confirm", "on")]).await;
     assert_eq!(res.status(), 404);
     let still = app

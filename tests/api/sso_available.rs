@@ -9,8 +9,8 @@ use sso_broker::domain::messages;
 
 use crate::helpers::{
     approve_tenant, broker_path, check_tenant, contoso_account, escaped, flow_to_callback,
-    location, oid_of, spawn_app, spawn_app_with, spawn_entra_app, spawn_saml_app, sso_settings,
-    TestApp, CONTOSO, PASSWORD, SAML_ACCOUNT, SAML_EMAIL,
+    location, oid_of, sign_in_admin, spawn_app, spawn_app_with, spawn_entra_app, spawn_saml_app,
+    sso_settings, TestApp, CONTOSO, SAML_ACCOUNT, SAML_EMAIL,
 };
 
 const SSO_PAGES: [&str; 4] = [
@@ -49,25 +49,6 @@ async fn offer_sso(app: &TestApp, account: &str, available: bool) -> Value {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["sso_available"], available);
     body
-}
-
-/// Creates `username`, an admin of `account` with `PASSWORD`, and signs them in.
-async fn sign_in_admin(app: &TestApp, account: &str, username: &str) {
-    let body = json!({
-        "email": format!("{username}@{account}.example"),
-        "username": username,
-        "role": "admin",
-        "password": PASSWORD,
-    });
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{account}/users"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    assert_eq!(app.sign_in(username, PASSWORD).await.status(), 303);
 }
 
 async fn assert_error(res: reqwest::Response, status: u16, code: &str) {
@@ -113,15 +94,7 @@ async fn put_saml_connection(app: &TestApp, account: &str) -> reqwest::Response 
 async fn an_account_is_read_and_patched_with_its_parent_and_sso_offer() {
     let app = spawn_app().await;
     app.create_account("acme").await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts",
-            Some(json!({ "name": "acme-eu", "parent": "acme" })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let created: Value = res.json().await.unwrap();
+    let created = app.create_sub_account("acme-eu", "acme").await;
 
     let res = get_account(&app, "ACME-EU").await;
     assert_eq!(res.status(), 200);
@@ -353,14 +326,7 @@ async fn an_account_offer_overrides_the_installation_default_both_ways() {
 async fn a_sub_account_has_its_own_offer_not_its_parents() {
     let app = spawn_app_without_sso_offer().await;
     app.create_account("acme").await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts",
-            Some(json!({ "name": "acme-eu", "parent": "acme" })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    app.create_sub_account("acme-eu", "acme").await;
     offer_sso(&app, "acme", true).await;
     let child: Value = get_account(&app, "acme-eu").await.json().await.unwrap();
     assert_eq!(child["sso_available"], false);

@@ -3,33 +3,21 @@
 //! the sub-account the user asked for, and the trust rules (SPEC §3.8) count the ancestor's
 //! connection as the sub-account's own.
 
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sso_broker::domain::messages;
 use sso_broker::sso::devidp::saml::DevSamlIdp;
 
 use crate::helpers::{
     add_dev_user, at_idp, broker_path, connect_saml, contoso_account, location, oid_of,
-    saml_sign_in, spawn_app, spawn_entra_app, start_sso, TestApp, CONTOSO,
+    saml_sign_in, spawn_app, spawn_entra_app, start_sso, CONTOSO,
 };
-
-async fn sub_account(app: &TestApp, name: &str, parent: &str) {
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts",
-            Some(json!({ "name": name, "parent": parent })),
-        )
-        .await;
-    assert_eq!(res.status(), 201, "create {name}");
-}
 
 #[tokio::test]
 async fn a_sub_account_signs_in_through_its_parents_entra_tenant() {
     let (app, idp) = spawn_entra_app().await;
     contoso_account(&app).await;
-    sub_account(&app, "acme-eu", "acme").await;
-    sub_account(&app, "acme-eu-paris", "acme-eu").await;
+    app.create_sub_account("acme-eu", "acme").await;
+    app.create_sub_account("acme-eu-paris", "acme-eu").await;
     app.create_user("acme-eu-paris", "eve", "eve@contoso.example")
         .await;
     add_dev_user(&idp, CONTOSO, "eve@contoso.example", "Eve", true);
@@ -66,7 +54,7 @@ async fn a_sub_account_signs_in_through_its_parents_saml_connection() {
     app.enable_sso("acme").await;
     let idp = DevSamlIdp::generate("acme-okta").unwrap();
     let connection = connect_saml(&app, "acme", &idp, false).await;
-    sub_account(&app, "acme-eu", "acme").await;
+    app.create_sub_account("acme-eu", "acme").await;
     app.create_user("acme-eu", "eve", "eve@acme.example").await;
     let res = saml_sign_in(
         &app,
@@ -91,7 +79,7 @@ async fn a_sub_account_with_its_own_connection_uses_it_and_not_its_parents() {
     app.enable_sso("acme").await;
     let parent_idp = DevSamlIdp::generate("acme-okta").unwrap();
     let parent = connect_saml(&app, "acme", &parent_idp, false).await;
-    sub_account(&app, "acme-eu", "acme").await;
+    app.create_sub_account("acme-eu", "acme").await;
     app.enable_sso("acme-eu").await;
     let own_idp = DevSamlIdp::generate("acme-eu-okta").unwrap();
     let own = connect_saml(&app, "acme-eu", &own_idp, false).await;
@@ -121,7 +109,7 @@ async fn a_sub_account_of_a_parent_without_sso_is_not_configured() {
     let idp = DevSamlIdp::generate("acme-okta").unwrap();
     // Connected, but the parent never turned SSO on.
     connect_saml(&app, "acme", &idp, false).await;
-    sub_account(&app, "acme-eu", "acme").await;
+    app.create_sub_account("acme-eu", "acme").await;
     app.create_user("acme-eu", "eve", "eve@acme.example").await;
     let res = start_sso(&app, "acme-eu", "eve@acme.example").await;
     assert_eq!(res.status(), 422);

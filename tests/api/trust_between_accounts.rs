@@ -2,7 +2,6 @@
 //! account's IdP claims a member whose home is another account, by email (SAML and Entra),
 //! then switches into the victim's home account. Refused unless the account may claim the user.
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use sso_broker::clock::Clock;
 use sso_broker::db::identity_link::IdentityLink;
@@ -10,12 +9,11 @@ use sso_broker::domain::messages;
 use sso_broker::sso::devidp::saml::DevSamlIdp;
 use sso_broker::sso::devidp::DevIdp;
 
-use crate::admin_pages::add_membership;
 use crate::helpers::{
-    add_dev_user, at_idp, broker_path, check_tenant, connect_entra, connect_saml, contoso_account,
-    csrf_from, escaped, flow_to_callback, location, oid_of, post_saml_response, saml_response,
-    saml_sign_in, spawn_app, spawn_entra_app, sso_reasons, start_sso, TestApp, CONTOSO, FABRIKAM,
-    PASSWORD, SAML_IDP_ENTITY as IDP_ENTITY,
+    add_dev_user, add_membership, at_idp, broker_path, check_tenant, connect_entra, connect_saml,
+    contoso_account, csrf_from, escaped, flow_to_callback, location, oid_of, post_saml_response,
+    saml_response, saml_sign_in, spawn_app, spawn_entra_app, sso_reasons, start_sso, verify_domain,
+    TestApp, CONTOSO, FABRIKAM, PASSWORD, SAML_IDP_ENTITY as IDP_ENTITY,
 };
 
 const JANE: &str = "jane@acme.example";
@@ -31,23 +29,11 @@ struct TwoAccounts {
     acme_eu: Value,
 }
 
-async fn create_admin(app: &TestApp, account: &str, email: &str) {
-    let body = json!({ "email": email, "username": email, "role": "admin", "password": PASSWORD });
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{account}/users"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-}
-
 async fn two_accounts() -> TwoAccounts {
     let app = spawn_app().await;
     app.create_account("acme").await;
     app.create_account("acme-eu").await;
-    create_admin(&app, "acme", JANE).await;
+    app.create_user_with_role("acme", JANE, JANE, "admin").await;
     app.enable_sso("acme").await;
     let acme_idp = DevSamlIdp::generate("acme-okta").unwrap();
     let acme = connect_saml(&app, "acme", &acme_idp, false).await;
@@ -82,17 +68,6 @@ async fn links_of(app: &TestApp, username: &str) -> Vec<IdentityLink> {
 async fn switch(app: &TestApp, account: &str) -> reqwest::Response {
     app.submit("/", "/account/switch", &[("account", account)])
         .await
-}
-
-async fn verify_domain(app: &TestApp, account: &str, domain: &str) {
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{account}/domains"),
-            Some(json!({ "domain": domain, "verified": true })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
 }
 
 #[tokio::test]

@@ -7,56 +7,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    csrf_from, invitation_link, invite_from, location, spawn_app, TestApp, PASSWORD,
+    add_user, audit_actions, csrf_from, invitation_link, invite_from, location, me_status, member,
+    signed_in_browser, spawn_app, TestApp, PASSWORD,
 };
-
-async fn add_user(app: &TestApp, account: &str, username: &str, role: &str) {
-    let body = json!({
-        "email": format!("{username}@{account}.example"),
-        "username": username,
-        "role": role,
-        "password": PASSWORD,
-    });
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{account}/users"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(res.status(), 201, "create {username}");
-}
-
-async fn signed_in_browser(app: &TestApp, username: &str) -> reqwest::Client {
-    let browser = app.new_browser();
-    let res = app.sign_in_from(&browser, username, PASSWORD, &[]).await;
-    assert_eq!(res.status(), 303, "{username} signs in");
-    browser
-}
-
-async fn me_status(app: &TestApp, browser: &reqwest::Client) -> u16 {
-    browser
-        .get(app.url("/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-/// The member `username` of `account` as the operator API lists them.
-async fn member(app: &TestApp, account: &str, username: &str) -> Option<Value> {
-    let res = app
-        .api(
-            Method::GET,
-            &format!("/api/v1/accounts/{account}/users"),
-            None,
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let list: Vec<Value> = res.json().await.unwrap();
-    list.into_iter().find(|u| u["username"] == username)
-}
 
 async fn patch(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
     app.api(Method::PATCH, path, Some(body)).await
@@ -67,30 +20,10 @@ async fn error_code(res: reqwest::Response) -> String {
     body["error"].as_str().unwrap_or_default().to_string()
 }
 
-fn actions(audit: &[Value]) -> Vec<String> {
-    audit
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["action"].as_str().unwrap(),
-                e["actor"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
-
-/// acme with admin alan and user ada.
-async fn acme(app: &TestApp) {
-    app.create_account("acme").await;
-    add_user(app, "acme", "alan", "admin").await;
-    add_user(app, "acme", "ada", "user").await;
-}
-
 #[tokio::test]
 async fn the_operator_lists_an_accounts_members_with_their_lifecycle_fields() {
     let app = spawn_app().await;
-    acme(&app).await;
+    app.with_admin_and_user().await;
     let res = app
         .api(
             Method::POST,
@@ -141,7 +74,7 @@ async fn the_operator_lists_an_accounts_members_with_their_lifecycle_fields() {
 #[tokio::test]
 async fn disabling_a_user_signs_out_their_live_browser_at_the_next_request() {
     let app = spawn_app().await;
-    acme(&app).await;
+    app.with_admin_and_user().await;
     let ada = signed_in_browser(&app, "ada").await;
     assert_eq!(me_status(&app, &ada).await, 200);
     let res = patch(
@@ -168,7 +101,7 @@ async fn disabling_a_user_signs_out_their_live_browser_at_the_next_request() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "active");
     signed_in_browser(&app, "ada").await;
-    let audit = actions(&app.audit("acme").await);
+    let audit = audit_actions(&app.audit("acme").await);
     assert!(
         audit.contains(&"user.disable api-token:tests".to_string()),
         "{audit:?}"
@@ -182,12 +115,12 @@ async fn disabling_a_user_signs_out_their_live_browser_at_the_next_request() {
 #[tokio::test]
 async fn patch_changes_the_role_and_refuses_what_it_cannot_set() {
     let app = spawn_app().await;
-    acme(&app).await;
+    app.with_admin_and_user().await;
     let path = "/api/v1/accounts/acme/users/ada";
     let res = patch(&app, path, json!({"role": "read_only"})).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["role"], "read_only");
-    let audit = actions(&app.audit("acme").await);
+    let audit = audit_actions(&app.audit("acme").await);
     assert!(audit.contains(&"user.role_change api-token:tests".to_string()));
 
     let res = patch(&app, path, json!({"status": "active", "nickname": "x"})).await;
@@ -237,7 +170,7 @@ async fn an_invited_user_is_not_activated_by_patch() {
 #[tokio::test]
 async fn the_last_active_admin_cannot_be_removed_disabled_or_demoted() {
     let app = spawn_app().await;
-    acme(&app).await;
+    app.with_admin_and_user().await;
     let path = "/api/v1/accounts/acme/users/alan";
     for res in [
         patch(&app, path, json!({"status": "disabled"})).await,
@@ -272,7 +205,7 @@ async fn the_last_active_admin_cannot_be_removed_disabled_or_demoted() {
 #[tokio::test]
 async fn removing_a_membership_ends_the_session_in_that_account() {
     let app = spawn_app().await;
-    acme(&app).await;
+    app.with_admin_and_user().await;
     app.create_account("globex").await;
     add_user(&app, "globex", "gina", "admin").await;
     let res = app
@@ -320,7 +253,7 @@ async fn removing_a_membership_ends_the_session_in_that_account() {
         .api(Method::DELETE, "/api/v1/accounts/acme/users/ada", None)
         .await;
     assert_eq!(res.status(), 404);
-    let audit = actions(&app.audit("globex").await);
+    let audit = audit_actions(&app.audit("globex").await);
     assert!(audit.contains(&"membership.add api-token:tests".to_string()));
     assert!(audit.contains(&"membership.remove api-token:tests".to_string()));
     assert!(
@@ -332,7 +265,7 @@ async fn removing_a_membership_ends_the_session_in_that_account() {
 #[tokio::test]
 async fn adding_a_member_refuses_duplicates_and_unknown_names() {
     let app = spawn_app().await;
-    acme(&app).await;
+    app.with_admin_and_user().await;
     let add = |account: &'static str, username: &'static str, role: &'static str| {
         let app = &app;
         async move {
@@ -370,7 +303,7 @@ async fn adding_a_member_refuses_duplicates_and_unknown_names() {
 #[tokio::test]
 async fn the_operator_ends_a_users_sessions() {
     let app = spawn_app().await;
-    acme(&app).await;
+    app.with_admin_and_user().await;
     let ada = signed_in_browser(&app, "ada").await;
     let res = app
         .api(
@@ -390,7 +323,7 @@ async fn the_operator_ends_a_users_sessions() {
         )
         .await;
     assert_eq!(res.status(), 404);
-    let audit = actions(&app.audit("acme").await);
+    let audit = audit_actions(&app.audit("acme").await);
     assert!(audit.contains(&"user.sessions_revoke api-token:tests".to_string()));
 }
 
@@ -426,7 +359,7 @@ async fn confirm_and_apply(
 #[tokio::test]
 async fn an_admin_changes_role_and_status_on_the_users_page_after_confirming() {
     let app = spawn_app().await;
-    acme(&app).await;
+    app.with_admin_and_user().await;
     let alan = signed_in_browser(&app, "alan").await;
     let ada = signed_in_browser(&app, "ada").await;
     let list = app.get_html_from(&alan, "/admin/users").await;
@@ -505,7 +438,7 @@ async fn an_admin_changes_role_and_status_on_the_users_page_after_confirming() {
     assert!(member(&app, "acme", "ada").await.is_none());
     assert_eq!(me_status(&app, &ada).await, 401);
 
-    let audit = actions(&app.audit("acme").await);
+    let audit = audit_actions(&app.audit("acme").await);
     for action in [
         "user.role_change",
         "user.disable",
@@ -571,7 +504,7 @@ async fn two_admins_stepping_down_at_once_leave_one_admin() {
 #[tokio::test]
 async fn the_last_admin_rule_holds_on_the_users_page() {
     let app = spawn_app().await;
-    acme(&app).await;
+    app.with_admin_and_user().await;
     let alan = signed_in_browser(&app, "alan").await;
     for (action, query) in [
         ("disable", "username=alan"),
@@ -593,7 +526,7 @@ async fn the_last_admin_rule_holds_on_the_users_page() {
 #[tokio::test]
 async fn an_admin_resets_two_step_verification_and_resends_an_invitation() {
     let app = spawn_app().await;
-    acme(&app).await;
+    app.with_admin_and_user().await;
     // ada (in the app's own browser) turns on TOTP.
     assert_eq!(app.sign_in("ada", PASSWORD).await.status(), 303);
     app.enroll_totp().await;
@@ -640,7 +573,7 @@ async fn an_admin_resets_two_step_verification_and_resends_an_invitation() {
     let new = new.text().await.unwrap();
     assert!(new.contains("csrf_token"), "the new link works: {new}");
     assert!(!old.contains("csrf_token"), "the old link is spent: {old}");
-    let audit = actions(&app.audit("acme").await);
+    let audit = audit_actions(&app.audit("acme").await);
     assert!(audit.contains(&"user.totp_reset user:alan".to_string()));
     assert!(audit.contains(&"user.invite_resend user:alan".to_string()));
 }
@@ -658,7 +591,7 @@ const ACTIONS: [(&str, &str); 7] = [
 #[tokio::test]
 async fn user_actions_are_refused_to_anyone_but_the_accounts_admin() {
     let app = spawn_app().await;
-    acme(&app).await;
+    app.with_admin_and_user().await;
     add_user(&app, "acme", "uma", "user").await;
     add_user(&app, "acme", "rory", "read_only").await;
     app.create_account("globex").await;
@@ -714,7 +647,7 @@ async fn user_actions_are_refused_to_anyone_but_the_accounts_admin() {
     assert_eq!(ada_now["status"], "active");
     assert_eq!(ada_now["role"], "user");
     assert_eq!(me_status(&app, &ada).await, 200, "ada is still signed in");
-    let audit = actions(&app.audit("acme").await);
+    let audit = audit_actions(&app.audit("acme").await);
     assert!(
         !audit.iter().any(|a| a.starts_with("user.disable")
             || a.starts_with("membership.remove")
@@ -727,7 +660,7 @@ async fn user_actions_are_refused_to_anyone_but_the_accounts_admin() {
 #[tokio::test]
 async fn an_admin_does_not_change_a_member_whose_home_is_another_account() {
     let app = spawn_app().await;
-    acme(&app).await;
+    app.with_admin_and_user().await;
     app.create_account("globex").await;
     add_user(&app, "globex", "gina", "admin").await;
     add_user(&app, "globex", "gus", "user").await;

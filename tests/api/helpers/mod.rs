@@ -2,7 +2,7 @@
 //! imports `crate::helpers::{…}` without knowing which file holds it:
 //! - `app`: `spawn_app()`, `TestApp`, its browser and operator API client;
 //! - `pages`: CSRF tokens, form posts, signing in (password, TOTP, "Log in with SSO"), redirects;
-//! - `accounts`: accounts, users, SSO settings, the audit log;
+//! - `accounts`: accounts, users, admins, memberships, domains, SSO settings, the audit log;
 //! - `entra`: the development Entra IdP, its tenants and users, connecting and approving tenants;
 //! - `saml`: the development SAML IdP, SAML connections, signed responses;
 //! - `mail`: the outbox and the delivered emails (invitation links).

@@ -4,7 +4,7 @@
 use reqwest::header::LOCATION;
 use sso_broker::auth::totp::{self, TotpSecret};
 
-use super::TestApp;
+use super::{TestApp, PASSWORD};
 
 /// The value of the hidden `csrf_token` field in a page.
 pub fn csrf_from(html: &str) -> String {
@@ -131,11 +131,38 @@ impl TestApp {
         (secret, codes)
     }
 
+    /// `with_user`, then ada signs in in the test's own browser and enrolls TOTP; the secret
+    /// and the recovery codes.
+    pub async fn with_totp_user(&self) -> (TotpSecret, Vec<String>) {
+        self.with_user().await;
+        self.sign_in("ada", PASSWORD).await;
+        self.enroll_totp().await
+    }
+
     pub fn current_code(&self, secret: &TotpSecret) -> String {
         secret.code_at_step(totp::step_at(
             sso_broker::clock::Clock::now(&self.clock).timestamp(),
         ))
     }
+}
+
+/// A new browser in which `username` signed in with `PASSWORD`.
+pub async fn signed_in_browser(app: &TestApp, username: &str) -> reqwest::Client {
+    let browser = app.new_browser();
+    let res = app.sign_in_from(&browser, username, PASSWORD, &[]).await;
+    assert_eq!(res.status(), 303, "{username} signs in");
+    browser
+}
+
+/// The status `GET /api/v1/me` answers in `browser`.
+pub async fn me_status(app: &TestApp, browser: &reqwest::Client) -> u16 {
+    browser
+        .get(app.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// Posts "Log in with SSO" (`account`, `email`) in the test's own browser.
