@@ -9,8 +9,7 @@ use sso_broker::crypto::tokens::sha256_hex;
 use sso_broker::db::schema::{audit_events, oidc_clients};
 use sso_broker::services::provider::clients::{authenticate_client, ClientAuthError};
 
-use crate::cli::run_cli;
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{run_cli, spawn_app, TestApp};
 
 const CLIENTS: &str = "/api/v1/oidc/clients";
 

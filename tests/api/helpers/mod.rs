@@ -5,10 +5,12 @@
 //! - `accounts`: accounts, users, admins, memberships, domains, SSO settings, the audit log;
 //! - `entra`: the development Entra IdP, its tenants and users, connecting and approving tenants;
 //! - `saml`: the development SAML IdP, SAML connections, signed responses;
-//! - `mail`: the outbox and the delivered emails (invitation links).
+//! - `mail`: the outbox and the delivered emails (invitation links);
+//! - `command_line`: running the `sso-broker` binary against the test's database.
 
 mod accounts;
 mod app;
+mod command_line;
 mod entra;
 mod mail;
 mod pages;
@@ -16,6 +18,7 @@ mod saml;
 
 pub use accounts::*;
 pub use app::*;
+pub use command_line::*;
 pub use entra::*;
 pub use mail::*;
 pub use pages::*;
