@@ -19,6 +19,7 @@ mod interop_pysaml2;
 mod invitations;
 mod mail;
 mod migrations;
+mod oidc_client_metadata;
 mod oidc_clients;
 mod oidc_keys;
 mod operations;

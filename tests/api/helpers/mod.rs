@@ -6,6 +6,7 @@
 //! - `entra`: the development Entra IdP, its tenants and users, connecting and approving tenants;
 //! - `saml`: the development SAML IdP, SAML connections, signed responses;
 //! - `mail`: the outbox and the delivered emails (invitation links);
+//! - `oidc_clients`: registering and authenticating the OpenID Provider's clients;
 //! - `command_line`: running the `sso-broker` binary against the test's database.
 
 mod accounts;
@@ -13,6 +14,7 @@ mod app;
 mod command_line;
 mod entra;
 mod mail;
+mod oidc_clients;
 mod pages;
 mod saml;
 
@@ -21,5 +23,6 @@ pub use app::*;
 pub use command_line::*;
 pub use entra::*;
 pub use mail::*;
+pub use oidc_clients::*;
 pub use pages::*;
 pub use saml::*;
