@@ -5,6 +5,7 @@
 
 mod admin_consent;
 mod admin_pages;
+mod admin_users_page;
 mod bad_input;
 mod cli;
 mod csrf;
