@@ -6,7 +6,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sso_broker::domain::messages;
 
-use crate::helpers::{location, spawn_app, sso_settings, verify_domain, TestApp, PASSWORD};
+use crate::helpers::{
+    location, password_attempt, spawn_app, sso_settings, verify_domain, TestApp, PASSWORD,
+};
 
 const STAFF: &str = "ada@acme.example";
 const CONTRACTOR: &str = "carl@contractor.example";
@@ -41,13 +43,6 @@ async fn acme() -> TestApp {
     app
 }
 
-async fn password_status(app: &TestApp, username: &str) -> (u16, String) {
-    let res = app
-        .sign_in_from(&app.new_browser(), username, PASSWORD, &[])
-        .await;
-    (res.status().as_u16(), res.text().await.unwrap_or_default())
-}
-
 #[tokio::test]
 async fn domain_scoped_enforcement_refuses_only_emails_in_the_verified_domains() {
     let app = acme().await;
@@ -57,7 +52,7 @@ async fn domain_scoped_enforcement_refuses_only_emails_in_the_verified_domains()
     assert_eq!(now["enforced"], true);
     assert_eq!(now["enforcement_scope"], "domains");
 
-    let (status, html) = password_status(&app, STAFF).await;
+    let (status, html) = password_attempt(&app, STAFF).await;
     assert_eq!(status, 403, "staff in acme.example: SSO only");
     assert!(html.contains(messages::PASSWORD_LOGIN_DISABLED), "{html}");
     let contractor = app.new_browser();
@@ -77,7 +72,7 @@ async fn domain_scoped_enforcement_refuses_only_emails_in_the_verified_domains()
     let res = app.put_sso("acme", scoped(None)).await;
     assert_eq!(res.status(), 200);
     assert_eq!(settings(&app).await["enforcement_scope"], "all");
-    let (status, _) = password_status(&app, CONTRACTOR).await;
+    let (status, _) = password_attempt(&app, CONTRACTOR).await;
     assert_eq!(status, 403);
 }
 
@@ -146,8 +141,8 @@ async fn the_admin_page_sets_the_enforcement_scope() {
     let now = settings(&app).await;
     assert_eq!(now["enforced"], true);
     assert_eq!(now["enforcement_scope"], "domains");
-    assert_eq!(password_status(&app, STAFF).await.0, 403);
-    assert_eq!(password_status(&app, CONTRACTOR).await.0, 303);
+    assert_eq!(password_attempt(&app, STAFF).await.0, 403);
+    assert_eq!(password_attempt(&app, CONTRACTOR).await.0, 303);
     let html = app.get_html("/admin/sso").await;
     assert!(
         html.contains("name=\"enforcement_scope\" value=\"domains\" checked"),

@@ -8,8 +8,8 @@ use sso_broker::domain::messages;
 
 use crate::helpers::{
     add_dev_user, approve_directly, approve_tenant, at_idp, broker_path, check_tenant,
-    connect_entra, contoso_account, entra_env, flow_to_callback, location, oid_of, spawn_app_with,
-    spawn_entra_app, start_sso, CONTOSO, FABRIKAM, PASSWORD,
+    connect_entra, contoso_account, entra_env, flow_to_callback, location, me_status, oid_of,
+    spawn_app_with, spawn_entra_app, start_sso, CONTOSO, FABRIKAM, PASSWORD,
 };
 
 #[tokio::test]
@@ -233,15 +233,7 @@ async fn a_callback_in_another_browser_is_refused() {
         .await
         .unwrap()
         .contains(messages::SESSION_EXPIRED));
-    assert_eq!(
-        victim
-            .get(app.url("/api/v1/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(me_status(&app, &victim).await, 401);
 }
 
 #[tokio::test]

@@ -4,8 +4,8 @@
 use sso_broker::sso::devidp::saml::DevSamlIdp;
 
 use crate::helpers::{
-    add_user, connect_saml, csrf_from, saml_response, signed_in_browser, spawn_app, spawn_saml_app,
-    Saml, TestApp, PASSWORD, SAML_ACCOUNT as ACCOUNT, SAML_EMAIL as EMAIL,
+    add_user, connect_saml, csrf_from, identity_links, saml_response, signed_in_browser, spawn_app,
+    spawn_saml_app, Saml, TestApp, PASSWORD, SAML_ACCOUNT as ACCOUNT, SAML_EMAIL as EMAIL,
     SAML_IDP_ENTITY as IDP_ENTITY, SAML_IDP_SSO as IDP_SSO,
 };
 
@@ -219,15 +219,7 @@ async fn admin_post(
 }
 
 async fn saml_links(app: &TestApp) -> usize {
-    app.state
-        .db
-        .run(|conn| {
-            let user = sso_broker::db::user::User::find_by_username(conn, EMAIL)?.unwrap();
-            sso_broker::db::identity_link::IdentityLink::list_for_user(conn, &user.id)
-        })
-        .await
-        .unwrap()
-        .len()
+    identity_links(app, EMAIL).await.len()
 }
 
 /// SPEC §3.8 "Policy changes reach live sessions": removing the SAML connection ends the sessions

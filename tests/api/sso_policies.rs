@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 use sso_broker::domain::messages;
 
 use crate::helpers::{
-    delivered_mails, location, outbox_rows, refused_with, spawn_app, spawn_saml_app, sso_settings,
-    start_sso, verify_domain, TestApp, PASSWORD, SAML_ACCOUNT as ACCOUNT, SAML_EMAIL as EMAIL,
-    SAML_IDP_SSO,
+    delivered_mails, location, outbox_rows, password_attempt, refused_with, spawn_app,
+    spawn_saml_app, sso_settings, start_sso, verify_domain, TestApp, PASSWORD,
+    SAML_ACCOUNT as ACCOUNT, SAML_EMAIL as EMAIL, SAML_IDP_SSO,
 };
 
 /// Every queued email, once delivered: `(to, subject, body)`.
@@ -33,12 +33,6 @@ fn policy(enforced: bool, break_glass: bool, require_mfa: bool, jit: bool) -> Va
     })
 }
 
-async fn password_page(app: &TestApp, browser: &reqwest::Client, username: &str) -> (u16, String) {
-    let res = app.sign_in_from(browser, username, PASSWORD, &[]).await;
-    let status = res.status().as_u16();
-    (status, res.text().await.unwrap_or_default())
-}
-
 #[tokio::test]
 async fn enforced_sso_refuses_password_login_keeps_sessions_and_allows_the_break_glass_admin() {
     let app = spawn_app().await;
@@ -56,8 +50,7 @@ async fn enforced_sso_refuses_password_login_keeps_sessions_and_allows_the_break
     // "Active user sessions stay logged in until they expire."
     assert_eq!(app.me().await.status(), 200, "the session is kept");
 
-    let browser = app.new_browser();
-    let (status, html) = password_page(&app, &browser, "ada@acme.example").await;
+    let (status, html) = password_attempt(&app, "ada@acme.example").await;
     assert_eq!(status, 403);
     assert!(html.contains(messages::PASSWORD_LOGIN_DISABLED), "{html}");
     assert!(
@@ -80,14 +73,13 @@ async fn enforced_sso_refuses_password_login_keeps_sessions_and_allows_the_break
         .unwrap()
         .contains(messages::INVALID_CREDENTIALS));
     // The admin is refused too unless the account allows the admin login.
-    let (status, _) = password_page(&app, &app.new_browser(), "boss").await;
+    let (status, _) = password_attempt(&app, "boss").await;
     assert_eq!(status, 403);
     let res = app.put_sso("acme", policy(true, true, false, false)).await;
     assert_eq!(res.status(), 200);
-    let admin = app.new_browser();
-    let (status, _) = password_page(&app, &admin, "boss").await;
+    let (status, _) = password_attempt(&app, "boss").await;
     assert_eq!(status, 303, "break-glass admin login");
-    let (status, _) = password_page(&app, &app.new_browser(), "ada@acme.example").await;
+    let (status, _) = password_attempt(&app, "ada@acme.example").await;
     assert_eq!(status, 403, "users stay refused");
     let reasons: Vec<String> = app
         .audit("acme")
@@ -469,7 +461,7 @@ async fn an_admin_enables_and_enforces_sso_on_the_page_after_confirming_and_othe
     assert_eq!(now["enabled"], true);
     assert_eq!(now["enforced"], true);
     assert_eq!(now["allow_admin_password_login"], true);
-    let (status, _) = password_page(&app, &app.new_browser(), "bob@acme.example").await;
+    let (status, _) = password_attempt(&app, "bob@acme.example").await;
     assert_eq!(status, 403);
     // A bad value is refused on the page and nothing is stored.
     let res = app

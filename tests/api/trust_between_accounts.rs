@@ -11,9 +11,10 @@ use sso_broker::sso::devidp::DevIdp;
 
 use crate::helpers::{
     add_dev_user, add_membership, at_idp, broker_path, check_tenant, connect_entra, connect_saml,
-    contoso_account, csrf_from, escaped, flow_to_callback, location, oid_of, post_saml_response,
-    saml_response, saml_sign_in, spawn_app, spawn_entra_app, sso_reasons, start_sso, verify_domain,
-    TestApp, CONTOSO, FABRIKAM, PASSWORD, SAML_IDP_ENTITY as IDP_ENTITY,
+    contoso_account, csrf_from, escaped, flow_to_callback, identity_links, location, me_status,
+    oid_of, post_saml_response, saml_response, saml_sign_in, spawn_app, spawn_entra_app,
+    sso_reasons, start_sso, verify_domain, TestApp, CONTOSO, FABRIKAM, PASSWORD,
+    SAML_IDP_ENTITY as IDP_ENTITY,
 };
 
 const JANE: &str = "jane@acme.example";
@@ -53,18 +54,6 @@ async fn two_accounts() -> TwoAccounts {
     }
 }
 
-async fn links_of(app: &TestApp, username: &str) -> Vec<IdentityLink> {
-    let username = username.to_string();
-    app.state
-        .db
-        .run(move |conn| {
-            let user = sso_broker::db::user::User::find_by_username(conn, &username)?.unwrap();
-            IdentityLink::list_for_user(conn, &user.id)
-        })
-        .await
-        .unwrap()
-}
-
 async fn switch(app: &TestApp, account: &str) -> reqwest::Response {
     app.submit("/", "/account/switch", &[("account", account)])
         .await
@@ -98,7 +87,7 @@ async fn another_accounts_saml_idp_cannot_claim_a_member_by_email() {
         2,
         "both attempts audited as foreign_user: {reasons:?}"
     );
-    assert!(links_of(app, JANE).await.is_empty(), "nothing linked");
+    assert!(identity_links(app, JANE).await.is_empty(), "nothing linked");
     // Jane herself still signs in through acme's own IdP.
     let res = saml_sign_in(app, "acme", &t.acme_idp, &t.acme, JANE, true).await;
     assert_eq!(res.status(), 303);
@@ -117,7 +106,7 @@ async fn a_member_linked_through_a_verified_domain_cannot_switch_into_an_enforci
     let spec = saml_response(app, &t.acme_eu, None, JANE, true);
     let res = post_saml_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
     assert_eq!(res.status(), 303, "acme-eu owns the domain: linked");
-    assert_eq!(links_of(app, JANE).await.len(), 1);
+    assert_eq!(identity_links(app, JANE).await.len(), 1);
     let me: Value = app.me().await.json().await.unwrap();
     assert_eq!(me["account"], "acme-eu");
     // acme enforces SSO through its own IdP: acme-eu's sign-in does not carry into it.
@@ -138,7 +127,7 @@ async fn a_member_linked_through_a_verified_domain_cannot_switch_into_an_enforci
     let me: Value = app.me().await.json().await.unwrap();
     assert_eq!(me["account"], "acme");
     assert_eq!(
-        links_of(app, JANE).await.len(),
+        identity_links(app, JANE).await.len(),
         2,
         "one identity per connection"
     );
@@ -259,7 +248,10 @@ async fn another_accounts_entra_tenant_cannot_claim_a_member_by_email() {
         2,
         "{reasons:?}"
     );
-    assert!(links_of(&app, "ada").await.is_empty(), "nothing linked");
+    assert!(
+        identity_links(&app, "ada").await.is_empty(),
+        "nothing linked"
+    );
 }
 
 #[tokio::test]
@@ -280,7 +272,7 @@ async fn an_entra_identity_is_linked_when_the_domain_is_verified_by_that_account
         (me["username"].as_str(), me["account"].as_str()),
         (Some("ada"), Some("acme-eu"))
     );
-    assert_eq!(links_of(&app, "ada").await.len(), 1);
+    assert_eq!(identity_links(&app, "ada").await.len(), 1);
 }
 
 #[tokio::test]
@@ -371,8 +363,11 @@ async fn deleting_the_saml_connection_ends_the_sessions_it_admitted() {
         .await
         .unwrap();
     assert_eq!(app.me().await.status(), 401, "the SSO session ended");
-    let res = browser.get(app.url("/api/v1/me")).send().await.unwrap();
-    assert_eq!(res.status(), 200, "the password session stays");
+    assert_eq!(
+        me_status(app, &browser).await,
+        200,
+        "the password session stays"
+    );
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
 //! Accounts and the people in them, set up through the operator API (or, where the API has no
 //! call for it, straight in the database): accounts and sub-accounts, users and admins,
-//! memberships, verified domains, SSO settings, and reading the audit log back.
+//! memberships, verified domains, SSO settings, and reading the audit log and identity links
+//! back.
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use sso_broker::db::identity_link::IdentityLink;
 use sso_broker::db::membership::Membership;
 
 use super::{TestApp, PASSWORD};
@@ -201,4 +203,17 @@ pub async fn sso_reasons(app: &TestApp, account: &str) -> Vec<String> {
         .filter(|e| e["action"] == "login.sso")
         .filter_map(|e| e["reason"].as_str().map(str::to_string))
         .collect()
+}
+
+/// The identity links of the user `username`, straight from the database.
+pub async fn identity_links(app: &TestApp, username: &str) -> Vec<IdentityLink> {
+    let username = username.to_string();
+    app.state
+        .db
+        .run(move |conn| {
+            let user = sso_broker::db::user::User::find_by_username(conn, &username)?.unwrap();
+            IdentityLink::list_for_user(conn, &user.id)
+        })
+        .await
+        .unwrap()
 }

@@ -154,6 +154,15 @@ pub async fn signed_in_browser(app: &TestApp, username: &str) -> reqwest::Client
     browser
 }
 
+/// Signs `username` in with `PASSWORD` from a new browser: the answer's status and page.
+pub async fn password_attempt(app: &TestApp, username: &str) -> (u16, String) {
+    let res = app
+        .sign_in_from(&app.new_browser(), username, PASSWORD, &[])
+        .await;
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap_or_default())
+}
+
 /// The status `GET /api/v1/me` answers in `browser`.
 pub async fn me_status(app: &TestApp, browser: &reqwest::Client) -> u16 {
     browser
