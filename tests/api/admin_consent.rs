@@ -1,13 +1,12 @@
 //! "Connect Microsoft Entra ID" (SPEC §3.3) in the browser: admin sign-in, consent, callback
 //! checks, and the refusals that record nothing.
 
-use reqwest::Method;
-use serde_json::{json, Value};
 use sso_broker::domain::messages;
 use sso_broker::sso::devidp::{DevIdp, DevUser};
 
 use crate::helpers::{
-    broker_path, location, post_idp_form, spawn_entra_app, TestApp, CONTOSO, FABRIKAM, PASSWORD,
+    broker_path, dev_user, entra_tenants, location, oid_of, post_idp_form, sign_in_admin,
+    spawn_entra_app, start_sso, TestApp, CONTOSO, FABRIKAM, PASSWORD,
 };
 
 /// Account `acme` with admin `boss` signed in; Contoso has not consented yet and has an IT admin.
@@ -24,14 +23,7 @@ async fn admin_signed_in(app: &TestApp, idp: &DevIdp) -> String {
     });
     app.create_account("acme").await;
     app.enable_sso("acme").await;
-    let body = json!({ "email": "boss@acme.example.com", "username": "boss", "role": "admin", "password": PASSWORD });
-    assert_eq!(
-        app.api(Method::POST, "/api/v1/accounts/acme/users", Some(body))
-            .await
-            .status(),
-        201
-    );
-    assert_eq!(app.sign_in("boss", PASSWORD).await.status(), 303);
+    sign_in_admin(app, "acme", "boss").await;
     "0000cccc-0000-4000-8000-00000000000c".to_string()
 }
 
@@ -75,14 +67,6 @@ async fn to_consent_page(app: &TestApp, admin_oid: &str) -> String {
     consent
 }
 
-async fn tenants(app: &TestApp) -> Vec<Value> {
-    app.api(Method::GET, "/api/v1/accounts/acme/entra/tenants", None)
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn an_admin_connects_the_tenant_and_its_users_can_sign_in() {
     let (app, idp) = spawn_entra_app().await;
@@ -96,7 +80,7 @@ async fn an_admin_connects_the_tenant_and_its_users_can_sign_in() {
     let res = app.get(&broker_path(&back)).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), format!("/admin/entra?connected={CONTOSO}"));
-    let listed = tenants(&app).await;
+    let listed = entra_tenants(&app, "acme").await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["status"], "approved");
     assert_eq!(listed[0]["display_name"], "Contoso");
@@ -108,13 +92,7 @@ async fn an_admin_connects_the_tenant_and_its_users_can_sign_in() {
     // The admin's tenant is now usable: its user can log in with SSO.
     app.create_user("acme", "ada", "ada@contoso.example").await;
     app.submit("/logout", "/logout", &[]).await;
-    let res = app
-        .submit(
-            "/login/sso",
-            "/login/sso",
-            &[("account", "acme"), ("email", "ada@contoso.example")],
-        )
-        .await;
+    let res = start_sso(&app, "acme", "ada@contoso.example").await;
     assert_eq!(
         res.status(),
         303,
@@ -139,7 +117,7 @@ async fn a_declined_consent_with_admin_consent_true_records_nothing() {
         !res.text().await.unwrap().contains("AADSTS"),
         "no raw IdP text"
     );
-    assert!(tenants(&app).await.is_empty());
+    assert!(entra_tenants(&app, "acme").await.is_empty());
 }
 
 #[tokio::test]
@@ -153,7 +131,10 @@ async fn a_forged_tenant_parameter_records_nothing() {
     let res = app.get(&broker_path(&forged)).await;
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("different tenant"));
-    assert!(tenants(&app).await.is_empty(), "neither tenant recorded");
+    assert!(
+        entra_tenants(&app, "acme").await.is_empty(),
+        "neither tenant recorded"
+    );
     let audit = app.audit("acme").await;
     assert!(audit.iter().any(|e| e["action"] == "entra.admin_consent"
         && e["reason"]
@@ -181,7 +162,7 @@ async fn a_consent_state_is_good_for_one_answer_from_the_same_admin() {
         .await
         .unwrap()
         .contains(messages::SESSION_EXPIRED));
-    assert!(tenants(&app).await.is_empty());
+    assert!(entra_tenants(&app, "acme").await.is_empty());
     // That attempt used the state up; the admin starts again, succeeds, and a replay of the
     // successful answer is refused.
     let consent = to_consent_page(&app, &admin).await;
@@ -225,14 +206,7 @@ async fn a_tenant_member_who_is_not_a_directory_admin_cannot_connect_the_tenant(
     // Ada is an ordinary Contoso user (no admin directory role in `wids`), even if Contoso
     // consented for another customer of the broker already.
     idp.update_tenant(CONTOSO, |t| t.consented = true);
-    let ada = idp
-        .tenant(CONTOSO)
-        .unwrap()
-        .users
-        .into_iter()
-        .find(|u| u.email == "ada@contoso.example")
-        .unwrap()
-        .oid;
+    let ada = oid_of(&idp, CONTOSO, "ada@contoso.example");
     let res = start_consent(&app).await;
     let callback = post_idp_form(&location(&res), &[("oid", &ada)]).await;
     let res = app.get(&broker_path(&callback)).await;
@@ -242,7 +216,7 @@ async fn a_tenant_member_who_is_not_a_directory_admin_cannot_connect_the_tenant(
         .await
         .unwrap()
         .contains("Global Administrator or Privileged Role Administrator"));
-    assert!(tenants(&app).await.is_empty());
+    assert!(entra_tenants(&app, "acme").await.is_empty());
     let audit = app.audit("acme").await;
     assert!(audit
         .iter()
@@ -291,11 +265,8 @@ async fn a_get_shows_the_button_and_a_post_without_a_valid_csrf_token_starts_not
 fn contoso_user_with_role(idp: &DevIdp, name: &str, role: &str) -> String {
     let oid = uuid::Uuid::new_v4().to_string();
     let user = DevUser {
-        oid: oid.clone(),
-        email: format!("{name}@contoso.example"),
-        name: name.into(),
-        email_verified: true,
         wids: vec![role.into()],
+        ..dev_user(&oid, &format!("{name}@contoso.example"))
     };
     idp.update_tenant(CONTOSO, |t| t.users.push(user));
     oid
@@ -326,7 +297,10 @@ async fn application_administrators_cannot_connect_the_tenant() {
             ),
             "{page}"
         );
-        assert!(tenants(&app).await.is_empty(), "{name}: no tenant approved");
+        assert!(
+            entra_tenants(&app, "acme").await.is_empty(),
+            "{name}: no tenant approved"
+        );
     }
     let refusals = app
         .audit("acme")
@@ -344,5 +318,5 @@ async fn application_administrators_cannot_connect_the_tenant() {
     let consent = to_consent_page(&app, &pra).await;
     let back = post_idp_form(&consent, &[("decision", "accept")]).await;
     assert_eq!(app.get(&broker_path(&back)).await.status(), 303);
-    assert_eq!(tenants(&app).await.len(), 1);
+    assert_eq!(entra_tenants(&app, "acme").await.len(), 1);
 }

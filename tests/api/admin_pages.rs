@@ -4,9 +4,11 @@
 
 use reqwest::Method;
 use serde_json::Value;
-use sso_broker::db::membership::Membership;
 
-use crate::helpers::{csrf_from, location, spawn_app, TestApp, PASSWORD};
+use crate::helpers::{
+    add_membership, add_user, csrf_from, invitation_link, location, signed_in_browser, spawn_app,
+    TestApp, PASSWORD,
+};
 
 const ADMIN_PAGES: [&str; 6] = [
     "/admin/users",
@@ -32,30 +34,6 @@ const ADMIN_POSTS: [(&str, &[(&str, &str)]); 9] = [
     ("/admin/domains/verify", &[("domain", "acme.example")]),
     ("/admin/domains/remove", &[("domain", "acme.example")]),
 ];
-
-async fn add_user(app: &TestApp, account: &str, username: &str, role: &str) {
-    let body = serde_json::json!({
-        "email": format!("{username}@{account}.example"),
-        "username": username,
-        "role": role,
-        "password": PASSWORD,
-    });
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{account}/users"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-}
-
-async fn signed_in_browser(app: &TestApp, username: &str) -> reqwest::Client {
-    let browser = app.new_browser();
-    let res = app.sign_in_from(&browser, username, PASSWORD, &[]).await;
-    assert_eq!(res.status(), 303, "{username} signs in");
-    browser
-}
 
 async fn sso_enabled(app: &TestApp, account: &str) -> bool {
     let res = app
@@ -198,38 +176,11 @@ async fn operator_api_calls_need_the_operator_token_not_a_session() {
     assert!(!sso_enabled(&app, "acme").await);
 }
 
-pub(crate) async fn add_membership(app: &TestApp, username: &str, account: &str, role: &str) {
-    let (username, account, role) = (username.to_string(), account.to_string(), role.to_string());
-    let now = sso_broker::clock::Clock::now_naive(&app.clock);
-    app.state
-        .db
-        .run(move |conn| {
-            let user = sso_broker::db::user::User::find_by_username(conn, &username)?.unwrap();
-            let account = sso_broker::db::account::Account::find_by_name(conn, &account)?.unwrap();
-            Membership {
-                user_id: user.id,
-                account_id: account.id,
-                role,
-                created_at: now,
-            }
-            .insert(conn)
-        })
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn a_member_of_several_accounts_switches_without_signing_in_again() {
     let app = spawn_app().await;
     app.create_account("acme").await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts",
-            Some(serde_json::json!({ "name": "acme-eu", "parent": "acme" })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    app.create_sub_account("acme-eu", "acme").await;
     app.create_account("acme-us").await;
     add_user(&app, "acme", "ada", "user").await;
     add_membership(&app, "ada", "acme-eu", "admin").await;
@@ -308,19 +259,6 @@ async fn the_audit_page_filters_by_action_outcome_and_actor() {
     // LIKE wildcards in the filter are literal.
     let wildcard = app_audit_page(&app, &admin, "?actor=%25").await;
     assert!(wildcard.contains("No events match."), "{wildcard}");
-}
-
-/// The invitation link in the newest email to `to`.
-pub async fn invitation_link(app: &TestApp, to: &str) -> String {
-    let mails = crate::mail::delivered_mails(app).await;
-    let body = &mails
-        .iter()
-        .rev()
-        .find(|m| m.to == to)
-        .expect("an invitation email")
-        .body;
-    let start = body.find("/invite/").unwrap();
-    body[start..].split_whitespace().next().unwrap().to_string()
 }
 
 #[tokio::test]

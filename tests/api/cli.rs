@@ -1,60 +1,9 @@
 //! The command line (SPEC §6.1), run as a real process against the test's database.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, TestApp};
-
-pub(crate) async fn run_cli(
-    app: &TestApp,
-    args: &[&str],
-    stdin: Option<&str>,
-    extra_env: &[(&str, &str)],
-) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sso-broker"));
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .env("SSO_BROKER_DATA_DIR", &app.data_dir)
-        .env("SSO_BROKER_DATABASE_URL", &app.database_url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let input = stdin.map(str::to_string);
-    tokio::task::spawn_blocking(move || {
-        let mut child = cmd.spawn().unwrap();
-        if let Some(input) = input {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        drop(child.stdin.take());
-        // A command that should have refused to start (`demo`) must not hang the test: a guard
-        // against a real process, so real time.
-        #[allow(clippy::disallowed_methods)]
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        #[allow(clippy::disallowed_methods)]
-        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        if child.try_wait().unwrap().is_none() {
-            let _ = child.kill();
-        }
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap()
-}
+use crate::helpers::{run_cli, spawn_app, stderr_of};
 
 #[tokio::test]
 async fn api_token_create_prints_a_working_token_alone_on_the_last_line() {
@@ -206,10 +155,6 @@ async fn sso_disable_enforcement_lets_password_users_in_during_an_idp_outage() {
     )
     .await;
     assert!(!out.status.success());
-}
-
-fn stderr_of(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[tokio::test]

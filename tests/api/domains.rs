@@ -219,14 +219,7 @@ async fn a_verified_domain_belongs_to_one_account_including_sub_accounts() {
     let app = app_with_dns(&dns).await;
     app.create_account("acme").await;
     app.create_account("globex").await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts",
-            Some(json!({ "name": "acme-eu", "parent": "acme" })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    app.create_sub_account("acme-eu", "acme").await;
     assert_eq!(
         claim_verified(&app, "acme", "acme.example").await.status(),
         201

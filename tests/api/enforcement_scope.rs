@@ -6,7 +6,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sso_broker::domain::messages;
 
-use crate::helpers::{location, spawn_app, sso_settings, TestApp, PASSWORD};
+use crate::helpers::{
+    location, password_attempt, spawn_app, sso_settings, verify_domain, TestApp, PASSWORD,
+};
 
 const STAFF: &str = "ada@acme.example";
 const CONTRACTOR: &str = "carl@contractor.example";
@@ -32,30 +34,13 @@ async fn settings(app: &TestApp) -> Value {
 async fn acme() -> TestApp {
     let app = spawn_app().await;
     app.create_account("acme").await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/acme/domains",
-            Some(json!({ "domain": "acme.example", "verified": true })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    verify_domain(&app, "acme", "acme.example").await;
     app.create_user("acme", STAFF, STAFF).await;
     app.create_user("acme", CONTRACTOR, CONTRACTOR).await;
-    let admin = json!({ "email": "it@partner.example", "username": "it-admin", "role": "admin", "password": PASSWORD });
-    let res = app
-        .api(Method::POST, "/api/v1/accounts/acme/users", Some(admin))
+    app.create_user_with_role("acme", "it-admin", "it@partner.example", "admin")
         .await;
-    assert_eq!(res.status(), 201);
     assert_eq!(app.sign_in("it-admin", PASSWORD).await.status(), 303);
     app
-}
-
-async fn password_status(app: &TestApp, username: &str) -> (u16, String) {
-    let res = app
-        .sign_in_from(&app.new_browser(), username, PASSWORD, &[])
-        .await;
-    (res.status().as_u16(), res.text().await.unwrap_or_default())
 }
 
 #[tokio::test]
@@ -67,7 +52,7 @@ async fn domain_scoped_enforcement_refuses_only_emails_in_the_verified_domains()
     assert_eq!(now["enforced"], true);
     assert_eq!(now["enforcement_scope"], "domains");
 
-    let (status, html) = password_status(&app, STAFF).await;
+    let (status, html) = password_attempt(&app, STAFF).await;
     assert_eq!(status, 403, "staff in acme.example: SSO only");
     assert!(html.contains(messages::PASSWORD_LOGIN_DISABLED), "{html}");
     let contractor = app.new_browser();
@@ -87,7 +72,7 @@ async fn domain_scoped_enforcement_refuses_only_emails_in_the_verified_domains()
     let res = app.put_sso("acme", scoped(None)).await;
     assert_eq!(res.status(), 200);
     assert_eq!(settings(&app).await["enforcement_scope"], "all");
-    let (status, _) = password_status(&app, CONTRACTOR).await;
+    let (status, _) = password_attempt(&app, CONTRACTOR).await;
     assert_eq!(status, 403);
 }
 
@@ -156,8 +141,8 @@ async fn the_admin_page_sets_the_enforcement_scope() {
     let now = settings(&app).await;
     assert_eq!(now["enforced"], true);
     assert_eq!(now["enforcement_scope"], "domains");
-    assert_eq!(password_status(&app, STAFF).await.0, 403);
-    assert_eq!(password_status(&app, CONTRACTOR).await.0, 303);
+    assert_eq!(password_attempt(&app, STAFF).await.0, 403);
+    assert_eq!(password_attempt(&app, CONTRACTOR).await.0, 303);
     let html = app.get_html("/admin/sso").await;
     assert!(
         html.contains("name=\"enforcement_scope\" value=\"domains\" checked"),

@@ -8,40 +8,9 @@ use sso_broker::clock::Clock;
 use sso_broker::domain::messages;
 
 use crate::helpers::{
-    entra_env, spawn_app, spawn_app_with, spawn_entra_app, TestApp, CONTOSO, ENTRA_CLIENT_ID,
-    FABRIKAM,
+    approve_tenant, check_tenant, dev_user, entra_env, entra_tenants, spawn_app, spawn_app_with,
+    spawn_entra_app, TestApp, CONTOSO, ENTRA_CLIENT_ID, FABRIKAM,
 };
-
-fn dev_user(oid: &str, email: &str) -> sso_broker::sso::devidp::DevUser {
-    sso_broker::sso::devidp::DevUser {
-        oid: oid.into(),
-        email: email.into(),
-        name: email.split('@').next().unwrap().into(),
-        email_verified: true,
-        wids: vec![],
-    }
-}
-
-async fn approve(app: &TestApp, account: &str, tenant: &str) -> reqwest::Response {
-    app.api(
-        Method::POST,
-        &format!("/api/v1/accounts/{account}/entra/tenants"),
-        Some(json!({ "tenant_id": tenant })),
-    )
-    .await
-}
-
-async fn tenants(app: &TestApp, account: &str) -> Vec<Value> {
-    let res = app
-        .api(
-            Method::GET,
-            &format!("/api/v1/accounts/{account}/entra/tenants"),
-            None,
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
-}
 
 async fn validate(app: &TestApp, body: Value) -> reqwest::Response {
     app.api(Method::POST, "/api/v1/entra/validate", Some(body))
@@ -52,14 +21,14 @@ async fn validate(app: &TestApp, body: Value) -> reqwest::Response {
 async fn approving_a_consented_tenant_stores_what_graph_says() {
     let (app, _idp) = spawn_entra_app().await;
     app.create_account("acme").await;
-    let res = approve(&app, "acme", CONTOSO).await;
+    let res = approve_tenant(&app, "acme", CONTOSO).await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["tenant_id"], CONTOSO);
     assert_eq!(body["display_name"], "Contoso");
     assert_eq!(body["verified_domains"], json!(["contoso.example"]));
     assert_eq!(body["status"], "approved");
-    let listed = tenants(&app, "acme").await;
+    let listed = entra_tenants(&app, "acme").await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["last_checked_at"], "2026-11-22T10:00:00Z");
     let audit = app.audit("acme").await;
@@ -72,13 +41,13 @@ async fn approving_a_consented_tenant_stores_what_graph_says() {
 async fn a_tenant_that_did_not_consent_is_refused_and_nothing_is_recorded() {
     let (app, _idp) = spawn_entra_app().await;
     app.create_account("acme").await;
-    let res = approve(&app, "acme", FABRIKAM).await;
+    let res = approve_tenant(&app, "acme", FABRIKAM).await;
     assert_eq!(res.status(), 502);
     assert_eq!(
         res.json::<Value>().await.unwrap()["error"],
         "consent_not_proven"
     );
-    assert!(tenants(&app, "acme").await.is_empty());
+    assert!(entra_tenants(&app, "acme").await.is_empty());
     let audit = app.audit("acme").await;
     let failure = audit
         .iter()
@@ -99,9 +68,9 @@ async fn graph_naming_another_tenant_is_refused() {
     let (app, idp) = spawn_entra_app().await;
     app.create_account("acme").await;
     idp.update_tenant(CONTOSO, |t| t.graph_id_override = Some(FABRIKAM.into()));
-    let res = approve(&app, "acme", CONTOSO).await;
+    let res = approve_tenant(&app, "acme", CONTOSO).await;
     assert_eq!(res.status(), 502);
-    assert!(tenants(&app, "acme").await.is_empty());
+    assert!(entra_tenants(&app, "acme").await.is_empty());
     let audit = app.audit("acme").await;
     assert!(audit.iter().any(|e| e["reason"]
         .as_str()
@@ -119,7 +88,7 @@ async fn tenant_ids_must_be_organization_guids() {
         "9188040d-6c67-4c5b-b112-36a304b66dad",
         "11111111-2222-4333-8444-55555555555",
     ] {
-        let res = approve(&app, "acme", bad).await;
+        let res = approve_tenant(&app, "acme", bad).await;
         assert_eq!(res.status(), 422, "{bad}");
         assert_eq!(
             res.json::<Value>().await.unwrap()["error"],
@@ -132,18 +101,17 @@ async fn tenant_ids_must_be_organization_guids() {
 async fn a_recheck_revokes_a_tenant_that_removed_the_app_and_restores_it_later() {
     let (app, idp) = spawn_entra_app().await;
     app.create_account("acme").await;
-    assert_eq!(approve(&app, "acme", CONTOSO).await.status(), 201);
-    let check = format!("/api/v1/accounts/acme/entra/tenants/{CONTOSO}/check");
+    assert_eq!(approve_tenant(&app, "acme", CONTOSO).await.status(), 201);
     idp.update_tenant(CONTOSO, |t| t.consented = false);
     app.clock.advance(Duration::hours(1));
-    let res = app.api(Method::POST, &check, None).await;
+    let res = check_tenant(&app, "acme", CONTOSO).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "revoked");
-    let listed = tenants(&app, "acme").await;
+    let listed = entra_tenants(&app, "acme").await;
     assert_eq!(listed[0]["status"], "revoked");
     assert_eq!(listed[0]["last_checked_at"], "2026-11-22T11:00:00Z");
     idp.update_tenant(CONTOSO, |t| t.consented = true);
-    let res = app.api(Method::POST, &check, None).await;
+    let res = check_tenant(&app, "acme", CONTOSO).await;
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "approved");
 }
 
@@ -154,19 +122,19 @@ async fn an_unreachable_identity_provider_is_a_502_with_the_spec_message() {
     drop(closed);
     let app = spawn_app_with(|env| entra_env(env, &authority)).await;
     app.create_account("acme").await;
-    let res = approve(&app, "acme", CONTOSO).await;
+    let res = approve_tenant(&app, "acme", CONTOSO).await;
     assert_eq!(res.status(), 502);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "idp_unreachable");
     assert_eq!(body["message"], messages::IDP_UNREACHABLE);
-    assert!(tenants(&app, "acme").await.is_empty());
+    assert!(entra_tenants(&app, "acme").await.is_empty());
 }
 
 #[tokio::test]
 async fn without_entra_credentials_entra_endpoints_say_so() {
     let app = spawn_app().await;
     app.create_account("acme").await;
-    let res = approve(&app, "acme", CONTOSO).await;
+    let res = approve_tenant(&app, "acme", CONTOSO).await;
     assert_eq!(res.status(), 409);
     assert_eq!(
         res.json::<Value>().await.unwrap()["error"],
@@ -203,7 +171,7 @@ async fn validate_accepts_a_token_of_an_approved_tenant_and_names_its_accounts()
     let (app, idp) = spawn_entra_app().await;
     app.create_account("acme").await;
     app.create_account("globex").await;
-    approve(&app, "acme", CONTOSO).await;
+    approve_tenant(&app, "acme", CONTOSO).await;
     let ada = dev_user(
         "0000aaaa-0000-4000-8000-000000000001",
         "ada@contoso.example",
@@ -238,7 +206,7 @@ async fn validate_accepts_a_token_of_an_approved_tenant_and_names_its_accounts()
 async fn validate_refuses_unapproved_and_revoked_tenants_and_untrusted_emails() {
     let (app, idp) = spawn_entra_app().await;
     app.create_account("acme").await;
-    approve(&app, "acme", CONTOSO).await;
+    approve_tenant(&app, "acme", CONTOSO).await;
     let eve = dev_user(
         "0000bbbb-0000-4000-8000-000000000002",
         "eve@fabrikam.example",
@@ -267,12 +235,7 @@ async fn validate_refuses_unapproved_and_revoked_tenants_and_untrusted_emails() 
     assert_eq!(body["email"], Value::Null);
 
     idp.update_tenant(CONTOSO, |t| t.consented = false);
-    app.api(
-        Method::POST,
-        &format!("/api/v1/accounts/acme/entra/tenants/{CONTOSO}/check"),
-        None,
-    )
-    .await;
+    check_tenant(&app, "acme", CONTOSO).await;
     let token = idp.id_token(CONTOSO, &eve, None, app.clock.now(), json!({}));
     assert_eq!(
         validate(&app, json!({ "token": token })).await.status(),
@@ -285,7 +248,7 @@ async fn validate_refuses_unapproved_and_revoked_tenants_and_untrusted_emails() 
 async fn validate_refuses_expired_and_garbage_tokens() {
     let (app, idp) = spawn_entra_app().await;
     app.create_account("acme").await;
-    approve(&app, "acme", CONTOSO).await;
+    approve_tenant(&app, "acme", CONTOSO).await;
     let ada = dev_user(
         "0000aaaa-0000-4000-8000-000000000001",
         "ada@contoso.example",
@@ -316,14 +279,14 @@ async fn validate_refuses_expired_and_garbage_tokens() {
 async fn the_periodic_check_revokes_tenants_whose_consent_was_removed() {
     let (app, idp) = spawn_entra_app().await;
     app.create_account("acme").await;
-    assert_eq!(approve(&app, "acme", CONTOSO).await.status(), 201);
+    assert_eq!(approve_tenant(&app, "acme", CONTOSO).await.status(), 201);
     assert_eq!(
         sso_broker::services::connections::entra_tenants::recheck_all(&app.state)
             .await
             .unwrap(),
         0
     );
-    assert_eq!(tenants(&app, "acme").await[0]["status"], "approved");
+    assert_eq!(entra_tenants(&app, "acme").await[0]["status"], "approved");
     idp.update_tenant(CONTOSO, |t| t.consented = false);
     assert_eq!(
         sso_broker::services::connections::entra_tenants::recheck_all(&app.state)
@@ -331,7 +294,7 @@ async fn the_periodic_check_revokes_tenants_whose_consent_was_removed() {
             .unwrap(),
         1
     );
-    assert_eq!(tenants(&app, "acme").await[0]["status"], "revoked");
+    assert_eq!(entra_tenants(&app, "acme").await[0]["status"], "revoked");
     let audit = app.audit("acme").await;
     assert!(audit
         .iter()
@@ -342,15 +305,9 @@ async fn the_periodic_check_revokes_tenants_whose_consent_was_removed() {
 async fn our_own_expired_client_secret_is_an_outage_not_a_revocation() {
     let (app, idp) = spawn_entra_app().await;
     app.create_account("acme").await;
-    assert_eq!(approve(&app, "acme", CONTOSO).await.status(), 201);
+    assert_eq!(approve_tenant(&app, "acme", CONTOSO).await.status(), 201);
     idp.rotate_client_secret("a-secret-the-broker-does-not-know");
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/acme/entra/tenants/{CONTOSO}/check"),
-            None,
-        )
-        .await;
+    let res = check_tenant(&app, "acme", CONTOSO).await;
     assert_eq!(res.status(), 502);
     assert_eq!(
         res.json::<Value>().await.unwrap()["error"],
@@ -363,7 +320,7 @@ async fn our_own_expired_client_secret_is_an_outage_not_a_revocation() {
         0
     );
     assert_eq!(
-        tenants(&app, "acme").await[0]["status"],
+        entra_tenants(&app, "acme").await[0]["status"],
         "approved",
         "customers keep working"
     );
@@ -373,7 +330,7 @@ async fn our_own_expired_client_secret_is_an_outage_not_a_revocation() {
 async fn a_tenant_removed_during_a_check_stays_removed() {
     let (app, _idp) = spawn_entra_app().await;
     app.create_account("acme").await;
-    assert_eq!(approve(&app, "acme", CONTOSO).await.status(), 201);
+    assert_eq!(approve_tenant(&app, "acme", CONTOSO).await.status(), 201);
     let row = {
         let state = app.state.clone();
         state
@@ -403,5 +360,5 @@ async fn a_tenant_removed_during_a_check_stays_removed() {
         })
         .await
         .unwrap();
-    assert!(tenants(&app, "acme").await.is_empty());
+    assert!(entra_tenants(&app, "acme").await.is_empty());
 }

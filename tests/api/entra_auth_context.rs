@@ -5,8 +5,10 @@
 use serde_json::{json, Value};
 use sso_broker::domain::messages;
 
-use crate::entra_sign_in::{at_idp, contoso_account, flow_to_callback, me, oid_of, start};
-use crate::helpers::{broker_path, location, spawn_entra_app, CONTOSO};
+use crate::helpers::{
+    at_idp, broker_path, contoso_account, flow_to_callback, location, oid_of, spawn_entra_app,
+    start_sso, CONTOSO,
+};
 
 #[tokio::test]
 async fn an_entra_authentication_context_is_requested_and_required_in_acrs() {
@@ -17,7 +19,7 @@ async fn an_entra_authentication_context_is_requested_and_required_in_acrs() {
     settings["entra_auth_context"] = json!("c3");
     assert_eq!(app.put_sso("acme", settings).await.status(), 200);
     let oid = oid_of(&idp, CONTOSO, "ada@contoso.example");
-    let res = start(&app, "acme", "ada@contoso.example").await;
+    let res = start_sso(&app, "acme", "ada@contoso.example").await;
     let authorize = location(&res);
     let query: std::collections::HashMap<String, String> = url::Url::parse(&authorize)
         .unwrap()
@@ -33,7 +35,7 @@ async fn an_entra_authentication_context_is_requested_and_required_in_acrs() {
     let callback = at_idp(&authorize, Ok(&oid)).await;
     let res = app.get(&broker_path(&callback)).await;
     assert_eq!(res.status(), 303);
-    assert_eq!(me(&app).await["mfa"], "yes");
+    assert_eq!(app.me_json().await["mfa"], "yes");
     app.submit("/logout", "/logout", &[]).await;
     // Not met: no `acrs` in the ID token, and the account requires MFA.
     idp.satisfies_auth_context

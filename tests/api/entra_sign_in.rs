@@ -5,92 +5,18 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sso_broker::domain::messages;
-use sso_broker::sso::devidp::{DevIdp, DevUser};
 
 use crate::helpers::{
-    broker_path, location, post_idp_form, spawn_entra_app, TestApp, CONTOSO, FABRIKAM,
+    add_dev_user, approve_directly, approve_tenant, at_idp, broker_path, check_tenant,
+    connect_entra, contoso_account, entra_env, flow_to_callback, location, me_status, oid_of,
+    spawn_app_with, spawn_entra_app, start_sso, CONTOSO, FABRIKAM, PASSWORD,
 };
-
-/// Account `acme` connected to Contoso, with user `ada` (ada@contoso.example).
-pub(crate) async fn contoso_account(app: &TestApp) {
-    app.create_account("acme").await;
-    app.enable_sso("acme").await;
-    app.create_user("acme", "ada", "ada@contoso.example").await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/acme/connections",
-            Some(json!({ "kind": "entra" })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/acme/entra/tenants",
-            Some(json!({ "tenant_id": CONTOSO })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-}
-
-/// Adds a user to a development tenant.
-fn add_user(idp: &DevIdp, tenant: &str, email: &str, name: &str, email_verified: bool) {
-    idp.update_tenant(tenant, |t| {
-        t.users.push(DevUser {
-            oid: uuid::Uuid::new_v4().to_string(),
-            email: email.into(),
-            name: name.into(),
-            email_verified,
-            wids: vec![],
-        })
-    });
-}
-
-pub(crate) fn oid_of(idp: &DevIdp, tenant: &str, email: &str) -> String {
-    idp.tenant(tenant)
-        .unwrap()
-        .users
-        .into_iter()
-        .find(|u| u.email == email)
-        .unwrap()
-        .oid
-}
-
-pub(crate) async fn start(app: &TestApp, account: &str, email: &str) -> reqwest::Response {
-    app.submit(
-        "/login/sso",
-        "/login/sso",
-        &[("account", account), ("email", email)],
-    )
-    .await
-}
-
-/// Plays the user at the IdP: picks `oid` (or cancels) on the authorize page. Returns the
-/// callback URL the IdP sends the browser back to.
-pub(crate) async fn at_idp(authorize_url: &str, choice: Result<&str, ()>) -> String {
-    match choice {
-        Ok(oid) => post_idp_form(authorize_url, &[("oid", oid)]).await,
-        Err(()) => post_idp_form(authorize_url, &[("cancel", "1")]).await,
-    }
-}
-
-/// Starts the flow for `email` and signs in at the IdP as `oid`; returns the callback URL.
-pub(crate) async fn flow_to_callback(app: &TestApp, email: &str, oid: &str) -> String {
-    let res = start(app, "acme", email).await;
-    assert_eq!(res.status(), 303);
-    at_idp(&location(&res), Ok(oid)).await
-}
-
-pub(crate) async fn me(app: &TestApp) -> Value {
-    app.me().await.json().await.unwrap()
-}
 
 #[tokio::test]
 async fn an_entra_user_signs_in_end_to_end() {
     let (app, idp) = spawn_entra_app().await;
     contoso_account(&app).await;
-    let res = start(&app, "acme", "Ada@Contoso.example").await;
+    let res = start_sso(&app, "acme", "Ada@Contoso.example").await;
     assert_eq!(res.status(), 303);
     let authorize = location(&res);
     assert!(
@@ -119,7 +45,7 @@ async fn an_entra_user_signs_in_end_to_end() {
     let res = app.get(path).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/");
-    let me = me(&app).await;
+    let me = app.me_json().await;
     assert_eq!(me["username"], "ada");
     assert_eq!(me["account"], "acme");
     assert_eq!(me["auth_method"], "sso");
@@ -142,7 +68,7 @@ async fn an_invited_user_without_password_signs_in_with_sso_and_becomes_active()
             .status(),
         201
     );
-    add_user(&idp, CONTOSO, "grace@contoso.example", "Grace", true);
+    add_dev_user(&idp, CONTOSO, "grace@contoso.example", "Grace", true);
     let callback = flow_to_callback(
         &app,
         "grace@contoso.example",
@@ -153,7 +79,7 @@ async fn an_invited_user_without_password_signs_in_with_sso_and_becomes_active()
     let home = app.get("/").await;
     assert_eq!(home.status(), 200, "no redirect loop");
     assert!(home.text().await.unwrap().contains("Welcome, grace"));
-    assert_eq!(me(&app).await["username"], "grace");
+    assert_eq!(app.me_json().await["username"], "grace");
     // Her session cannot give her a local password that would outlive the IdP.
     let res = app
         .submit(
@@ -184,8 +110,8 @@ async fn an_invited_user_without_password_signs_in_with_sso_and_becomes_active()
 async fn a_session_of_a_user_disabled_meanwhile_ends_without_a_redirect_loop() {
     let (app, _idp) = spawn_entra_app().await;
     app.with_user().await;
-    app.sign_in("ada", crate::helpers::PASSWORD).await;
-    let user_id = me(&app).await["user"].as_str().unwrap().to_string();
+    app.sign_in("ada", PASSWORD).await;
+    let user_id = app.me_json().await["user"].as_str().unwrap().to_string();
     let now = sso_broker::clock::Clock::now_naive(&app.clock);
     app.state
         .db
@@ -205,7 +131,7 @@ async fn a_session_of_a_user_disabled_meanwhile_ends_without_a_redirect_loop() {
 async fn accounts_without_a_usable_connection_are_not_configured() {
     let (app, idp) = spawn_entra_app().await;
     // Unknown account.
-    let html = start(&app, "no-such-account", "ada@contoso.example")
+    let html = start_sso(&app, "no-such-account", "ada@contoso.example")
         .await
         .text()
         .await
@@ -215,37 +141,23 @@ async fn accounts_without_a_usable_connection_are_not_configured() {
     app.create_account("acme").await;
     app.enable_sso("acme").await;
     app.create_user("acme", "ada", "ada@contoso.example").await;
-    assert!(start(&app, "acme", "ada@contoso.example")
+    assert!(start_sso(&app, "acme", "ada@contoso.example")
         .await
         .text()
         .await
         .unwrap()
         .contains(messages::SSO_NOT_CONFIGURED));
     // Connected and approved, then the customer removed the app: revoked, not usable.
-    app.api(
-        Method::POST,
-        "/api/v1/accounts/acme/connections",
-        Some(json!({ "kind": "entra" })),
-    )
-    .await;
-    app.api(
-        Method::POST,
-        "/api/v1/accounts/acme/entra/tenants",
-        Some(json!({ "tenant_id": CONTOSO })),
-    )
-    .await;
+    connect_entra(&app, "acme", CONTOSO).await;
     assert_eq!(
-        start(&app, "acme", "ada@contoso.example").await.status(),
+        start_sso(&app, "acme", "ada@contoso.example")
+            .await
+            .status(),
         303
     );
     idp.update_tenant(CONTOSO, |t| t.consented = false);
-    app.api(
-        Method::POST,
-        &format!("/api/v1/accounts/acme/entra/tenants/{CONTOSO}/check"),
-        None,
-    )
-    .await;
-    assert!(start(&app, "acme", "ada@contoso.example")
+    check_tenant(&app, "acme", CONTOSO).await;
+    assert!(start_sso(&app, "acme", "ada@contoso.example")
         .await
         .text()
         .await
@@ -257,7 +169,7 @@ async fn accounts_without_a_usable_connection_are_not_configured() {
 async fn unknown_and_shared_emails_get_their_messages() {
     let (app, _idp) = spawn_entra_app().await;
     contoso_account(&app).await;
-    let html = start(&app, "acme", "nobody@contoso.example")
+    let html = start_sso(&app, "acme", "nobody@contoso.example")
         .await
         .text()
         .await
@@ -267,7 +179,7 @@ async fn unknown_and_shared_emails_get_their_messages() {
         .await;
     app.create_user("acme", "twin-b", "twins@contoso.example")
         .await;
-    let html = start(&app, "acme", "twins@contoso.example")
+    let html = start_sso(&app, "acme", "twins@contoso.example")
         .await
         .text()
         .await
@@ -321,22 +233,14 @@ async fn a_callback_in_another_browser_is_refused() {
         .await
         .unwrap()
         .contains(messages::SESSION_EXPIRED));
-    assert_eq!(
-        victim
-            .get(app.url("/api/v1/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(me_status(&app, &victim).await, 401);
 }
 
 #[tokio::test]
 async fn cancelling_at_the_idp_shows_a_friendly_message() {
     let (app, _idp) = spawn_entra_app().await;
     contoso_account(&app).await;
-    let res = start(&app, "acme", "ada@contoso.example").await;
+    let res = start_sso(&app, "acme", "ada@contoso.example").await;
     let callback = at_idp(&location(&res), Err(())).await;
     let html = app.get(&broker_path(&callback)).await.text().await.unwrap();
     assert!(html.contains("Sign-in was cancelled."), "{html}");
@@ -347,7 +251,7 @@ async fn cancelling_at_the_idp_shows_a_friendly_message() {
 #[tokio::test]
 async fn signing_in_at_the_idp_as_someone_else_is_refused() {
     let (app, idp) = spawn_entra_app().await;
-    add_user(&idp, CONTOSO, "bob@contoso.example", "Bob", true);
+    add_dev_user(&idp, CONTOSO, "bob@contoso.example", "Bob", true);
     contoso_account(&app).await;
     let callback = flow_to_callback(
         &app,
@@ -373,37 +277,14 @@ async fn signing_in_at_the_idp_as_someone_else_is_refused() {
 async fn an_unverified_email_from_another_tenant_cannot_take_over_a_user_noauth() {
     let (app, idp) = spawn_entra_app().await;
     // Globex approved Fabrikam; Globex also has a legacy user whose email is at contoso.example.
-    idp.update_tenant(FABRIKAM, |t| {
-        t.consented = true;
-        t.users.push(DevUser {
-            oid: uuid::Uuid::new_v4().to_string(),
-            email: "ada@contoso.example".into(),
-            name: "Mallory".into(),
-            email_verified: false,
-            wids: vec![],
-        });
-    });
+    idp.update_tenant(FABRIKAM, |t| t.consented = true);
+    add_dev_user(&idp, FABRIKAM, "ada@contoso.example", "Mallory", false);
     app.create_account("globex").await;
     app.enable_sso("globex").await;
     app.create_user("globex", "ada-legacy", "ada@contoso.example")
         .await;
-    app.api(
-        Method::POST,
-        "/api/v1/accounts/globex/connections",
-        Some(json!({ "kind": "entra" })),
-    )
-    .await;
-    assert_eq!(
-        app.api(
-            Method::POST,
-            "/api/v1/accounts/globex/entra/tenants",
-            Some(json!({ "tenant_id": FABRIKAM }))
-        )
-        .await
-        .status(),
-        201
-    );
-    let res = start(&app, "globex", "ada@contoso.example").await;
+    connect_entra(&app, "globex", FABRIKAM).await;
+    let res = start_sso(&app, "globex", "ada@contoso.example").await;
     assert_eq!(res.status(), 303);
     let callback = at_idp(
         &location(&res),
@@ -432,7 +313,7 @@ async fn a_linked_user_is_matched_by_the_link_next_time() {
     // A second account member with the same email appears later; the link still decides.
     app.create_user("acme", "ada-2", "ada@contoso.example")
         .await;
-    let html = start(&app, "acme", "ada@contoso.example")
+    let html = start_sso(&app, "acme", "ada@contoso.example")
         .await
         .text()
         .await
@@ -448,21 +329,15 @@ async fn a_slow_identity_provider_gets_the_spec_message_not_a_hang_or_500() {
     // A server that accepts connections and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let authority = format!("http://127.0.0.1:{}", silent.local_addr().unwrap().port());
-    let app = crate::helpers::spawn_app_with(|env| {
-        crate::helpers::entra_env(env, &authority);
+    let app = spawn_app_with(|env| {
+        entra_env(env, &authority);
         env.insert("SSO_BROKER_IDP_TIMEOUT_SECONDS".into(), "1".into());
     })
     .await;
     // The consent proof times out: 502 with the SPEC text.
     app.create_account("acme").await;
     app.enable_sso("acme").await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/acme/entra/tenants",
-            Some(json!({ "tenant_id": CONTOSO })),
-        )
-        .await;
+    let res = approve_tenant(&app, "acme", CONTOSO).await;
     assert_eq!(res.status(), 502);
     assert_eq!(
         res.json::<Value>().await.unwrap()["message"],
@@ -476,8 +351,8 @@ async fn a_slow_identity_provider_gets_the_spec_message_not_a_hang_or_500() {
         Some(json!({ "kind": "entra" })),
     )
     .await;
-    crate::helpers::approve_directly(&app, "acme", CONTOSO).await;
-    let res = start(&app, "acme", "ada@contoso.example").await;
+    approve_directly(&app, "acme", CONTOSO).await;
+    let res = start_sso(&app, "acme", "ada@contoso.example").await;
     assert_eq!(res.status(), 502);
     assert!(res
         .text()
@@ -503,7 +378,7 @@ async fn a_used_authorization_code_replayed_into_a_new_flow_is_refused() {
         .1
         .to_string();
     // A fresh flow in this browser, answered with the old code.
-    let res = start(&app, "acme", "ada@contoso.example").await;
+    let res = start_sso(&app, "acme", "ada@contoso.example").await;
     let fresh_state = url::Url::parse(&location(&res))
         .unwrap()
         .query_pairs()
@@ -532,7 +407,7 @@ async fn probing_accounts_and_emails_is_throttled_per_address() {
     let (app, _idp) = spawn_entra_app().await;
     contoso_account(&app).await;
     for i in 0..30 {
-        let res = start(&app, "acme", &format!("guess{i}@contoso.example")).await;
+        let res = start_sso(&app, "acme", &format!("guess{i}@contoso.example")).await;
         assert!(res
             .text()
             .await
@@ -540,12 +415,14 @@ async fn probing_accounts_and_emails_is_throttled_per_address() {
             .contains(messages::EMAIL_NOT_CONFIGURED));
     }
     // Even a real user is now answered with the throttle message, until the window passes.
-    let res = start(&app, "acme", "ada@contoso.example").await;
+    let res = start_sso(&app, "acme", "ada@contoso.example").await;
     assert_eq!(res.status(), 429);
     assert!(res.text().await.unwrap().contains(messages::THROTTLED));
     app.clock.advance(Duration::minutes(16));
     assert_eq!(
-        start(&app, "acme", "ada@contoso.example").await.status(),
+        start_sso(&app, "acme", "ada@contoso.example")
+            .await
+            .status(),
         303
     );
 }
@@ -557,7 +434,7 @@ async fn refused_entra_callbacks_count_in_the_sso_throttle_and_the_metric() {
     let (app, _idp) = spawn_entra_app().await;
     contoso_account(&app).await;
     for _ in 0..30 {
-        let res = start(&app, "acme", "ada@contoso.example").await;
+        let res = start_sso(&app, "acme", "ada@contoso.example").await;
         assert_eq!(res.status(), 303);
         let callback = at_idp(&location(&res), Err(())).await;
         let res = app.get(&broker_path(&callback)).await;
@@ -568,7 +445,7 @@ async fn refused_entra_callbacks_count_in_the_sso_throttle_and_the_metric() {
         text.contains("sso_broker_sign_in_attempts_total{method=\"sso\",outcome=\"failure\"} 30"),
         "{text}"
     );
-    let res = start(&app, "acme", "ada@contoso.example").await;
+    let res = start_sso(&app, "acme", "ada@contoso.example").await;
     assert_eq!(res.status(), 429);
     assert!(res.text().await.unwrap().contains(messages::THROTTLED));
 }

@@ -11,7 +11,10 @@ use std::process::{Child, Command, Stdio};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{broker_path, entra_env, location, spawn_app_with, CONTOSO, ENTRA_CLIENT_ID};
+use crate::helpers::{
+    approve_directly, broker_path, entra_env, location, spawn_app_with, start_sso, CONTOSO,
+    ENTRA_CLIENT_ID,
+};
 
 struct Peer(Child);
 
@@ -146,15 +149,9 @@ async fn oidc_provider_signs_a_user_in_through_the_broker() {
     );
     // The peer is an OpenID Provider, not Microsoft Graph: record the approval directly (the
     // consent proof has its own tests against the development IdP).
-    crate::helpers::approve_directly(&app, "acme", CONTOSO).await;
+    approve_directly(&app, "acme", CONTOSO).await;
 
-    let res = app
-        .submit(
-            "/login/sso",
-            "/login/sso",
-            &[("account", "acme"), ("email", "ada@contoso.example")],
-        )
-        .await;
+    let res = start_sso(&app, "acme", "ada@contoso.example").await;
     assert_eq!(
         res.status(),
         303,
@@ -178,13 +175,7 @@ async fn oidc_provider_signs_a_user_in_through_the_broker() {
 
     // A login of someone else at the peer is refused: the email differs from the one entered.
     app.submit("/logout", "/logout", &[]).await;
-    let res = app
-        .submit(
-            "/login/sso",
-            "/login/sso",
-            &[("account", "acme"), ("email", "ada@contoso.example")],
-        )
-        .await;
+    let res = start_sso(&app, "acme", "ada@contoso.example").await;
     let callback = sign_in_at_peer(&origin, &location(&res), "mallory").await;
     let html = app.get(&broker_path(&callback)).await.text().await.unwrap();
     assert!(html.contains(sso_broker::domain::messages::SSO_INCORRECT_CREDENTIALS));

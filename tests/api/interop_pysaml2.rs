@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use sso_broker::clock::{Clock, SystemClock};
 use sso_broker::domain::messages;
 
-use crate::helpers::{csrf_from, location, spawn_app, TestApp};
+use crate::helpers::{location, spawn_app, start_sso, TestApp};
 
 const IDP_ENTITY: &str = "http://127.0.0.1:9999/pysaml2/metadata";
 const IDP_SSO: &str = "http://127.0.0.1:9999/pysaml2/sso";
@@ -143,17 +143,7 @@ impl Drop for Peer {
 }
 
 async fn start_sign_in(app: &TestApp) -> String {
-    let html = app.get_html("/login/sso").await;
-    let res = app
-        .post_form(
-            "/login/sso",
-            &[
-                ("csrf_token", &csrf_from(&html)),
-                ("account", "pysaml2"),
-                ("email", EMAIL),
-            ],
-        )
-        .await;
+    let res = start_sso(app, "pysaml2", EMAIL).await;
     assert_eq!(res.status(), 303);
     location(&res)
 }

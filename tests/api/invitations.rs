@@ -1,41 +1,19 @@
 //! Invitation links stay single-purpose (SPEC §3.5, §3.8): spent when the user becomes active by
 //! any route, and never acting on an active or disabled user.
 
-use reqwest::Method;
-use serde_json::json;
 use sso_broker::db::user::User;
 
-use crate::admin_pages::invitation_link;
-use crate::helpers::{csrf_from, sso_settings, TestApp, PASSWORD};
+use crate::helpers::{
+    add_user, connect_saml, csrf_from, invitation_link, invite_from, saml_sign_in,
+    signed_in_browser, sso_settings, TestApp, PASSWORD,
+};
 
 /// An admin `alan` of `acme` invites `nina@acme.example`; returns the link.
 async fn invite_nina(app: &TestApp) -> String {
     app.create_account("acme").await;
-    let body = json!({
-        "email": "alan@acme.example", "username": "alan", "role": "admin", "password": PASSWORD,
-    });
-    let res = app
-        .api(Method::POST, "/api/v1/accounts/acme/users", Some(body))
-        .await;
-    assert_eq!(res.status(), 201);
-    let browser = app.new_browser();
-    assert_eq!(
-        app.sign_in_from(&browser, "alan", PASSWORD, &[])
-            .await
-            .status(),
-        303
-    );
-    let html = app.get_html_from(&browser, "/admin/users").await;
-    let res = browser
-        .post(app.url("/admin/users/invite"))
-        .form(&[
-            ("csrf_token", csrf_from(&html).as_str()),
-            ("email", "nina@acme.example"),
-            ("role", "user"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    add_user(app, "acme", "alan", "admin").await;
+    let browser = signed_in_browser(app, "alan").await;
+    let res = invite_from(app, &browser, "nina@acme.example", "user").await;
     assert_eq!(res.status(), 303);
     invitation_link(app, "nina@acme.example").await
 }
@@ -167,16 +145,8 @@ async fn a_first_sso_sign_in_spends_the_pending_invitation() {
     let link = invite_nina(&app).await;
     app.enable_sso("acme").await;
     let idp = sso_broker::sso::devidp::saml::DevSamlIdp::generate("acme-okta").unwrap();
-    let connection = crate::saml_sign_in::connect(&app, "acme", &idp, false).await;
-    let res = crate::trust_between_accounts::saml_sign_in(
-        &app,
-        "acme",
-        &idp,
-        &connection,
-        "nina@acme.example",
-        true,
-    )
-    .await;
+    let connection = connect_saml(&app, "acme", &idp, false).await;
+    let res = saml_sign_in(&app, "acme", &idp, &connection, "nina@acme.example", true).await;
     assert_eq!(res.status(), 303, "signed in with SSO");
     assert_eq!(nina(&app).await.status, "active");
     // The link sent before no longer leads anywhere.

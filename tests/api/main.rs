@@ -5,6 +5,7 @@
 
 mod admin_consent;
 mod admin_pages;
+mod admin_users_page;
 mod bad_input;
 mod cli;
 mod csrf;
@@ -20,6 +21,7 @@ mod interop_pysaml2;
 mod invitations;
 mod mail;
 mod migrations;
+mod oidc_client_metadata;
 mod oidc_clients;
 mod oidc_keys;
 mod operations;

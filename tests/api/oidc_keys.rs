@@ -11,8 +11,7 @@ use sso_broker::services::provider::signing_keys;
 use sso_broker::services::RequestMeta;
 use sso_broker::AppState;
 
-use crate::cli::run_cli;
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{run_cli, spawn_app, spawn_app_with, TestApp};
 
 /// Another broker instance on the same database and installation key, with its own memory.
 async fn another_instance(app: &TestApp) -> AppState {

@@ -1,24 +1,18 @@
 //! `/admin/saml` (account admins only): importing IdP metadata, and certificate rollover — the
 //! next certificate trusted beside the current one, then the old one removed.
 
-use reqwest::Method;
-use serde_json::json;
 use sso_broker::sso::devidp::saml::DevSamlIdp;
 
-use crate::helpers::{csrf_from, spawn_app, TestApp, PASSWORD};
-use crate::saml_sign_in::{connect, spawn_saml_app, Saml, EMAIL, IDP_ENTITY, IDP_SSO};
+use crate::helpers::{
+    add_user, connect_saml, csrf_from, identity_links, saml_response, signed_in_browser, spawn_app,
+    spawn_saml_app, Saml, TestApp, PASSWORD, SAML_ACCOUNT as ACCOUNT, SAML_EMAIL as EMAIL,
+    SAML_IDP_ENTITY as IDP_ENTITY, SAML_IDP_SSO as IDP_SSO,
+};
 
-const ACCOUNT: &str = "okta-co";
-
+/// Creates `okta-admin`, an admin of `okta-co`.
 async fn create_admin(app: &TestApp) {
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{ACCOUNT}/users"),
-            Some(json!({ "email": "admin@okta-co.example", "username": "okta-admin", "role": "admin", "password": PASSWORD })),
-        )
+    app.create_user_with_role(ACCOUNT, "okta-admin", "admin@okta-co.example", "admin")
         .await;
-    assert_eq!(res.status(), 201);
 }
 
 #[tokio::test]
@@ -184,14 +178,8 @@ async fn another_accounts_connection_naming_the_same_idp_cannot_squat_its_identi
     app.create_user("squatter", "pawn@squatter.example", "pawn@squatter.example")
         .await;
     let fake = DevSamlIdp::generate("fake-okta").unwrap();
-    let squat = connect(app, "squatter", &fake, true).await;
-    let mut spec = sso_broker::sso::devidp::saml::ResponseSpec::new(
-        IDP_ENTITY,
-        squat["acs_url"].as_str().unwrap(),
-        squat["sp_entity_id"].as_str().unwrap(),
-        "alice@okta-co.example",
-        sso_broker::clock::Clock::now(&app.clock),
-    );
+    let squat = connect_saml(app, "squatter", &fake, true).await;
+    let mut spec = saml_response(app, &squat, None, "alice@okta-co.example", true);
     spec.attributes = vec![(
         sso_broker::sso::saml::claims::EMAIL.into(),
         vec!["pawn@squatter.example".into()],
@@ -231,15 +219,7 @@ async fn admin_post(
 }
 
 async fn saml_links(app: &TestApp) -> usize {
-    app.state
-        .db
-        .run(|conn| {
-            let user = sso_broker::db::user::User::find_by_username(conn, EMAIL)?.unwrap();
-            sso_broker::db::identity_link::IdentityLink::list_for_user(conn, &user.id)
-        })
-        .await
-        .unwrap()
-        .len()
+    identity_links(app, EMAIL).await.len()
 }
 
 /// SPEC §3.8 "Policy changes reach live sessions": removing the SAML connection ends the sessions
@@ -249,9 +229,7 @@ async fn an_admin_removes_the_saml_connection_and_its_sessions_end() {
     let saml = spawn_saml_app(false).await;
     let app = &saml.app;
     create_admin(app).await;
-    let admin = app.new_browser();
-    let res = app.sign_in_from(&admin, "okta-admin", PASSWORD, &[]).await;
-    assert_eq!(res.status(), 303);
+    let admin = signed_in_browser(app, "okta-admin").await;
     // Alice signs in with SSO in the test's own browser.
     let (request_id, relay_state) = saml.start(EMAIL).await;
     let res = saml
@@ -307,7 +285,7 @@ async fn an_admin_removes_the_saml_connection_and_its_sessions_end() {
 
     // Set up again before Alice's browser comes back: the connection has the same id, and still
     // did not admit her old session.
-    let again = connect(app, ACCOUNT, &saml.idp, false).await;
+    let again = connect_saml(app, ACCOUNT, &saml.idp, false).await;
     assert_eq!(again["id"], saml.connection["id"]);
     assert_eq!(app.me().await.status(), 401, "the SSO session ended");
     let res = admin_post(app, &admin, "/admin/saml/remove", &[]).await;
@@ -335,18 +313,8 @@ async fn only_the_accounts_admin_removes_its_saml_connection() {
         res.status()
     );
     for (username, role) in [("plain-user", "user"), ("viewer", "read_only")] {
-        let body = json!({ "email": format!("{username}@okta-co.example"), "username": username, "role": role, "password": PASSWORD });
-        let res = app
-            .api(
-                Method::POST,
-                &format!("/api/v1/accounts/{ACCOUNT}/users"),
-                Some(body),
-            )
-            .await;
-        assert_eq!(res.status(), 201);
-        let browser = app.new_browser();
-        let res = app.sign_in_from(&browser, username, PASSWORD, &[]).await;
-        assert_eq!(res.status(), 303);
+        add_user(app, ACCOUNT, username, role).await;
+        let browser = signed_in_browser(app, username).await;
         let html = app.get_html_from(&browser, "/logout").await;
         let res = browser
             .post(app.url("/admin/saml/remove"))
@@ -358,21 +326,9 @@ async fn only_the_accounts_admin_removes_its_saml_connection() {
     }
     // Another account's admin removes their own account's connection only (there is none).
     app.create_account("other-co").await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/other-co/users",
-            Some(json!({ "email": "boss@other-co.example", "username": "other-boss", "role": "admin", "password": PASSWORD })),
-        )
+    app.create_user_with_role("other-co", "other-boss", "boss@other-co.example", "admin")
         .await;
-    assert_eq!(res.status(), 201);
-    let other = app.new_browser();
-    assert_eq!(
-        app.sign_in_from(&other, "other-boss", PASSWORD, &[])
-            .await
-            .status(),
-        303
-    );
+    let other = signed_in_browser(app, "other-boss").await;
     let res = admin_post(app, &other, "/admin/saml/remove", &[("confirm", "on")]).await;
     assert_eq!(res.status(), 404);
     let still = app

@@ -8,159 +8,14 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sso_broker::clock::Clock;
 use sso_broker::domain::messages;
-use sso_broker::sso::devidp::saml::{decode_redirect_authn_request, DevSamlIdp, ResponseSpec};
+use sso_broker::sso::devidp::saml::DevSamlIdp;
 
-use crate::helpers::{csrf_from, location, spawn_app, TestApp};
+use crate::helpers::{
+    connect_saml, csrf_from, location, refused_with, spawn_app, spawn_saml_app, sso_reasons,
+    SAML_ACCOUNT as ACCOUNT, SAML_EMAIL as EMAIL,
+};
 
-pub const IDP_ENTITY: &str = "http://www.okta.com/exk-dev-broker";
-pub const IDP_SSO: &str = "https://okta-co.okta.example/app/sso/saml";
-pub const ACCOUNT: &str = "okta-co";
-pub const EMAIL: &str = "alice@okta-co.example";
-const AMR: &str = "http://schemas.microsoft.com/claims/authnmethodsreferences";
 const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
-
-pub struct Saml {
-    pub app: TestApp,
-    pub idp: DevSamlIdp,
-    pub connection: Value,
-}
-
-impl Saml {
-    pub fn acs_url(&self) -> String {
-        self.connection["acs_url"].as_str().unwrap().to_string()
-    }
-
-    pub fn acs_path(&self) -> String {
-        format!("/sso/saml/acs/{}", self.connection["id"].as_str().unwrap())
-    }
-
-    /// A response from the IdP for `name_id`, answering `request_id`, valid now.
-    pub fn response(&self, request_id: Option<&str>, name_id: &str) -> ResponseSpec {
-        let mut spec = ResponseSpec::new(
-            IDP_ENTITY,
-            &self.acs_url(),
-            self.connection["sp_entity_id"].as_str().unwrap(),
-            name_id,
-            self.app.clock.now(),
-        );
-        spec.in_response_to = request_id.map(str::to_string);
-        spec.attributes
-            .push((AMR.into(), vec!["pwd".into(), MULTIPLE_AUTHN.into()]));
-        spec
-    }
-
-    /// Starts "Log in with SSO" for `email`: the AuthnRequest id and the RelayState.
-    pub async fn start(&self, email: &str) -> (String, String) {
-        self.start_in(&self.app.client, email).await
-    }
-
-    /// Like `start`, in `browser`.
-    pub async fn start_in(&self, browser: &reqwest::Client, email: &str) -> (String, String) {
-        let html = self.app.get_html_from(browser, "/login/sso").await;
-        let res = browser
-            .post(self.app.url("/login/sso"))
-            .form(&[
-                ("csrf_token", csrf_from(&html).as_str()),
-                ("account", ACCOUNT),
-                ("email", email),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 303, "redirect to the IdP");
-        let url = url::Url::parse(&location(&res)).unwrap();
-        assert!(url.as_str().starts_with(IDP_SSO), "to the IdP's SSO URL");
-        let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
-        let request = decode_redirect_authn_request(&query["SAMLRequest"]).unwrap();
-        assert_eq!(request.acs_url.as_deref(), Some(self.acs_url().as_str()));
-        (request.id, query["RelayState"].clone())
-    }
-
-    pub async fn post(&self, spec: &ResponseSpec, relay_state: Option<&str>) -> reqwest::Response {
-        self.post_signed_by(&self.idp, spec, relay_state).await
-    }
-
-    pub async fn post_signed_by(
-        &self,
-        idp: &DevSamlIdp,
-        spec: &ResponseSpec,
-        relay_state: Option<&str>,
-    ) -> reqwest::Response {
-        let xml = idp.response_xml(spec).unwrap();
-        let field = data_encoding::BASE64.encode(xml.as_bytes());
-        let mut form = vec![("SAMLResponse", field.as_str())];
-        if let Some(rs) = relay_state {
-            form.push(("RelayState", rs));
-        }
-        self.app.post_form(&self.acs_path(), &form).await
-    }
-}
-
-/// Connects `account` to `idp` (as entityID `IDP_ENTITY`) through the operator API; the
-/// connection as the API answers it.
-pub async fn connect(app: &TestApp, account: &str, idp: &DevSamlIdp, idp_initiated: bool) -> Value {
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{account}/connections"),
-            Some(json!({
-                "kind": "saml",
-                "idp_metadata_xml": idp.metadata_xml(IDP_ENTITY, IDP_SSO),
-                "allow_idp_initiated": idp_initiated,
-            })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    res.json().await.unwrap()
-}
-
-/// An app with account `okta-co`, user alice and a SAML connection to a fresh development IdP.
-pub async fn spawn_saml_app(allow_idp_initiated: bool) -> Saml {
-    let app = spawn_app().await;
-    app.create_account(ACCOUNT).await;
-    app.enable_sso(ACCOUNT).await;
-    app.create_user(ACCOUNT, EMAIL, EMAIL).await;
-    let idp = DevSamlIdp::generate("dev-okta").unwrap();
-    let connection = connect(&app, ACCOUNT, &idp, allow_idp_initiated).await;
-    Saml {
-        app,
-        idp,
-        connection,
-    }
-}
-
-impl Saml {
-    /// `res` is the refusal page with `message`, this browser has no session, and the account's
-    /// audit log names `reason`.
-    pub async fn assert_refused(&self, res: reqwest::Response, message: &str, reason: &str) {
-        refused_with(res, message).await;
-        assert_eq!(self.app.me().await.status(), 401, "no session");
-        assert!(
-            sso_reasons(&self.app).await.contains(&reason.to_string()),
-            "audit reason {reason}"
-        );
-    }
-}
-
-pub async fn refused_with(res: reqwest::Response, message: &str) {
-    assert_eq!(res.status(), 401);
-    let html = res.text().await.unwrap();
-    assert!(
-        html.contains(&crate::helpers::escaped(message)),
-        "page says {message:?}"
-    );
-}
-
-/// The reasons of the account's `login.sso` audit events (the frozen clock gives them one
-/// timestamp, so their order is not asserted).
-async fn sso_reasons(app: &TestApp) -> Vec<String> {
-    app.audit(ACCOUNT)
-        .await
-        .into_iter()
-        .filter(|e| e["action"] == "login.sso")
-        .filter_map(|e| e["reason"].as_str().map(str::to_string))
-        .collect()
-}
 
 #[tokio::test]
 async fn saml_sign_in_creates_a_session_with_idp_amr_and_mfa_evidence() {
@@ -189,7 +44,7 @@ async fn saml_sign_in_creates_a_session_with_idp_amr_and_mfa_evidence() {
         home.contains("SSO (SAML)"),
         "the home page names the IdP kind"
     );
-    assert!(sso_reasons(&saml.app)
+    assert!(sso_reasons(&saml.app, ACCOUNT)
         .await
         .iter()
         .any(|r| r.contains("\"mfa\":\"yes\"")));
@@ -231,7 +86,9 @@ async fn a_replayed_saml_response_is_refused() {
         .await
         .unwrap();
     refused_with(res, messages::SSO_INCORRECT_CREDENTIALS).await;
-    assert!(sso_reasons(&open.app).await.contains(&"SS0118".to_string()));
+    assert!(sso_reasons(&open.app, ACCOUNT)
+        .await
+        .contains(&"SS0118".to_string()));
 }
 
 #[tokio::test]
@@ -482,7 +339,7 @@ async fn over_https_the_flow_cookie_is_same_site_none_and_secure() {
     app.enable_sso(ACCOUNT).await;
     app.create_user(ACCOUNT, EMAIL, EMAIL).await;
     let idp = DevSamlIdp::generate("dev-okta").unwrap();
-    connect(&app, ACCOUNT, &idp, false).await;
+    connect_saml(&app, ACCOUNT, &idp, false).await;
     let html = app.get_html("/login/sso").await;
     let res = app
         .post_form(

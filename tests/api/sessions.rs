@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::Value;
 use sso_broker::domain::messages;
 
-use crate::helpers::{location, spawn_app, PASSWORD};
+use crate::helpers::{location, me_status, signed_in_browser, spawn_app, PASSWORD};
 
 #[tokio::test]
 async fn an_idle_session_expires_with_the_spec_message() {
@@ -88,15 +88,7 @@ async fn revoking_a_users_sessions_signs_out_every_browser() {
     app.sign_in("ada", PASSWORD).await;
     let second = app.new_browser();
     app.sign_in_from(&second, "ada", PASSWORD, &[]).await;
-    assert_eq!(
-        second
-            .get(app.url("/api/v1/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(me_status(&app, &second).await, 200);
 
     let res = app
         .api(
@@ -110,15 +102,7 @@ async fn revoking_a_users_sessions_signs_out_every_browser() {
 
     let body: Value = app.me().await.json().await.unwrap();
     assert_eq!(body["message"], messages::SESSION_EXPIRED);
-    assert_eq!(
-        second
-            .get(app.url("/api/v1/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(me_status(&app, &second).await, 401);
     // Signing in again works.
     assert_eq!(app.sign_in("ada", PASSWORD).await.status(), 303);
     assert_eq!(app.me().await.status(), 200);
@@ -168,23 +152,9 @@ async fn changing_ones_password_ends_the_other_sessions_and_keeps_this_one() {
     app.with_user().await;
     app.create_user("acme", "bob", "bob@acme.example.com").await;
     assert_eq!(app.sign_in("ada", PASSWORD).await.status(), 303);
-    let laptop = app.new_browser();
-    assert_eq!(
-        app.sign_in_from(&laptop, "ada", PASSWORD, &[])
-            .await
-            .status(),
-        303
-    );
-    let bob = app.new_browser();
-    assert_eq!(
-        app.sign_in_from(&bob, "bob", PASSWORD, &[]).await.status(),
-        303
-    );
-    let me = |browser: &reqwest::Client| {
-        let req = browser.get(app.url("/api/v1/me"));
-        async move { req.send().await.unwrap().status() }
-    };
-    assert_eq!(me(&laptop).await, 200);
+    let laptop = signed_in_browser(&app, "ada").await;
+    let bob = signed_in_browser(&app, "bob").await;
+    assert_eq!(me_status(&app, &laptop).await, 200);
 
     let new_password = "a brand new long password";
     let res = app
@@ -205,14 +175,22 @@ async fn changing_ones_password_ends_the_other_sessions_and_keeps_this_one() {
         .unwrap()
         .contains("Your password was changed."));
 
-    assert_eq!(me(&laptop).await, 401, "the other session ended");
+    assert_eq!(
+        me_status(&app, &laptop).await,
+        401,
+        "the other session ended"
+    );
     assert_eq!(app.me().await.status(), 200, "this session goes on");
     assert_eq!(
         app.get("/account/security").await.status(),
         200,
         "and can still use its pages"
     );
-    assert_eq!(me(&bob).await, 200, "other users are untouched");
+    assert_eq!(
+        me_status(&app, &bob).await,
+        200,
+        "other users are untouched"
+    );
     assert_eq!(
         app.sign_in_from(&laptop, "ada", new_password, &[])
             .await

@@ -8,10 +8,10 @@ use serde_json::{json, Value};
 use sso_broker::domain::messages;
 
 use crate::helpers::{
-    escaped, location, spawn_app, spawn_app_with, spawn_entra_app, sso_settings, TestApp, CONTOSO,
-    PASSWORD,
+    approve_tenant, broker_path, check_tenant, contoso_account, escaped, flow_to_callback,
+    location, oid_of, sign_in_admin, spawn_app, spawn_app_with, spawn_entra_app, spawn_saml_app,
+    sso_settings, TestApp, CONTOSO, SAML_ACCOUNT, SAML_EMAIL,
 };
-use crate::saml_sign_in::{spawn_saml_app, ACCOUNT as SAML_ACCOUNT, EMAIL as SAML_EMAIL};
 
 const SSO_PAGES: [&str; 4] = [
     "/admin/sso",
@@ -49,25 +49,6 @@ async fn offer_sso(app: &TestApp, account: &str, available: bool) -> Value {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["sso_available"], available);
     body
-}
-
-/// Creates `username`, an admin of `account` with `PASSWORD`, and signs them in.
-async fn sign_in_admin(app: &TestApp, account: &str, username: &str) {
-    let body = json!({
-        "email": format!("{username}@{account}.example"),
-        "username": username,
-        "role": "admin",
-        "password": PASSWORD,
-    });
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{account}/users"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    assert_eq!(app.sign_in(username, PASSWORD).await.status(), 303);
 }
 
 async fn assert_error(res: reqwest::Response, status: u16, code: &str) {
@@ -113,15 +94,7 @@ async fn put_saml_connection(app: &TestApp, account: &str) -> reqwest::Response 
 async fn an_account_is_read_and_patched_with_its_parent_and_sso_offer() {
     let app = spawn_app().await;
     app.create_account("acme").await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts",
-            Some(json!({ "name": "acme-eu", "parent": "acme" })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let created: Value = res.json().await.unwrap();
+    let created = app.create_sub_account("acme-eu", "acme").await;
 
     let res = get_account(&app, "ACME-EU").await;
     assert_eq!(res.status(), 200);
@@ -353,14 +326,7 @@ async fn an_account_offer_overrides_the_installation_default_both_ways() {
 async fn a_sub_account_has_its_own_offer_not_its_parents() {
     let app = spawn_app_without_sso_offer().await;
     app.create_account("acme").await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts",
-            Some(json!({ "name": "acme-eu", "parent": "acme" })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    app.create_sub_account("acme-eu", "acme").await;
     offer_sso(&app, "acme", true).await;
     let child: Value = get_account(&app, "acme-eu").await.json().await.unwrap();
     assert_eq!(child["sso_available"], false);
@@ -450,21 +416,9 @@ async fn entra_tenants_and_admin_consent_are_closed_without_the_offer() {
     app.create_account("acme").await;
     sign_in_admin(&app, "acme", "acme-admin").await;
     offer_sso(&app, "acme", false).await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/acme/entra/tenants",
-            Some(json!({ "tenant_id": CONTOSO })),
-        )
-        .await;
+    let res = approve_tenant(&app, "acme", CONTOSO).await;
     assert_sso_not_available(res).await;
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/acme/entra/tenants/{CONTOSO}/check"),
-            None,
-        )
-        .await;
+    let res = check_tenant(&app, "acme", CONTOSO).await;
     assert_sso_not_available(res).await;
     let res = app
         .submit("/account/security", "/admin-consent/start", &[])
@@ -480,13 +434,7 @@ async fn entra_tenants_and_admin_consent_are_closed_without_the_offer() {
     assert_not_available_page(res, "check on the Entra page").await;
 
     offer_sso(&app, "acme", true).await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/acme/entra/tenants",
-            Some(json!({ "tenant_id": CONTOSO })),
-        )
-        .await;
+    let res = approve_tenant(&app, "acme", CONTOSO).await;
     assert_eq!(res.status(), 201, "the consent proof runs once offered");
     let res = app
         .submit("/account/security", "/admin-consent/start", &[])
@@ -497,14 +445,14 @@ async fn entra_tenants_and_admin_consent_are_closed_without_the_offer() {
 #[tokio::test]
 async fn withdrawing_the_offer_keeps_configured_entra_sign_in_working() {
     let (app, idp) = spawn_entra_app().await;
-    crate::entra_sign_in::contoso_account(&app).await;
+    contoso_account(&app).await;
     offer_sso(&app, "acme", false).await;
-    let oid = crate::entra_sign_in::oid_of(&idp, CONTOSO, "ada@contoso.example");
-    let callback = crate::entra_sign_in::flow_to_callback(&app, "ada@contoso.example", &oid).await;
-    let res = app.get(&crate::helpers::broker_path(&callback)).await;
+    let oid = oid_of(&idp, CONTOSO, "ada@contoso.example");
+    let callback = flow_to_callback(&app, "ada@contoso.example", &oid).await;
+    let res = app.get(&broker_path(&callback)).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/");
-    let me = crate::entra_sign_in::me(&app).await;
+    let me = app.me_json().await;
     assert_eq!(me["username"], "ada");
     assert_eq!(me["idp"], "entra");
 }

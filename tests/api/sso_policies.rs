@@ -8,28 +8,19 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sso_broker::domain::messages;
 
-use crate::helpers::{location, spawn_app, sso_settings, TestApp, PASSWORD};
-use crate::saml_sign_in::{refused_with, spawn_saml_app, ACCOUNT, EMAIL};
+use crate::helpers::{
+    delivered_mails, location, outbox_rows, password_attempt, refused_with, spawn_app,
+    spawn_saml_app, sso_settings, start_sso, verify_domain, TestApp, PASSWORD,
+    SAML_ACCOUNT as ACCOUNT, SAML_EMAIL as EMAIL, SAML_IDP_SSO,
+};
 
 /// Every queued email, once delivered: `(to, subject, body)`.
 async fn mails(app: &TestApp) -> Vec<(String, String, String)> {
-    crate::mail::delivered_mails(app)
+    delivered_mails(app)
         .await
         .into_iter()
         .map(|m| (m.to, m.subject, m.body))
         .collect()
-}
-
-async fn add_user(app: &TestApp, account: &str, username: &str, email: &str, role: &str) {
-    let body = json!({ "email": email, "username": username, "role": role, "password": PASSWORD });
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{account}/users"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(res.status(), 201, "create {username}");
 }
 
 fn policy(enforced: bool, break_glass: bool, require_mfa: bool, jit: bool) -> Value {
@@ -42,18 +33,14 @@ fn policy(enforced: bool, break_glass: bool, require_mfa: bool, jit: bool) -> Va
     })
 }
 
-async fn password_page(app: &TestApp, browser: &reqwest::Client, username: &str) -> (u16, String) {
-    let res = app.sign_in_from(browser, username, PASSWORD, &[]).await;
-    let status = res.status().as_u16();
-    (status, res.text().await.unwrap_or_default())
-}
-
 #[tokio::test]
 async fn enforced_sso_refuses_password_login_keeps_sessions_and_allows_the_break_glass_admin() {
     let app = spawn_app().await;
     app.create_account("acme").await;
-    add_user(&app, "acme", "ada", "ada@acme.example", "user").await;
-    add_user(&app, "acme", "boss", "boss@acme.example", "admin").await;
+    app.create_user_with_role("acme", "ada", "ada@acme.example", "user")
+        .await;
+    app.create_user_with_role("acme", "boss", "boss@acme.example", "admin")
+        .await;
     // ada is signed in before enforcement.
     assert_eq!(app.sign_in("ada", PASSWORD).await.status(), 303);
     let res = app.put_sso("acme", policy(true, false, false, false)).await;
@@ -63,8 +50,7 @@ async fn enforced_sso_refuses_password_login_keeps_sessions_and_allows_the_break
     // "Active user sessions stay logged in until they expire."
     assert_eq!(app.me().await.status(), 200, "the session is kept");
 
-    let browser = app.new_browser();
-    let (status, html) = password_page(&app, &browser, "ada@acme.example").await;
+    let (status, html) = password_attempt(&app, "ada@acme.example").await;
     assert_eq!(status, 403);
     assert!(html.contains(messages::PASSWORD_LOGIN_DISABLED), "{html}");
     assert!(
@@ -87,14 +73,13 @@ async fn enforced_sso_refuses_password_login_keeps_sessions_and_allows_the_break
         .unwrap()
         .contains(messages::INVALID_CREDENTIALS));
     // The admin is refused too unless the account allows the admin login.
-    let (status, _) = password_page(&app, &app.new_browser(), "boss").await;
+    let (status, _) = password_attempt(&app, "boss").await;
     assert_eq!(status, 403);
     let res = app.put_sso("acme", policy(true, true, false, false)).await;
     assert_eq!(res.status(), 200);
-    let admin = app.new_browser();
-    let (status, _) = password_page(&app, &admin, "boss").await;
+    let (status, _) = password_attempt(&app, "boss").await;
     assert_eq!(status, 303, "break-glass admin login");
-    let (status, _) = password_page(&app, &app.new_browser(), "ada@acme.example").await;
+    let (status, _) = password_attempt(&app, "ada@acme.example").await;
     assert_eq!(status, 403, "users stay refused");
     let reasons: Vec<String> = app
         .audit("acme")
@@ -109,9 +94,7 @@ async fn enforced_sso_refuses_password_login_keeps_sessions_and_allows_the_break
 #[tokio::test]
 async fn enforced_sso_skips_local_two_factor() {
     let app = spawn_app().await;
-    app.with_user().await;
-    app.sign_in("ada", PASSWORD).await;
-    app.enroll_totp().await;
+    app.with_totp_user().await;
     app.submit("/logout", "/logout", &[]).await;
     app.put_sso("acme", policy(true, false, false, false)).await;
     let res = app.sign_in("ada@acme.example.com", PASSWORD).await;
@@ -156,10 +139,14 @@ async fn enforcing_needs_sso_on_and_jit_admins_are_refused() {
 async fn enabling_sso_renames_users_lists_duplicates_and_sends_invitations() {
     let app = spawn_app().await;
     app.create_account("acme").await;
-    add_user(&app, "acme", "boss", "boss@acme.example", "admin").await;
-    add_user(&app, "acme", "bob", "bob@acme.example", "user").await;
-    add_user(&app, "acme", "carol1", "carol@acme.example", "user").await;
-    add_user(&app, "acme", "carol2", "carol@acme.example", "read_only").await;
+    app.create_user_with_role("acme", "boss", "boss@acme.example", "admin")
+        .await;
+    app.create_user_with_role("acme", "bob", "bob@acme.example", "user")
+        .await;
+    app.create_user_with_role("acme", "carol1", "carol@acme.example", "user")
+        .await;
+    app.create_user_with_role("acme", "carol2", "carol@acme.example", "read_only")
+        .await;
     let res = app.put_sso("acme", sso_settings(true, false)).await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
@@ -236,7 +223,8 @@ async fn the_security_page_disables_reset_password_with_the_tooltip_while_sso_is
 async fn rollback_emails_temporary_passwords_that_must_be_changed_at_first_login() {
     let app = spawn_app().await;
     app.create_account("acme").await;
-    add_user(&app, "acme", "boss", "boss@acme.example", "admin").await;
+    app.create_user_with_role("acme", "boss", "boss@acme.example", "admin")
+        .await;
     app.enable_sso("acme").await;
     // An SSO-only user (no password), as SSO accounts have.
     let body = json!({ "email": "dora@acme.example", "role": "user" });
@@ -266,7 +254,7 @@ async fn rollback_emails_temporary_passwords_that_must_be_changed_at_first_login
         .unwrap()
         .to_string();
     // The stored rows never held the password in clear, and lost the body once sent.
-    for row in crate::mail::outbox_rows(&app).await {
+    for row in outbox_rows(&app).await {
         assert!(!row.body_text.contains(&temporary));
         assert_eq!(row.body_text, "");
     }
@@ -312,16 +300,6 @@ async fn sso_that_is_off_is_not_configured_even_with_a_connection() {
         .contains(messages::SSO_NOT_CONFIGURED));
 }
 
-/// Posts Log in with SSO (`account`, `email`).
-async fn start_sso(app: &TestApp, account: &str, email: &str) -> reqwest::Response {
-    app.submit(
-        "/login/sso",
-        "/login/sso",
-        &[("account", account), ("email", email)],
-    )
-    .await
-}
-
 /// Starts Log in with SSO and returns the refusal page's status and text.
 async fn sso_refusal(app: &TestApp, account: &str, email: &str) -> (u16, String) {
     let res = start_sso(app, account, email).await;
@@ -331,21 +309,12 @@ async fn sso_refusal(app: &TestApp, account: &str, email: &str) -> (u16, String)
 #[tokio::test]
 async fn users_sharing_an_email_get_the_multiple_usernames_message() {
     let saml = spawn_saml_app(false).await;
-    add_user(&saml.app, ACCOUNT, "alice-two", EMAIL, "user").await;
+    saml.app
+        .create_user_with_role(ACCOUNT, "alice-two", EMAIL, "user")
+        .await;
     let (status, html) = sso_refusal(&saml.app, ACCOUNT, EMAIL).await;
     assert_eq!(status, 422);
     assert!(html.contains(messages::MULTIPLE_USERNAMES), "{html}");
-}
-
-async fn verified_domain(app: &TestApp, account: &str, domain: &str) {
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{account}/domains"),
-            Some(json!({ "domain": domain, "verified": true })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
 }
 
 #[tokio::test]
@@ -363,7 +332,7 @@ async fn jit_creates_a_user_only_when_on_and_for_a_verified_domain() {
     let (_, html) = sso_refusal(&saml.app, ACCOUNT, newcomer).await;
     assert!(html.contains(messages::EMAIL_NOT_CONFIGURED));
     // A verified domain: the sign-in creates the user with the default role.
-    verified_domain(&saml.app, ACCOUNT, "okta-co.example").await;
+    verify_domain(&saml.app, ACCOUNT, "okta-co.example").await;
     let (request_id, relay_state) = saml.start(newcomer).await;
     let res = saml
         .post(
@@ -427,9 +396,12 @@ async fn a_refused_mfa_page_reads_like_the_other_sso_messages() {
 async fn an_admin_enables_and_enforces_sso_on_the_page_after_confirming_and_others_cannot() {
     let app = spawn_app().await;
     app.create_account("acme").await;
-    add_user(&app, "acme", "boss", "boss@acme.example", "admin").await;
-    add_user(&app, "acme", "bob", "bob@acme.example", "user").await;
-    add_user(&app, "acme", "rita", "rita@acme.example", "read_only").await;
+    app.create_user_with_role("acme", "boss", "boss@acme.example", "admin")
+        .await;
+    app.create_user_with_role("acme", "bob", "bob@acme.example", "user")
+        .await;
+    app.create_user_with_role("acme", "rita", "rita@acme.example", "read_only")
+        .await;
     // A user and a read-only user get 403; anonymous goes to the login page.
     let anonymous = app.new_browser();
     let res = anonymous.get(app.url("/admin/sso")).send().await.unwrap();
@@ -489,7 +461,7 @@ async fn an_admin_enables_and_enforces_sso_on_the_page_after_confirming_and_othe
     assert_eq!(now["enabled"], true);
     assert_eq!(now["enforced"], true);
     assert_eq!(now["allow_admin_password_login"], true);
-    let (status, _) = password_page(&app, &app.new_browser(), "bob@acme.example").await;
+    let (status, _) = password_attempt(&app, "bob@acme.example").await;
     assert_eq!(status, 403);
     // A bad value is refused on the page and nothing is stored.
     let res = app
@@ -525,11 +497,8 @@ async fn an_empty_account_name_is_found_by_the_verified_email_domain() {
         .await
         .unwrap()
         .contains(messages::SSO_NOT_CONFIGURED));
-    verified_domain(&saml.app, ACCOUNT, "okta-co.example").await;
+    verify_domain(&saml.app, ACCOUNT, "okta-co.example").await;
     let res = start_sso(&saml.app, "", EMAIL).await;
     assert_eq!(res.status(), 303);
-    assert!(
-        location(&res).starts_with(crate::saml_sign_in::IDP_SSO),
-        "to the IdP"
-    );
+    assert!(location(&res).starts_with(SAML_IDP_SSO), "to the IdP");
 }

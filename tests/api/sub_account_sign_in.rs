@@ -3,47 +3,26 @@
 //! the sub-account the user asked for, and the trust rules (SPEC §3.8) count the ancestor's
 //! connection as the sub-account's own.
 
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sso_broker::domain::messages;
 use sso_broker::sso::devidp::saml::DevSamlIdp;
-use sso_broker::sso::devidp::DevUser;
 
-use crate::entra_sign_in::{at_idp, contoso_account, me, oid_of, start};
-use crate::helpers::{broker_path, location, spawn_app, spawn_entra_app, TestApp, CONTOSO};
-use crate::saml_sign_in::connect;
-use crate::trust_between_accounts::saml_sign_in;
-
-async fn sub_account(app: &TestApp, name: &str, parent: &str) {
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts",
-            Some(json!({ "name": name, "parent": parent })),
-        )
-        .await;
-    assert_eq!(res.status(), 201, "create {name}");
-}
+use crate::helpers::{
+    add_dev_user, at_idp, broker_path, connect_saml, contoso_account, location, oid_of,
+    saml_sign_in, spawn_app, spawn_entra_app, start_sso, CONTOSO,
+};
 
 #[tokio::test]
 async fn a_sub_account_signs_in_through_its_parents_entra_tenant() {
     let (app, idp) = spawn_entra_app().await;
     contoso_account(&app).await;
-    sub_account(&app, "acme-eu", "acme").await;
-    sub_account(&app, "acme-eu-paris", "acme-eu").await;
+    app.create_sub_account("acme-eu", "acme").await;
+    app.create_sub_account("acme-eu-paris", "acme-eu").await;
     app.create_user("acme-eu-paris", "eve", "eve@contoso.example")
         .await;
-    idp.update_tenant(CONTOSO, |t| {
-        t.users.push(DevUser {
-            oid: uuid::Uuid::new_v4().to_string(),
-            email: "eve@contoso.example".into(),
-            name: "Eve".into(),
-            email_verified: true,
-            wids: vec![],
-        })
-    });
+    add_dev_user(&idp, CONTOSO, "eve@contoso.example", "Eve", true);
     // Two levels down, no connection of its own: the nearest ancestor with one is `acme`.
-    let res = start(&app, "acme-eu-paris", "eve@contoso.example").await;
+    let res = start_sso(&app, "acme-eu-paris", "eve@contoso.example").await;
     assert_eq!(res.status(), 303);
     let authorize = location(&res);
     assert!(
@@ -57,7 +36,7 @@ async fn a_sub_account_signs_in_through_its_parents_entra_tenant() {
     .await;
     let res = app.get(&broker_path(&callback)).await;
     assert_eq!(res.status(), 303, "signed in");
-    let me = me(&app).await;
+    let me = app.me_json().await;
     assert_eq!(me["username"], "eve");
     assert_eq!(
         me["account"], "acme-eu-paris",
@@ -74,8 +53,8 @@ async fn a_sub_account_signs_in_through_its_parents_saml_connection() {
     app.create_account("acme").await;
     app.enable_sso("acme").await;
     let idp = DevSamlIdp::generate("acme-okta").unwrap();
-    let connection = connect(&app, "acme", &idp, false).await;
-    sub_account(&app, "acme-eu", "acme").await;
+    let connection = connect_saml(&app, "acme", &idp, false).await;
+    app.create_sub_account("acme-eu", "acme").await;
     app.create_user("acme-eu", "eve", "eve@acme.example").await;
     let res = saml_sign_in(
         &app,
@@ -99,11 +78,11 @@ async fn a_sub_account_with_its_own_connection_uses_it_and_not_its_parents() {
     app.create_account("acme").await;
     app.enable_sso("acme").await;
     let parent_idp = DevSamlIdp::generate("acme-okta").unwrap();
-    let parent = connect(&app, "acme", &parent_idp, false).await;
-    sub_account(&app, "acme-eu", "acme").await;
+    let parent = connect_saml(&app, "acme", &parent_idp, false).await;
+    app.create_sub_account("acme-eu", "acme").await;
     app.enable_sso("acme-eu").await;
     let own_idp = DevSamlIdp::generate("acme-eu-okta").unwrap();
-    let own = connect(&app, "acme-eu", &own_idp, false).await;
+    let own = connect_saml(&app, "acme-eu", &own_idp, false).await;
     app.create_user("acme-eu", "eve", "eve@acme.example").await;
     // A response of the parent's IdP to the parent's ACS does not answer this flow.
     let res = saml_sign_in(
@@ -129,10 +108,10 @@ async fn a_sub_account_of_a_parent_without_sso_is_not_configured() {
     app.create_account("acme").await;
     let idp = DevSamlIdp::generate("acme-okta").unwrap();
     // Connected, but the parent never turned SSO on.
-    connect(&app, "acme", &idp, false).await;
-    sub_account(&app, "acme-eu", "acme").await;
+    connect_saml(&app, "acme", &idp, false).await;
+    app.create_sub_account("acme-eu", "acme").await;
     app.create_user("acme-eu", "eve", "eve@acme.example").await;
-    let res = start(&app, "acme-eu", "eve@acme.example").await;
+    let res = start_sso(&app, "acme-eu", "eve@acme.example").await;
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
     assert!(html.contains(messages::SSO_NOT_CONFIGURED), "{html}");

@@ -3,15 +3,10 @@
 
 use sso_broker::domain::messages;
 
-use crate::helpers::{csrf_from, spawn_app, spawn_app_with, TestApp, PASSWORD};
+use crate::helpers::{csrf_from, spawn_app, spawn_app_with, start_sso, TestApp, PASSWORD};
 
 async fn sso_attempt(app: &TestApp, account: &str) -> reqwest::Response {
-    app.submit(
-        "/login/sso",
-        "/login/sso",
-        &[("account", account), ("email", "ada@acme.example.com")],
-    )
-    .await
+    start_sso(app, account, "ada@acme.example.com").await
 }
 
 #[tokio::test]

@@ -8,9 +8,7 @@ use crate::helpers::{location, spawn_app, TestApp, PASSWORD};
 
 async fn enrolled_app() -> (TestApp, sso_broker::auth::totp::TotpSecret, Vec<String>) {
     let app = spawn_app().await;
-    app.with_user().await;
-    app.sign_in("ada", PASSWORD).await;
-    let (secret, codes) = app.enroll_totp().await;
+    let (secret, codes) = app.with_totp_user().await;
     app.submit("/logout", "/logout", &[]).await;
     // Leave the enrollment step behind so its code counts as used.
     app.clock.advance(Duration::seconds(90));

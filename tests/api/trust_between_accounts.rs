@@ -2,25 +2,22 @@
 //! account's IdP claims a member whose home is another account, by email (SAML and Entra),
 //! then switches into the victim's home account. Refused unless the account may claim the user.
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use sso_broker::clock::Clock;
 use sso_broker::db::identity_link::IdentityLink;
 use sso_broker::domain::messages;
-use sso_broker::sso::devidp::saml::{decode_redirect_authn_request, DevSamlIdp, ResponseSpec};
-use sso_broker::sso::devidp::{DevIdp, DevUser};
+use sso_broker::sso::devidp::saml::DevSamlIdp;
+use sso_broker::sso::devidp::DevIdp;
 
-use crate::admin_pages::add_membership;
-use crate::entra_sign_in::{at_idp, contoso_account, oid_of, start};
 use crate::helpers::{
-    broker_path, csrf_from, escaped, location, spawn_app, spawn_entra_app, TestApp, FABRIKAM,
-    PASSWORD,
+    add_dev_user, add_membership, at_idp, broker_path, check_tenant, connect_entra, connect_saml,
+    contoso_account, csrf_from, escaped, flow_to_callback, identity_links, location, me_status,
+    oid_of, post_saml_response, saml_response, saml_sign_in, spawn_app, spawn_entra_app,
+    sso_reasons, start_sso, verify_domain, TestApp, CONTOSO, FABRIKAM, PASSWORD,
+    SAML_IDP_ENTITY as IDP_ENTITY,
 };
-use crate::saml_sign_in::{connect, IDP_ENTITY};
 
 const JANE: &str = "jane@acme.example";
-const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
-const AMR: &str = "http://schemas.microsoft.com/claims/authnmethodsreferences";
 
 /// `acme` (jane's home, where she is admin) signs in through its own SAML IdP, enforces SSO and
 /// requires IdP MFA. `acme-eu` has another admin's SAML IdP — one that even names the same
@@ -33,32 +30,20 @@ struct TwoAccounts {
     acme_eu: Value,
 }
 
-async fn create_admin(app: &TestApp, account: &str, email: &str) {
-    let body = json!({ "email": email, "username": email, "role": "admin", "password": PASSWORD });
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{account}/users"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-}
-
 async fn two_accounts() -> TwoAccounts {
     let app = spawn_app().await;
     app.create_account("acme").await;
     app.create_account("acme-eu").await;
-    create_admin(&app, "acme", JANE).await;
+    app.create_user_with_role("acme", JANE, JANE, "admin").await;
     app.enable_sso("acme").await;
     let acme_idp = DevSamlIdp::generate("acme-okta").unwrap();
-    let acme = connect(&app, "acme", &acme_idp, false).await;
+    let acme = connect_saml(&app, "acme", &acme_idp, false).await;
     let mut policy = crate::helpers::sso_settings(true, true);
     policy["require_idp_mfa"] = json!(true);
     assert_eq!(app.put_sso("acme", policy).await.status(), 200);
     app.enable_sso("acme-eu").await;
     let attacker_idp = DevSamlIdp::generate("attacker").unwrap();
-    let acme_eu = connect(&app, "acme-eu", &attacker_idp, true).await;
+    let acme_eu = connect_saml(&app, "acme-eu", &attacker_idp, true).await;
     add_membership(&app, JANE, "acme-eu", "user").await;
     TwoAccounts {
         app,
@@ -69,101 +54,9 @@ async fn two_accounts() -> TwoAccounts {
     }
 }
 
-/// A signed response of `idp` to `connection`'s ACS for `email`, with MFA evidence or not.
-fn response(
-    app: &TestApp,
-    connection: &Value,
-    request_id: Option<&str>,
-    email: &str,
-    mfa: bool,
-) -> ResponseSpec {
-    let mut spec = ResponseSpec::new(
-        IDP_ENTITY,
-        connection["acs_url"].as_str().unwrap(),
-        connection["sp_entity_id"].as_str().unwrap(),
-        email,
-        app.clock.now(),
-    );
-    spec.in_response_to = request_id.map(str::to_string);
-    let methods = if mfa {
-        vec!["pwd".to_string(), MULTIPLE_AUTHN.to_string()]
-    } else {
-        vec!["pwd".to_string()]
-    };
-    spec.attributes.push((AMR.into(), methods));
-    spec
-}
-
-async fn post_response(
-    app: &TestApp,
-    idp: &DevSamlIdp,
-    connection: &Value,
-    spec: &ResponseSpec,
-    relay_state: Option<&str>,
-) -> reqwest::Response {
-    let xml = idp.response_xml(spec).unwrap();
-    let field = data_encoding::BASE64.encode(xml.as_bytes());
-    let mut form = vec![("SAMLResponse", field.as_str())];
-    if let Some(rs) = relay_state {
-        form.push(("RelayState", rs));
-    }
-    let path = format!("/sso/saml/acs/{}", connection["id"].as_str().unwrap());
-    app.post_form(&path, &form).await
-}
-
-/// SP-initiated sign-in of `email` into `account` through its SAML connection.
-pub(crate) async fn saml_sign_in(
-    app: &TestApp,
-    account: &str,
-    idp: &DevSamlIdp,
-    connection: &Value,
-    email: &str,
-    mfa: bool,
-) -> reqwest::Response {
-    let res = start(app, account, email).await;
-    assert_eq!(res.status(), 303, "redirect to the IdP");
-    let url = url::Url::parse(&location(&res)).unwrap();
-    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
-    let request = decode_redirect_authn_request(&query["SAMLRequest"]).unwrap();
-    let spec = response(app, connection, Some(&request.id), email, mfa);
-    post_response(app, idp, connection, &spec, Some(&query["RelayState"])).await
-}
-
-async fn sso_reasons(app: &TestApp, account: &str) -> Vec<String> {
-    app.audit(account)
-        .await
-        .into_iter()
-        .filter(|e| e["action"] == "login.sso")
-        .filter_map(|e| e["reason"].as_str().map(str::to_string))
-        .collect()
-}
-
-async fn links_of(app: &TestApp, username: &str) -> Vec<IdentityLink> {
-    let username = username.to_string();
-    app.state
-        .db
-        .run(move |conn| {
-            let user = sso_broker::db::user::User::find_by_username(conn, &username)?.unwrap();
-            IdentityLink::list_for_user(conn, &user.id)
-        })
-        .await
-        .unwrap()
-}
-
 async fn switch(app: &TestApp, account: &str) -> reqwest::Response {
     app.submit("/", "/account/switch", &[("account", account)])
         .await
-}
-
-async fn verify_domain(app: &TestApp, account: &str, domain: &str) {
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/accounts/{account}/domains"),
-            Some(json!({ "domain": domain, "verified": true })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
 }
 
 #[tokio::test]
@@ -171,7 +64,7 @@ async fn another_accounts_saml_idp_cannot_claim_a_member_by_email() {
     let t = two_accounts().await;
     let app = &t.app;
     // SP-initiated: refused before the IdP is even asked.
-    let res = start(app, "acme-eu", JANE).await;
+    let res = start_sso(app, "acme-eu", JANE).await;
     assert_ne!(res.status(), 303, "no redirect to the attacker's IdP");
     assert!(res
         .text()
@@ -179,8 +72,8 @@ async fn another_accounts_saml_idp_cannot_claim_a_member_by_email() {
         .unwrap()
         .contains(messages::EMAIL_NOT_CONFIGURED));
     // IdP-initiated: a validly signed response of acme-eu's IdP naming jane.
-    let spec = response(app, &t.acme_eu, None, JANE, true);
-    let res = post_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
+    let spec = saml_response(app, &t.acme_eu, None, JANE, true);
+    let res = post_saml_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
     assert_eq!(res.status(), 401);
     assert!(res
         .text()
@@ -194,7 +87,7 @@ async fn another_accounts_saml_idp_cannot_claim_a_member_by_email() {
         2,
         "both attempts audited as foreign_user: {reasons:?}"
     );
-    assert!(links_of(app, JANE).await.is_empty(), "nothing linked");
+    assert!(identity_links(app, JANE).await.is_empty(), "nothing linked");
     // Jane herself still signs in through acme's own IdP.
     let res = saml_sign_in(app, "acme", &t.acme_idp, &t.acme, JANE, true).await;
     assert_eq!(res.status(), 303);
@@ -210,10 +103,10 @@ async fn a_member_linked_through_a_verified_domain_cannot_switch_into_an_enforci
     let t = two_accounts().await;
     let app = &t.app;
     verify_domain(app, "acme-eu", "acme.example").await;
-    let spec = response(app, &t.acme_eu, None, JANE, true);
-    let res = post_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
+    let spec = saml_response(app, &t.acme_eu, None, JANE, true);
+    let res = post_saml_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
     assert_eq!(res.status(), 303, "acme-eu owns the domain: linked");
-    assert_eq!(links_of(app, JANE).await.len(), 1);
+    assert_eq!(identity_links(app, JANE).await.len(), 1);
     let me: Value = app.me().await.json().await.unwrap();
     assert_eq!(me["account"], "acme-eu");
     // acme enforces SSO through its own IdP: acme-eu's sign-in does not carry into it.
@@ -234,7 +127,7 @@ async fn a_member_linked_through_a_verified_domain_cannot_switch_into_an_enforci
     let me: Value = app.me().await.json().await.unwrap();
     assert_eq!(me["account"], "acme");
     assert_eq!(
-        links_of(app, JANE).await.len(),
+        identity_links(app, JANE).await.len(),
         2,
         "one identity per connection"
     );
@@ -299,34 +192,11 @@ async fn switching_follows_what_the_target_account_admits_now() {
 async fn entra_two_accounts() -> (TestApp, std::sync::Arc<DevIdp>) {
     let (app, idp) = spawn_entra_app().await;
     contoso_account(&app).await;
-    idp.update_tenant(FABRIKAM, |t| {
-        t.consented = true;
-        t.users.push(DevUser {
-            oid: uuid::Uuid::new_v4().to_string(),
-            email: "ada@contoso.example".into(),
-            name: "Not Ada".into(),
-            email_verified: true,
-            wids: vec![],
-        });
-    });
+    idp.update_tenant(FABRIKAM, |t| t.consented = true);
+    add_dev_user(&idp, FABRIKAM, "ada@contoso.example", "Not Ada", true);
     app.create_account("acme-eu").await;
     app.enable_sso("acme-eu").await;
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/acme-eu/connections",
-            Some(json!({ "kind": "entra" })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let res = app
-        .api(
-            Method::POST,
-            "/api/v1/accounts/acme-eu/entra/tenants",
-            Some(json!({ "tenant_id": FABRIKAM })),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    connect_entra(&app, "acme-eu", FABRIKAM).await;
     add_membership(&app, "ada", "acme-eu", "user").await;
     (app, idp)
 }
@@ -334,7 +204,7 @@ async fn entra_two_accounts() -> (TestApp, std::sync::Arc<DevIdp>) {
 #[tokio::test]
 async fn another_accounts_entra_tenant_cannot_claim_a_member_by_email() {
     let (app, idp) = entra_two_accounts().await;
-    let res = start(&app, "acme-eu", "ada@contoso.example").await;
+    let res = start_sso(&app, "acme-eu", "ada@contoso.example").await;
     assert_ne!(res.status(), 303, "no redirect to the attacker's tenant");
     assert!(res
         .text()
@@ -348,7 +218,7 @@ async fn another_accounts_entra_tenant_cannot_claim_a_member_by_email() {
     // While acme-eu held a verified claim on contoso.example the flow could start; the claim is
     // gone by the time the token comes back, and the callback judges what holds then.
     verify_domain(&app, "acme-eu", "contoso.example").await;
-    let res = start(&app, "acme-eu", "ada@contoso.example").await;
+    let res = start_sso(&app, "acme-eu", "ada@contoso.example").await;
     assert_eq!(res.status(), 303);
     let callback = at_idp(
         &location(&res),
@@ -378,14 +248,17 @@ async fn another_accounts_entra_tenant_cannot_claim_a_member_by_email() {
         2,
         "{reasons:?}"
     );
-    assert!(links_of(&app, "ada").await.is_empty(), "nothing linked");
+    assert!(
+        identity_links(&app, "ada").await.is_empty(),
+        "nothing linked"
+    );
 }
 
 #[tokio::test]
 async fn an_entra_identity_is_linked_when_the_domain_is_verified_by_that_account() {
     let (app, idp) = entra_two_accounts().await;
     verify_domain(&app, "acme-eu", "contoso.example").await;
-    let res = start(&app, "acme-eu", "ada@contoso.example").await;
+    let res = start_sso(&app, "acme-eu", "ada@contoso.example").await;
     assert_eq!(res.status(), 303);
     let callback = at_idp(
         &location(&res),
@@ -399,33 +272,24 @@ async fn an_entra_identity_is_linked_when_the_domain_is_verified_by_that_account
         (me["username"].as_str(), me["account"].as_str()),
         (Some("ada"), Some("acme-eu"))
     );
-    assert_eq!(links_of(&app, "ada").await.len(), 1);
+    assert_eq!(identity_links(&app, "ada").await.len(), 1);
 }
 
 #[tokio::test]
 async fn revoking_the_tenant_ends_the_sessions_it_admitted() {
     let (app, idp) = spawn_entra_app().await;
     contoso_account(&app).await;
-    let callback = crate::entra_sign_in::flow_to_callback(
+    let callback = flow_to_callback(
         &app,
         "ada@contoso.example",
-        &oid_of(&idp, crate::helpers::CONTOSO, "ada@contoso.example"),
+        &oid_of(&idp, CONTOSO, "ada@contoso.example"),
     )
     .await;
     assert_eq!(app.get(&broker_path(&callback)).await.status(), 303);
     assert_eq!(app.me().await.status(), 200);
     // The customer removes the app; the re-check marks the tenant revoked.
-    idp.update_tenant(crate::helpers::CONTOSO, |t| t.consented = false);
-    let res = app
-        .api(
-            Method::POST,
-            &format!(
-                "/api/v1/accounts/acme/entra/tenants/{}/check",
-                crate::helpers::CONTOSO
-            ),
-            None,
-        )
-        .await;
+    idp.update_tenant(CONTOSO, |t| t.consented = false);
+    let res = check_tenant(&app, "acme", CONTOSO).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "revoked");
     let res = app.get("/").await;
@@ -439,25 +303,21 @@ async fn revoking_the_tenant_ends_the_sessions_it_admitted() {
 async fn approving_a_revoked_tenant_again_does_not_revive_its_old_sessions() {
     let (app, idp) = spawn_entra_app().await;
     contoso_account(&app).await;
-    let ada = oid_of(&idp, crate::helpers::CONTOSO, "ada@contoso.example");
-    let callback = crate::entra_sign_in::flow_to_callback(&app, "ada@contoso.example", &ada).await;
+    let ada = oid_of(&idp, CONTOSO, "ada@contoso.example");
+    let callback = flow_to_callback(&app, "ada@contoso.example", &ada).await;
     assert_eq!(app.get(&broker_path(&callback)).await.status(), 303);
     assert_eq!(app.me().await.status(), 200);
     let check = || async {
-        let path = format!(
-            "/api/v1/accounts/acme/entra/tenants/{}/check",
-            crate::helpers::CONTOSO
-        );
-        let res = app.api(Method::POST, &path, None).await;
+        let res = check_tenant(&app, "acme", CONTOSO).await;
         assert_eq!(res.status(), 200);
         res.json::<Value>().await.unwrap()["status"].clone()
     };
     app.clock.advance(chrono::Duration::minutes(1));
-    idp.update_tenant(crate::helpers::CONTOSO, |t| t.consented = false);
+    idp.update_tenant(CONTOSO, |t| t.consented = false);
     assert_eq!(check().await, "revoked");
     // The customer consents again before Ada's browser comes back.
     app.clock.advance(chrono::Duration::minutes(1));
-    idp.update_tenant(crate::helpers::CONTOSO, |t| t.consented = true);
+    idp.update_tenant(CONTOSO, |t| t.consented = true);
     assert_eq!(check().await, "approved");
     let res = app.get("/").await;
     assert_eq!(
@@ -466,7 +326,7 @@ async fn approving_a_revoked_tenant_again_does_not_revive_its_old_sessions() {
         "the old session stays ended"
     );
     // A fresh sign-in under the new approval works.
-    let callback = crate::entra_sign_in::flow_to_callback(&app, "ada@contoso.example", &ada).await;
+    let callback = flow_to_callback(&app, "ada@contoso.example", &ada).await;
     assert_eq!(app.get(&broker_path(&callback)).await.status(), 303);
     assert_eq!(app.get("/").await.status(), 200);
 }
@@ -503,8 +363,11 @@ async fn deleting_the_saml_connection_ends_the_sessions_it_admitted() {
         .await
         .unwrap();
     assert_eq!(app.me().await.status(), 401, "the SSO session ended");
-    let res = browser.get(app.url("/api/v1/me")).send().await.unwrap();
-    assert_eq!(res.status(), 200, "the password session stays");
+    assert_eq!(
+        me_status(app, &browser).await,
+        200,
+        "the password session stays"
+    );
 }
 
 #[tokio::test]
@@ -531,8 +394,8 @@ async fn a_link_made_before_the_trust_rules_no_longer_admits_another_accounts_us
         })
         .await
         .unwrap();
-    let spec = response(app, &t.acme_eu, None, JANE, true);
-    let res = post_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
+    let spec = saml_response(app, &t.acme_eu, None, JANE, true);
+    let res = post_saml_response(app, &t.attacker_idp, &t.acme_eu, &spec, None).await;
     assert_eq!(res.status(), 401);
     assert!(res
         .text()
