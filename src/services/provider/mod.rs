@@ -3,4 +3,5 @@
 //! `routes::oidc` and the operator API `routes::api::oidc_clients`.
 
 pub mod clients;
+pub mod minting;
 pub mod signing_keys;
