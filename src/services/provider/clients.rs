@@ -426,6 +426,13 @@ pub async fn authenticate_client(
         (ClientType::Public, Some(_), _) => return Err(ClientAuthError::UnexpectedSecret),
         (ClientType::Public, None, _) => {}
     }
+    Ok(registration_of(&row, client_type)?)
+}
+
+fn registration_of(
+    row: &OidcClient,
+    client_type: ClientType,
+) -> Result<AuthenticatedClient, ServiceError> {
     Ok(AuthenticatedClient {
         client_id: ClientId::from_stored(row.id.clone()),
         name: row.name.clone(),
@@ -438,4 +445,17 @@ pub async fn authenticate_client(
             .map(AccountId::from_stored)
             .collect(),
     })
+}
+
+/// The registration of `client_id` without authenticating it (the authorization endpoint,
+/// where the client is named in the browser's request), if there is such a client.
+pub fn find_registration(
+    conn: &mut DbConnection,
+    client_id: &str,
+) -> Result<Option<AuthenticatedClient>, ServiceError> {
+    let Some(row) = OidcClient::find(conn, client_id)? else {
+        return Ok(None);
+    };
+    let client_type = stored_type(&row)?;
+    registration_of(&row, client_type).map(Some)
 }

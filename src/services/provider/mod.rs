@@ -2,6 +2,8 @@
 //! registered clients and its signing keys. Protocol code is `oidc_provider`; endpoints are
 //! `routes::oidc` and the operator API `routes::api::oidc_clients`.
 
+pub mod authorize;
 pub mod clients;
+pub mod codes;
 pub mod minting;
 pub mod signing_keys;
