@@ -72,6 +72,8 @@ pub struct Settings {
     pub oidc_id_token_lifetime: chrono::Duration,
     /// Age at which the signing key is replaced (SPEC §7.4).
     pub oidc_key_rotation: chrono::Duration,
+    /// How long after the sign-in an `offline_access` refresh family lives (SPEC §7.2).
+    pub oidc_offline_lifetime: chrono::Duration,
 }
 
 const PREFIX: &str = "SSO_BROKER_";
@@ -106,6 +108,7 @@ const KEYS: &[&str] = &[
     "OIDC_ACCESS_TOKEN_SECONDS",
     "OIDC_ID_TOKEN_SECONDS",
     "OIDC_KEY_ROTATION_DAYS",
+    "OIDC_OFFLINE_DAYS",
 ];
 
 impl Settings {
@@ -320,7 +323,14 @@ impl Settings {
             90,
             1..=3650,
         )?;
+        let oidc_offline_days = parse_number(
+            "SSO_BROKER_OIDC_OFFLINE_DAYS",
+            get("OIDC_OFFLINE_DAYS"),
+            30,
+            1..=365,
+        )?;
         Ok(Self {
+            oidc_offline_lifetime: chrono::Duration::days(oidc_offline_days),
             oidc_access_token_lifetime: chrono::Duration::seconds(oidc_access_token_seconds),
             oidc_id_token_lifetime: chrono::Duration::seconds(oidc_id_token_seconds),
             oidc_key_rotation: chrono::Duration::days(oidc_key_rotation_days),
@@ -609,6 +619,7 @@ mod tests {
         assert_eq!(s.oidc_access_token_lifetime, chrono::Duration::seconds(300));
         assert_eq!(s.oidc_id_token_lifetime, chrono::Duration::seconds(300));
         assert_eq!(s.oidc_key_rotation, chrono::Duration::days(90));
+        assert_eq!(s.oidc_offline_lifetime, chrono::Duration::days(30));
         let s = settings(&[
             ("SSO_BROKER_OIDC_ACCESS_TOKEN_SECONDS", "600"),
             ("SSO_BROKER_OIDC_ID_TOKEN_SECONDS", "120"),

@@ -7,3 +7,4 @@ pub mod authorize_request;
 pub mod claims;
 pub mod discovery;
 pub mod signing;
+pub mod token_error;

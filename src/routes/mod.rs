@@ -38,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             oidc_paths::AUTHORIZE,
             web::post().to(oidc::authorize::authorize_post),
         )
+        .route(oidc_paths::TOKEN, web::post().to(oidc::token::exchange))
         .route(
             oidc_paths::AUTHORIZE_CONTINUE,
             web::get().to(oidc::authorize::resume),

@@ -23,6 +23,7 @@ mod oidc_authorize;
 mod oidc_clients;
 mod oidc_flow;
 mod oidc_keys;
+mod oidc_token;
 mod operations;
 mod operator_api;
 mod password_login;

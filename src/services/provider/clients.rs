@@ -338,8 +338,8 @@ pub async fn update(
         .await
 }
 
-/// Deletes a client: from then on it cannot authenticate or start an authorization.
-// The tokens it holds are revoked here too once the token endpoint exists (SPEC §7.1).
+/// Deletes a client: from then on it cannot authenticate or start an authorization, and its
+/// refresh tokens (and the access tokens of their families) are revoked (SPEC §7.1).
 pub async fn delete(
     state: &AppState,
     client_id: String,
@@ -353,6 +353,12 @@ pub async fn delete(
             crate::db::transaction(conn, |conn| {
                 let row = OidcClient::find(conn, &client_id)?.ok_or_else(client_not_found)?;
                 OidcClient::delete(conn, &row.id)?;
+                crate::db::oidc_refresh_family::OidcRefreshFamily::revoke_for_client(
+                    conn,
+                    &row.id,
+                    now,
+                    "client_deleted",
+                )?;
                 record(conn, &meta, now, &actor, "oidc_client.delete", &row)
             })
         })

@@ -6,4 +6,6 @@ pub mod authorize;
 pub mod clients;
 pub mod codes;
 pub mod minting;
+pub mod refresh;
 pub mod signing_keys;
+pub mod token;
