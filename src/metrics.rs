@@ -27,6 +27,14 @@ impl Metrics {
         );
     }
 
+    /// Counts a token request of the OpenID Provider by grant and outcome (`issued`, `refused`).
+    pub fn oidc_token(&self, grant: &str, outcome: &str) {
+        self.incr(
+            "sso_broker_oidc_tokens_total",
+            &format!("grant=\"{grant}\",outcome=\"{outcome}\""),
+        );
+    }
+
     /// Renders every counter as Prometheus text exposition.
     pub fn render(&self) -> String {
         let counters = self

@@ -173,6 +173,14 @@ fn spawn_purge(state: AppState) {
                         conn,
                         now - chrono::Duration::hours(1),
                     )?;
+                    crate::db::oidc_authorization_request::OidcAuthorizationRequest::purge_before(
+                        conn,
+                        now - chrono::Duration::hours(1),
+                    )?;
+                    crate::db::oidc_authorization_code::OidcAuthorizationCode::purge_before(
+                        conn,
+                        now - chrono::Duration::days(1),
+                    )?;
                     crate::db::throttle_event::ThrottleEvent::purge_before(
                         conn,
                         now - chrono::Duration::days(1),

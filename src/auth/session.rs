@@ -5,9 +5,9 @@
 use actix_session::Session;
 use chrono::{DateTime, Duration, Utc};
 
+use super::session_store::{AUTH_ENTRY, EXPIRED_MARKER, SID_ENTRY};
+use crate::crypto::tokens::random_token;
 use crate::domain::{AccountId, AuthMethod, IdpKind, MfaEvidence, UserId};
-
-use super::session_store::{AUTH_ENTRY, EXPIRED_MARKER};
 
 const PENDING_ENTRY: &str = "pending_second_factor";
 /// The OTP page must be completed within this time after the password step.
@@ -76,19 +76,45 @@ impl SessionPolicy {
         let Ok(Some(auth)) = session.get::<SignedIn>(AUTH_ENTRY) else {
             return SessionView::Anonymous;
         };
+        if self.is_live(&auth, now) {
+            SessionView::SignedIn(auth)
+        } else {
+            SessionView::Expired
+        }
+    }
+
+    /// Whether a sign-in is within its idle timeout and absolute lifetime at `now`.
+    pub fn is_live(&self, auth: &SignedIn, now: DateTime<Utc>) -> bool {
         let now = now.timestamp();
         let too_old = now - auth.authenticated_at >= self.lifetime.num_seconds()
             || auth.not_after.is_some_and(|t| now >= t);
         let idle = now - auth.last_seen_at >= self.idle_timeout.num_seconds();
-        if too_old || idle {
-            SessionView::Expired
-        } else {
-            SessionView::SignedIn(auth)
-        }
+        !(too_old || idle)
     }
 }
 
-/// Records a completed sign-in under a fresh session id (session fixation defence).
+/// Bytes of randomness in a broker session id.
+const SID_BYTES: usize = 24;
+
+/// The broker session id (SPEC §7.3 `sid`) of a signed-in session, made now if the session
+/// predates session ids. Random, never derived from the cookie's key, and kept when the key
+/// is renewed (account switch), so every token of one sign-in names the same session.
+pub fn session_id(session: &Session) -> Result<String, actix_session::SessionInsertError> {
+    if let Ok(Some(sid)) = session.get::<String>(SID_ENTRY) {
+        return Ok(sid);
+    }
+    let sid = random_token(SID_BYTES);
+    session.insert(SID_ENTRY, &sid)?;
+    Ok(sid)
+}
+
+/// The sign-in recorded in a stored session state (as `BrokerSessionStore` returns it).
+pub fn signed_in_of(state: &std::collections::HashMap<String, String>) -> Option<SignedIn> {
+    serde_json::from_str(state.get(AUTH_ENTRY)?).ok()
+}
+
+/// Records a completed sign-in under a fresh session key (session fixation defence) and a
+/// fresh broker session id: a new sign-in is a new broker session (SPEC §7.3 `sid`).
 pub fn sign_in(
     session: &Session,
     signed_in: &SignedIn,
@@ -96,6 +122,7 @@ pub fn sign_in(
     session.renew();
     session.remove(PENDING_ENTRY);
     session.remove(EXPIRED_MARKER);
+    session.insert(SID_ENTRY, random_token(SID_BYTES))?;
     session.insert(AUTH_ENTRY, signed_in)
 }
 
@@ -118,6 +145,7 @@ pub fn begin_second_factor(
 ) -> Result<(), actix_session::SessionInsertError> {
     session.renew();
     session.remove(AUTH_ENTRY);
+    session.remove(SID_ENTRY);
     session.remove(EXPIRED_MARKER);
     session.insert(PENDING_ENTRY, pending)
 }

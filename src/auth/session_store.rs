@@ -27,6 +27,8 @@ use crate::db::{Db, DbError};
 pub const EXPIRED_MARKER: &str = "_expired";
 /// State entry holding the signed-in identity (see `auth::session`).
 pub const AUTH_ENTRY: &str = "auth";
+/// State entry holding the broker session id (SPEC §7.3 `sid`; see `auth::session`).
+pub const SID_ENTRY: &str = "sid";
 
 type State = HashMap<String, String>;
 
@@ -53,6 +55,9 @@ struct StoredSession {
     state: State,
     expires_at: i64,
     revoked: bool,
+    /// The broker session id, copied from the state (`SID_ENTRY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
 }
 
 /// How long a Redis record outlives its expiry, so an expired session can still be recognised.
@@ -183,6 +188,53 @@ impl BrokerSessionStore {
         }
     }
 
+    /// The state of the live session (not revoked, not expired in the store) of `user_id`
+    /// carrying broker session id `sid`, if any. Idle and absolute limits of the sign-in are
+    /// the caller's to judge (`auth::session::SessionPolicy::is_live`).
+    pub async fn live_state_by_sid(
+        &self,
+        user_id: &str,
+        sid: &str,
+    ) -> anyhow::Result<Option<HashMap<String, String>>> {
+        let now = self.clock.now();
+        match &self.backend {
+            Backend::Db(db) => {
+                let (user_id, sid) = (user_id.to_string(), sid.to_string());
+                let rows = db
+                    .run(move |conn| SessionRow::find_live_by_sid(conn, &sid, now.naive_utc()))
+                    .await?;
+                let Some(row) = rows
+                    .into_iter()
+                    .find(|r| r.user_id.as_deref() == Some(user_id.as_str()))
+                else {
+                    return Ok(None);
+                };
+                Ok(Some(serde_json::from_str(&row.state)?))
+            }
+            Backend::Redis { conn, prefix } => {
+                // Through the user's index: a user has few sessions, and no extra key has to
+                // be kept in step with renewals and revocations.
+                let mut conn = conn.clone();
+                let hashes: Vec<String> = conn.smembers(user_index_key(prefix, user_id)).await?;
+                for hash in hashes {
+                    let raw: Option<String> = conn.get(session_key(prefix, &hash)).await?;
+                    let Some(stored) =
+                        raw.and_then(|r| serde_json::from_str::<StoredSession>(&r).ok())
+                    else {
+                        continue;
+                    };
+                    if !stored.revoked
+                        && stored.expires_at > now.timestamp()
+                        && stored.sid.as_deref() == Some(sid)
+                    {
+                        return Ok(Some(stored.state));
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+
     fn expiry(&self, ttl: &CookieDuration) -> DateTime<Utc> {
         self.clock.now() + Duration::seconds(ttl.whole_seconds())
     }
@@ -198,6 +250,7 @@ impl BrokerSessionStore {
                         state: serde_json::from_str(&row.state)?,
                         expires_at: row.expires_at.and_utc().timestamp(),
                         revoked: row.revoked_at.is_some(),
+                        sid: row.sid,
                     }),
                 })
             }
@@ -216,6 +269,7 @@ impl BrokerSessionStore {
         create: bool,
     ) -> anyhow::Result<bool> {
         let user_id = user_id_of(&state);
+        let sid = sid_of(&state);
         let now = self.clock.now();
         match &self.backend {
             Backend::Db(db) => {
@@ -232,6 +286,7 @@ impl BrokerSessionStore {
                                 updated_at: now,
                                 expires_at,
                                 revoked_at: None,
+                                sid,
                             }
                             .insert(conn)
                             .map(|_| true)
@@ -240,6 +295,7 @@ impl BrokerSessionStore {
                                 conn,
                                 &hash,
                                 user_id.as_deref(),
+                                sid.as_deref(),
                                 &state_json,
                                 now,
                                 expires_at,
@@ -255,6 +311,7 @@ impl BrokerSessionStore {
                     state,
                     expires_at: expires_at.timestamp(),
                     revoked: false,
+                    sid,
                 };
                 let mut invocation = WRITE.key(session_key(prefix, &hash));
                 if let Some(user_id) = &user_id {
@@ -285,6 +342,11 @@ fn user_index_key(prefix: &str, user_id: &str) -> String {
 fn user_id_of(state: &State) -> Option<String> {
     let auth: serde_json::Value = serde_json::from_str(state.get(AUTH_ENTRY)?).ok()?;
     auth.get("user_id")?.as_str().map(str::to_string)
+}
+
+/// The broker session id recorded in a state, if any.
+fn sid_of(state: &State) -> Option<String> {
+    serde_json::from_str::<String>(state.get(SID_ENTRY)?).ok()
 }
 
 fn expired_state() -> State {

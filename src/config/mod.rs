@@ -83,6 +83,8 @@ pub struct Settings {
     pub oidc_id_token_lifetime: chrono::Duration,
     /// Age at which the signing key is replaced (SPEC §7.4).
     pub oidc_key_rotation: chrono::Duration,
+    /// How long after the sign-in an `offline_access` refresh family lives (SPEC §7.2).
+    pub oidc_offline_lifetime: chrono::Duration,
 }
 
 impl Settings {
@@ -121,6 +123,7 @@ impl Settings {
             oidc_access_token_lifetime: oidc.access_token_lifetime,
             oidc_id_token_lifetime: oidc.id_token_lifetime,
             oidc_key_rotation: oidc.key_rotation,
+            oidc_offline_lifetime: oidc.offline_lifetime,
             metrics_token,
             sso_available_by_default,
             dns_servers: timeouts.dns_servers,

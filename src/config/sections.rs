@@ -307,6 +307,7 @@ pub(super) struct Oidc {
     pub(super) access_token_lifetime: chrono::Duration,
     pub(super) id_token_lifetime: chrono::Duration,
     pub(super) key_rotation: chrono::Duration,
+    pub(super) offline_lifetime: chrono::Duration,
 }
 
 impl Oidc {
@@ -329,7 +330,14 @@ impl Oidc {
             90,
             1..=3650,
         )?;
+        let offline_days = parse_number(
+            "SSO_BROKER_OIDC_OFFLINE_DAYS",
+            v.get("OIDC_OFFLINE_DAYS"),
+            30,
+            1..=365,
+        )?;
         Ok(Self {
+            offline_lifetime: chrono::Duration::days(offline_days),
             access_token_lifetime: chrono::Duration::seconds(access_token_seconds),
             id_token_lifetime: chrono::Duration::seconds(id_token_seconds),
             key_rotation: chrono::Duration::days(key_rotation_days),

@@ -39,6 +39,7 @@ const KEYS: &[&str] = &[
     "OIDC_ACCESS_TOKEN_SECONDS",
     "OIDC_ID_TOKEN_SECONDS",
     "OIDC_KEY_ROTATION_DAYS",
+    "OIDC_OFFLINE_DAYS",
 ];
 
 /// The values of `env` (the prefixed variables) over those of the file it names, by key

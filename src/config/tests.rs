@@ -97,6 +97,7 @@ fn oidc_lifetimes_and_rotation_default_to_the_spec_and_can_be_set() {
     assert_eq!(s.oidc_access_token_lifetime, chrono::Duration::seconds(300));
     assert_eq!(s.oidc_id_token_lifetime, chrono::Duration::seconds(300));
     assert_eq!(s.oidc_key_rotation, chrono::Duration::days(90));
+    assert_eq!(s.oidc_offline_lifetime, chrono::Duration::days(30));
     let s = settings(&[
         ("SSO_BROKER_OIDC_ACCESS_TOKEN_SECONDS", "600"),
         ("SSO_BROKER_OIDC_ID_TOKEN_SECONDS", "120"),

@@ -117,6 +117,35 @@ diesel::table! {
 }
 
 diesel::table! {
+    oidc_authorization_codes (code_hash) {
+        code_hash -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        code_challenge -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        scope -> Text,
+        user_id -> Text,
+        account_id -> Text,
+        sid -> Text,
+        auth_time -> Timestamp,
+        sign_in -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    oidc_authorization_requests (id_hash) {
+        id_hash -> Text,
+        client_id -> Text,
+        request -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     oidc_clients (id) {
         id -> Text,
         name -> Text,
@@ -128,6 +157,34 @@ diesel::table! {
         secret_hash -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oidc_refresh_families (id) {
+        id -> Text,
+        code_hash -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        account_id -> Text,
+        sid -> Text,
+        scope -> Text,
+        offline_access -> Bool,
+        auth_time -> Timestamp,
+        sign_in -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    oidc_refresh_tokens (token_hash) {
+        token_hash -> Text,
+        family_id -> Text,
+        created_at -> Timestamp,
+        spent_at -> Nullable<Timestamp>,
     }
 }
 
@@ -183,6 +240,7 @@ diesel::table! {
         updated_at -> Timestamp,
         expires_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        sid -> Nullable<Text>,
     }
 }
 
@@ -238,6 +296,7 @@ diesel::joinable!(invitations -> users (user_id));
 diesel::joinable!(login_flows -> accounts (account_id));
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(oidc_refresh_tokens -> oidc_refresh_families (family_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sso_settings -> accounts (account_id));
 diesel::joinable!(users -> accounts (home_account_id));
@@ -253,7 +312,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     login_flows,
     memberships,
+    oidc_authorization_codes,
+    oidc_authorization_requests,
     oidc_clients,
+    oidc_refresh_families,
+    oidc_refresh_tokens,
     oidc_signing_keys,
     outbox,
     recovery_codes,

@@ -18,6 +18,8 @@ pub struct SessionRow {
     pub updated_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
+    /// The broker session id (SPEC §7.3 `sid`), copied from the state; stable across renewals.
+    pub sid: Option<String>,
 }
 
 impl SessionRow {
@@ -41,6 +43,7 @@ impl SessionRow {
         conn: &mut DbConnection,
         id_hash: &str,
         user_id: Option<&str>,
+        sid: Option<&str>,
         state: &str,
         now: NaiveDateTime,
         expires_at: NaiveDateTime,
@@ -52,6 +55,7 @@ impl SessionRow {
         )
         .set((
             sessions::user_id.eq(user_id),
+            sessions::sid.eq(sid),
             sessions::state.eq(state),
             sessions::updated_at.eq(now),
             sessions::expires_at.eq(expires_at),
@@ -77,6 +81,21 @@ impl SessionRow {
         ))
         .execute(conn)?;
         Ok(())
+    }
+
+    /// The sessions carrying broker session id `sid` that are neither revoked nor expired at
+    /// `now` (two while a renewal replaces one key by another).
+    pub fn find_live_by_sid(
+        conn: &mut DbConnection,
+        sid: &str,
+        now: NaiveDateTime,
+    ) -> Result<Vec<Self>, DbError> {
+        Ok(sessions::table
+            .filter(sessions::sid.eq(sid))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .select(Self::as_select())
+            .load(conn)?)
     }
 
     pub fn delete(conn: &mut DbConnection, id_hash: &str) -> Result<(), DbError> {

@@ -78,6 +78,17 @@ pub fn admits(
     }
 }
 
+/// Whether a refresh may go on under what the account admits now (SPEC §7.2, §3.8): the IdP
+/// MFA requirement always applies; SSO enforcement ends only `offline_access` families of
+/// password sign-ins (other tokens, like sessions, stay valid until they end).
+pub fn refresh_admitted(now: AccountAdmission, password_sign_in: bool, offline: bool) -> bool {
+    match now {
+        AccountAdmission::Admitted => true,
+        AccountAdmission::IdpMfaMissing => false,
+        AccountAdmission::NeedsOwnSso => !(password_sign_in && offline),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +114,16 @@ mod tests {
             connection_id: Some(connection),
             mfa,
         }
+    }
+
+    #[test]
+    fn enforcement_ends_only_offline_families_of_password_sign_ins() {
+        use AccountAdmission::*;
+        assert!(refresh_admitted(Admitted, true, true));
+        assert!(refresh_admitted(NeedsOwnSso, true, false));
+        assert!(!refresh_admitted(NeedsOwnSso, true, true));
+        assert!(refresh_admitted(NeedsOwnSso, false, true));
+        assert!(!refresh_admitted(IdpMfaMissing, false, false));
     }
 
     #[test]

@@ -6,6 +6,8 @@ use serde::Serialize;
 pub mod paths {
     pub const DISCOVERY: &str = "/.well-known/openid-configuration";
     pub const AUTHORIZE: &str = "/oauth2/authorize";
+    /// Where the login pages return to after a sign-in (`?request=<id>`); not in discovery.
+    pub const AUTHORIZE_CONTINUE: &str = "/oauth2/authorize/continue";
     pub const TOKEN: &str = "/oauth2/token";
     pub const USERINFO: &str = "/oauth2/userinfo";
     pub const JWKS: &str = "/oauth2/jwks";

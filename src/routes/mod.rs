@@ -30,6 +30,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(oidc::discovery::openid_configuration),
         )
         .route(oidc_paths::JWKS, web::get().to(oidc::discovery::jwks))
+        .route(
+            oidc_paths::AUTHORIZE,
+            web::get().to(oidc::authorize::authorize_get),
+        )
+        .route(
+            oidc_paths::AUTHORIZE,
+            web::post().to(oidc::authorize::authorize_post),
+        )
+        .route(oidc_paths::TOKEN, web::post().to(oidc::token::exchange))
+        .route(
+            oidc_paths::AUTHORIZE_CONTINUE,
+            web::get().to(oidc::authorize::resume),
+        )
         .route("/login", web::get().to(pages::login::show))
         .route("/login", web::post().to(pages::login::submit))
         .route("/login/otp", web::get().to(pages::otp::show))

@@ -1,4 +1,6 @@
 //! The OpenID Provider's endpoints (SPEC §7.2). Thin: the documents come from
-//! `oidc_provider`, the keys from `services::provider::signing_keys`.
+//! `oidc_provider`, the use cases from `services::provider`.
 
+pub mod authorize;
 pub mod discovery;
+pub mod token;

@@ -338,8 +338,8 @@ pub async fn update(
         .await
 }
 
-/// Deletes a client: from then on it cannot authenticate or start an authorization.
-// The tokens it holds are revoked here too once the token endpoint exists (SPEC §7.1).
+/// Deletes a client: from then on it cannot authenticate or start an authorization, and its
+/// refresh tokens (and the access tokens of their families) are revoked (SPEC §7.1).
 pub async fn delete(
     state: &AppState,
     client_id: String,
@@ -353,6 +353,12 @@ pub async fn delete(
             crate::db::transaction(conn, |conn| {
                 let row = OidcClient::find(conn, &client_id)?.ok_or_else(client_not_found)?;
                 OidcClient::delete(conn, &row.id)?;
+                crate::db::oidc_refresh_family::OidcRefreshFamily::revoke_for_client(
+                    conn,
+                    &row.id,
+                    now,
+                    "client_deleted",
+                )?;
                 record(conn, &meta, now, &actor, "oidc_client.delete", &row)
             })
         })
@@ -426,6 +432,13 @@ pub async fn authenticate_client(
         (ClientType::Public, Some(_), _) => return Err(ClientAuthError::UnexpectedSecret),
         (ClientType::Public, None, _) => {}
     }
+    Ok(registration_of(&row, client_type)?)
+}
+
+fn registration_of(
+    row: &OidcClient,
+    client_type: ClientType,
+) -> Result<AuthenticatedClient, ServiceError> {
     Ok(AuthenticatedClient {
         client_id: ClientId::from_stored(row.id.clone()),
         name: row.name.clone(),
@@ -438,4 +451,17 @@ pub async fn authenticate_client(
             .map(AccountId::from_stored)
             .collect(),
     })
+}
+
+/// The registration of `client_id` without authenticating it (the authorization endpoint,
+/// where the client is named in the browser's request), if there is such a client.
+pub fn find_registration(
+    conn: &mut DbConnection,
+    client_id: &str,
+) -> Result<Option<AuthenticatedClient>, ServiceError> {
+    let Some(row) = OidcClient::find(conn, client_id)? else {
+        return Ok(None);
+    };
+    let client_type = stored_type(&row)?;
+    registration_of(&row, client_type).map(Some)
 }

@@ -2,5 +2,10 @@
 //! registered clients and its signing keys. Protocol code is `oidc_provider`; endpoints are
 //! `routes::oidc` and the operator API `routes::api::oidc_clients`.
 
+pub mod authorize;
 pub mod clients;
+pub mod codes;
+pub mod minting;
+pub mod refresh;
 pub mod signing_keys;
+pub mod token;

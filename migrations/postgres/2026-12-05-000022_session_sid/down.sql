@@ -1,0 +1,2 @@
+DROP INDEX sessions_sid_idx;
+ALTER TABLE sessions DROP COLUMN sid;

@@ -1,0 +1,107 @@
+//! `oidc_refresh_families`: everything descended from one authorization code (SPEC §7.2) — its
+//! refresh tokens and the access tokens minted with them — with the sign-in it rests on, so
+//! every refresh can re-check it (SPEC §3.8). Revoked as a whole.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::oidc_refresh_families;
+use super::{DbConnection, DbError};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = oidc_refresh_families)]
+pub struct OidcRefreshFamily {
+    pub id: String,
+    /// The SHA-256 of the code the family descends from.
+    pub code_hash: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub account_id: String,
+    pub sid: String,
+    pub scope: String,
+    /// With `offline_access` the family outlives the broker session (up to `expires_at`).
+    pub offline_access: bool,
+    pub auth_time: NaiveDateTime,
+    /// How the session was signed in (JSON of `oidc_provider::claims::SignInFacts`).
+    pub sign_in: String,
+    pub created_at: NaiveDateTime,
+    /// `offline_access` families: the end of `SSO_BROKER_OIDC_OFFLINE_DAYS` after the sign-in.
+    pub expires_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revoked_reason: Option<String>,
+}
+
+impl OidcRefreshFamily {
+    pub fn insert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        diesel::insert_into(oidc_refresh_families::table)
+            .values(self)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<Self>, DbError> {
+        Ok(oidc_refresh_families::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Revokes the family (if it is not already); true when this call revoked it.
+    pub fn revoke(
+        conn: &mut DbConnection,
+        id: &str,
+        now: NaiveDateTime,
+        reason: &str,
+    ) -> Result<bool, DbError> {
+        let n = diesel::update(
+            oidc_refresh_families::table
+                .find(id)
+                .filter(oidc_refresh_families::revoked_at.is_null()),
+        )
+        .set((
+            oidc_refresh_families::revoked_at.eq(now),
+            oidc_refresh_families::revoked_reason.eq(reason),
+        ))
+        .execute(conn)?;
+        Ok(n == 1)
+    }
+
+    /// Revokes every live family issued from the code `code_hash`; returns how many.
+    pub fn revoke_for_code(
+        conn: &mut DbConnection,
+        code_hash: &str,
+        now: NaiveDateTime,
+        reason: &str,
+    ) -> Result<usize, DbError> {
+        Ok(diesel::update(
+            oidc_refresh_families::table
+                .filter(oidc_refresh_families::code_hash.eq(code_hash))
+                .filter(oidc_refresh_families::revoked_at.is_null()),
+        )
+        .set((
+            oidc_refresh_families::revoked_at.eq(now),
+            oidc_refresh_families::revoked_reason.eq(reason),
+        ))
+        .execute(conn)?)
+    }
+
+    /// Revokes every live family of the client `client_id`; returns how many.
+    pub fn revoke_for_client(
+        conn: &mut DbConnection,
+        client_id: &str,
+        now: NaiveDateTime,
+        reason: &str,
+    ) -> Result<usize, DbError> {
+        Ok(diesel::update(
+            oidc_refresh_families::table
+                .filter(oidc_refresh_families::client_id.eq(client_id))
+                .filter(oidc_refresh_families::revoked_at.is_null()),
+        )
+        .set((
+            oidc_refresh_families::revoked_at.eq(now),
+            oidc_refresh_families::revoked_reason.eq(reason),
+        ))
+        .execute(conn)?)
+    }
+}
