@@ -126,6 +126,17 @@ pub fn sign_in(
     session.insert(AUTH_ENTRY, signed_in)
 }
 
+/// Keeps a signed-in session going under a fresh session key after the store dropped the
+/// user's sessions (a password change ends the others): the same broker session, so its `sid`
+/// and the OpenID Provider grants made in it stay.
+pub fn keep_after_password_change(
+    session: &Session,
+    signed_in: &SignedIn,
+) -> Result<(), actix_session::SessionInsertError> {
+    session.renew();
+    session.insert(AUTH_ENTRY, signed_in)
+}
+
 /// Makes `account_id` the active account of a signed-in session (same sign-in, fresh id).
 pub fn switch_account(
     session: &Session,

@@ -146,3 +146,24 @@ async fn return_url_is_honoured_only_when_relative() {
         .await;
     assert_eq!(location(&res), "/account/security");
 }
+
+#[tokio::test]
+async fn a_signed_in_browser_goes_on_to_its_page_but_an_authorization_asks_for_the_form() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    assert_eq!(app.sign_in("ada", PASSWORD).await.status(), 303);
+    let res = app.get("/login?return_to=%2Faccount%2Fsecurity").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/account/security");
+    // The OpenID Provider sends a signed-in browser here when it needs a new sign-in.
+    let res = app
+        .get("/login?username=ada&return_to=%2Foauth2%2Fauthorize%2Fcontinue%3Frequest%3Dr-1")
+        .await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("value=\"ada\""),
+        "the login_hint prefills the username"
+    );
+    assert!(html.contains("/oauth2/authorize/continue?request=r-1"));
+}

@@ -83,8 +83,11 @@ pub async fn show(
         query.return_to.as_deref(),
         state.settings.portal_url.as_ref(),
     );
-    // Signed in already: straight on to what the sign-in was for.
-    if matches!(user.view, SessionView::SignedIn(_)) {
+    // Signed in already: straight on to what the sign-in was for — unless an authorization
+    // request sent the browser here for a new sign-in (`prompt=login`, `max_age`, or an
+    // account that does not admit this session): then the form.
+    let fresh_sign_in_wanted = matches!(after, AfterSignIn::Authorize(_));
+    if matches!(user.view, SessionView::SignedIn(_)) && !fresh_sign_in_wanted {
         return Ok(see_other(&after.location()));
     }
     let notice = if query.expired.is_some() || user.view == SessionView::Expired {

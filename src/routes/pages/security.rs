@@ -232,7 +232,7 @@ pub async fn change_password(
     });
     if result.is_ok() {
         // Every session of the user was ended; this one goes on under a fresh id.
-        crate::auth::session::sign_in(&user.session, &user.signed_in)
+        crate::auth::session::keep_after_password_change(&user.session, &user.signed_in)
             .map_err(|e| PageError(ServiceError::Internal(e.into())))?;
     }
     respond(&state, &user, csrf, result).await
