@@ -36,7 +36,9 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -69,6 +71,8 @@ def main() -> int:
     ap.add_argument("--cold-runs", type=int, default=5)
     ap.add_argument("--reference-seconds", type=float, default=2.0,
                     help="CPU seconds spent on each in-process reference")
+    ap.add_argument("--perf-dir", help="record each row with `perf record -g` into this directory "
+                    "(perf report -i DIR/ROW.data); the sampling costs the broker a little CPU")
     args = ap.parse_args()
 
     for path, how in ((args.binary, "cargo build --release --bin sso-broker"),
@@ -171,7 +175,19 @@ def main() -> int:
 
         def row(name, nxt, expect, connections=args.connections):
             print(f"  {name} …", file=sys.stderr)
-            return asyncio.run(load(port, broker.pid, nxt, expect, args.seconds, connections))
+            perf = None
+            if args.perf_dir:
+                os.makedirs(args.perf_dir, exist_ok=True)
+                out = os.path.join(args.perf_dir, re.sub(r"[^a-z0-9]+", "-", name) + ".data")
+                perf = subprocess.Popen(["perf", "record", "-q", "-F", "499", "-g", "-p",
+                                         str(broker.pid), "-o", out], stderr=subprocess.DEVNULL)
+                time.sleep(0.5)
+            try:
+                return asyncio.run(load(port, broker.pid, nxt, expect, args.seconds, connections))
+            finally:
+                if perf:
+                    perf.send_signal(signal.SIGINT)
+                    perf.wait()
 
         ref_secs = args.reference_seconds
         print("rows:", file=sys.stderr)
