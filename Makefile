@@ -22,7 +22,7 @@ TEST_CMD := if cargo nextest --version >/dev/null 2>&1; then \
 # Prints a database URL with its password hidden.
 SHOW_URL = sed -E 's|(://[^:/@]*:)[^@]*@|\1***@|'
 
-.PHONY: help deps demo serve test test-postgres test-redis test-interop test-browser lint ci
+.PHONY: help deps demo serve test test-postgres test-redis test-interop test-browser lint ci bench-load
 
 help:
 	@echo "make demo           start the broker on SQLite with demo data (http://127.0.0.1:8080)"
@@ -34,6 +34,7 @@ help:
 	@echo "make test-browser   headless Chromium clicks through the demo (screenshots in target/browser-artifacts)"
 	@echo "make lint           cargo fmt --check and cargo clippy"
 	@echo "make ci             everything CI runs (.ci/run)"
+	@echo "make bench-load     bounded load measurement of a release build on loopback (README: Measuring performance)"
 	@echo "make deps           install missing build packages (apt-get) and check for cargo"
 
 deps:
@@ -102,3 +103,19 @@ test-browser: deps
 	cd tests/browser && npm ci --no-audit --no-fund
 	cargo build
 	node tests/browser/journey.mjs
+
+LOAD_VENV := target/load-venv
+
+# Bounded load measurement (scripts/load.py): starts a release `sso-broker demo` on loopback and
+# prints each hot path per broker CPU-second next to its reference from the same run. Python 3
+# with the packages of scripts/load-requirements.txt in a virtualenv under target/, and the
+# Argon2id reference scripts/argon2-bound (the broker's argon2 crate) built into target/. Takes
+# about two minutes; never part of `make test` or CI. LOAD_ARGS passes options (--help lists them).
+bench-load: deps
+	@command -v python3 >/dev/null || { echo "error: Python 3 is needed for make bench-load" >&2; exit 1; }
+	python3 -m venv --help >/dev/null 2>&1 || bash scripts/install-deps.sh python3-venv
+	test -x $(LOAD_VENV)/bin/python3 || python3 -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/load-requirements.txt
+	cargo build --release --bin sso-broker
+	cargo build --release --manifest-path scripts/argon2-bound/Cargo.toml --target-dir target/argon2-bound
+	PYTHONDONTWRITEBYTECODE=1 $(LOAD_VENV)/bin/python3 scripts/load.py $(LOAD_ARGS)
