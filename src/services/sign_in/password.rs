@@ -76,6 +76,16 @@ pub async fn password_step(
     device: Option<String>,
 ) -> Result<PasswordOutcome, ServiceError> {
     let now = state.clock.now();
+    // A place for Argon2 first: a sign-in the pool cannot take costs nothing else (no
+    // throttle row, no audit row) and is told to come back in a moment.
+    let place = match state.passwords.reserve() {
+        Ok(place) => place,
+        Err(e) => {
+            let busy = Err(ServiceError::from(e));
+            Method::Password.count(state, &busy);
+            return busy;
+        }
+    };
     let counted = count(state, typed, &meta, device, now).await?;
     let attempt = counted.attempt();
     if counted.step.over_limit {
@@ -90,23 +100,9 @@ pub async fn password_step(
         .as_ref()
         .ok()
         .and_then(|u| u.password_hash.clone());
-    let verified = state
-        .passwords
+    let verified = place
         .run(move || password::verify_password(stored.as_deref(), &candidate))
-        .await;
-    let verified = match verified {
-        Ok(verified) => verified,
-        Err(e) => {
-            // Nothing was checked: the step does not count against the user.
-            state
-                .db
-                .run(move |conn| counted.step.withdraw(conn))
-                .await?;
-            let busy = Err(ServiceError::from(e));
-            Method::Password.count(state, &busy);
-            return busy;
-        }
-    };
+        .await?;
     let outcome = state
         .db
         .run(move |conn| decide(conn, counted, verified, &attempt, &meta, now))
