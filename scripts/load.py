@@ -13,6 +13,8 @@ next to a reference measured in the same run:
   POST /login (password)            vs Argon2id OWASP m=19456,t=2,p=1 verifies of one thread, with
                                     the broker's own argon2 crate (scripts/argon2-bound)
   POST /sso/saml/acs/{id}           vs python3-saml validating the same responses
+  POST /oauth2/token (code, refresh) vs half the RS256 signing rate (each grant signs an ID token
+                                    and an access token); refresh rotates per connection
 
 Entra tokens: the demo's development Entra IdP keeps its client secret to itself, so tokens
 cannot be minted from outside through it. This script therefore runs its own Entra-shaped IdP
@@ -48,6 +50,7 @@ from concurrent.futures import ProcessPoolExecutor
 from loadbench import DEMO_PASSWORD, TENANT
 from loadbench.broker import cold_start, free_port, memory_kib, start_demo
 from loadbench.entra_idp import EntraIdp, mint_id_tokens
+from loadbench import op_tokens
 from loadbench.http_load import Jar, build_request, cycle, load, once_each, per_connection, request
 from loadbench.references import argon2_reference, rs256_reference, saml_reference
 from loadbench.sign_in import collect_saml_flow, csrf_of, password_login
@@ -68,6 +71,8 @@ def main() -> int:
                     help="distinct tokens minted before the fresh-token row (it stops when they run out)")
     ap.add_argument("--saml-responses", type=int, default=1200,
                     help="SAML responses collected before the ACS row (it stops when they run out)")
+    ap.add_argument("--codes", type=int, default=1500,
+                    help="authorization codes collected before the code-exchange row")
     ap.add_argument("--cold-runs", type=int, default=5)
     ap.add_argument("--reference-seconds", type=float, default=2.0,
                     help="CPU seconds spent on each in-process reference")
@@ -147,6 +152,12 @@ def main() -> int:
         print(f"  {len(flows)} in {time.perf_counter() - collect_start:.1f} s", file=sys.stderr)
         if len(flows) < args.saml_responses:
             notes.append(f"only {len(flows)} SAML responses collected in 60 s")
+        # The OpenID Provider: a client, codes for the exchange row, a refresh family per
+        # connection for the rotation row.
+        print(f"collecting {args.codes} authorization codes …", file=sys.stderr)
+        op_client = op_tokens.register_client(port, auth)
+        op_codes = op_tokens.codes(port, op_client[0], session.header(), args.codes)
+        op_families = op_tokens.refresh_families(port, *op_client, "demo-user", args.connections)
         time.sleep(1.0)
         idle = memory_kib(broker.pid)
 
@@ -173,7 +184,7 @@ def main() -> int:
                 "Cookie": f.cookies, "Content-Type": "application/x-www-form-urlencoded"},
                 urllib.parse.urlencode(form).encode()))
 
-        def row(name, nxt, expect, connections=args.connections):
+        def row(name, nxt, expect, connections=args.connections, on_response=None):
             print(f"  {name} …", file=sys.stderr)
             perf = None
             if args.perf_dir:
@@ -183,7 +194,8 @@ def main() -> int:
                                          str(broker.pid), "-o", out], stderr=subprocess.DEVNULL)
                 time.sleep(0.5)
             try:
-                return asyncio.run(load(port, broker.pid, nxt, expect, args.seconds, connections))
+                return asyncio.run(load(port, broker.pid, nxt, expect, args.seconds, connections,
+                                        on_response))
             finally:
                 if perf:
                     perf.send_signal(signal.SIGINT)
@@ -213,6 +225,13 @@ def main() -> int:
             notes.append(f"python3-saml refused the responses: {saml_error}")
             ref_saml = float("nan")
         r_acs = row("saml acs", once_each(acs), {303})
+        ref_sign = op_tokens.rs256_sign_reference(ref_secs)
+        exchanges = [op_tokens.exchange_request(*op_client, c) for c in op_codes]
+        r_code = row("op code exchange", once_each(exchanges), {200})
+        rotation = op_tokens.Rotation(*op_client, op_families)
+        r_refresh = row("op refresh", rotation.next_request, {200}, on_response=rotation.on_response)
+        notes.append(f"RS256 signing {ref_sign:,.0f}/CPU-s in this run; a grant signs twice, so "
+                     f"the token endpoint's bound is {ref_sign / 2:,.0f} grants/CPU-s")
         after = memory_kib(broker.pid)
         time.sleep(2.0)
         settled = memory_kib(broker.pid)
@@ -226,6 +245,8 @@ def main() -> int:
             (f"POST /login, {2 * (os.cpu_count() or 1)} connections", r_login_few, ref_argon2,
              "Argon2id verify"),
             ("POST SAML ACS (2 signatures)", r_acs, ref_saml, "python3-saml"),
+            ("POST /oauth2/token, code", r_code, ref_sign / 2, "RS256 sign ÷ 2"),
+            ("POST /oauth2/token, refresh", r_refresh, ref_sign / 2, "RS256 sign ÷ 2"),
         ]
         print()
         print(f"sso-broker load, {os.cpu_count()} cores, {args.connections} connections, "
@@ -257,10 +278,6 @@ def main() -> int:
             broker.stop()
         idp.server.shutdown()
         shutil.rmtree(work, ignore_errors=True)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 if __name__ == "__main__":

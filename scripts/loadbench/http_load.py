@@ -103,9 +103,11 @@ class RowResult:
 
 
 async def load(port: int, pid: int, next_request, expect: set[int], seconds: float,
-               connections: int) -> RowResult:
+               connections: int, on_response=None) -> RowResult:
     """`connections` keep-alive connections send `next_request(i)` (i: the connection's index)
-    until the deadline or until it returns None; counts responses with a status in `expect`."""
+    until the deadline or until it returns None; counts responses with a status in `expect`.
+    `on_response(i, status, body)`, when given, sees every answer (a refresh rotation takes
+    its next token from it)."""
     result = RowResult()
     conns = [await asyncio.open_connection(HOST, port) for _ in range(connections)]
     cpu0, t0 = cpu_seconds(pid), time.perf_counter()
@@ -118,8 +120,10 @@ async def load(port: int, pid: int, next_request, expect: set[int], seconds: flo
                 break
             start = time.perf_counter()
             writer.write(req)
-            status, close, _ = await read_response(reader)
+            status, close, body = await read_response(reader)
             elapsed = time.perf_counter() - start
+            if on_response:
+                on_response(i, status, body)
             result.statuses[status] += 1
             if status in expect:
                 result.ok += 1
