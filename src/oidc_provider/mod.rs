@@ -8,3 +8,4 @@ pub mod claims;
 pub mod discovery;
 pub mod signing;
 pub mod token_error;
+pub mod verification;

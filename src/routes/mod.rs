@@ -38,7 +38,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             oidc_paths::AUTHORIZE,
             web::post().to(oidc::authorize::authorize_post),
         )
-        .route(oidc_paths::TOKEN, web::post().to(oidc::token::exchange))
+        .service(
+            web::resource(oidc_paths::TOKEN)
+                .app_data(oidc::token::form_config())
+                .route(web::post().to(oidc::token::exchange)),
+        )
+        .route(
+            oidc_paths::USERINFO,
+            web::get().to(oidc::userinfo::userinfo_get),
+        )
+        .route(
+            oidc_paths::USERINFO,
+            web::post().to(oidc::userinfo::userinfo_post),
+        )
+        .service(
+            web::resource(oidc_paths::REVOKE)
+                .app_data(oidc::token::form_config())
+                .route(web::post().to(oidc::revocation::revoke)),
+        )
+        .service(
+            web::resource(oidc_paths::INTROSPECT)
+                .app_data(oidc::token::form_config())
+                .route(web::post().to(oidc::revocation::introspect)),
+        )
         .route(
             oidc_paths::AUTHORIZE_CONTINUE,
             web::get().to(oidc::authorize::resume),

@@ -327,3 +327,47 @@ async fn form_post_answers_with_a_self_submitting_form() {
     assert_eq!(res.status(), 303);
     assert!(location(&res).starts_with(REDIRECT_URI));
 }
+
+#[tokio::test]
+async fn id_token_hint_must_be_ours_and_name_the_sessions_user() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    app.create_user("acme", "bob", "bob@acme.example.com").await;
+    let client = register(&app, true, &[]).await;
+    let ada = crate::oidc_userinfo::tokens_for(&app, &client, "openid").await;
+    let hint = ada["id_token"].as_str().unwrap();
+    // bob signs in in the same browser.
+    let csrf = crate::helpers::csrf_from(&app.get_html("/logout").await);
+    app.post_form("/logout", &[("csrf_token", &csrf)]).await;
+    crate::oidc_flow::code_for(&app, &client, "bob", &[]).await;
+    let (_, challenge) = pkce();
+    let with_hint = |extra: &[(&str, &str)]| {
+        let mut params = vec![("id_token_hint", hint)];
+        params.extend_from_slice(extra);
+        authorize_path(&client, &challenge, &params)
+    };
+    let answer = answer_of(&app, &with_hint(&[("prompt", "none")])).await;
+    assert_eq!(answer["error"], "login_required");
+    assert_eq!(answer["state"], "st-1");
+    // Without prompt=none the hinted user signs in.
+    let res = app.get(&with_hint(&[])).await;
+    let login = location(&res);
+    assert!(login.starts_with("/login?"), "{login}");
+    let next = sign_in_at(&app, &login, "ada").await;
+    assert!(answer_of(&app, &next).await.contains_key("code"));
+    // The hinted user's session passes, even after the hint expired.
+    app.clock.advance(chrono::Duration::seconds(400));
+    let answer = answer_of(&app, &with_hint(&[("prompt", "none")])).await;
+    assert!(answer.contains_key("code"), "{answer:?}");
+    // An altered hint, or an access token as hint, is an invalid request.
+    let (rest, signature) = hint.rsplit_once('.').unwrap();
+    let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
+    let altered = format!("{rest}.{flipped}{}", &signature[1..]);
+    let access = ada["access_token"].as_str().unwrap();
+    for bad in [altered.as_str(), access, "not-a-jwt"] {
+        let path = authorize_path(&client, &challenge, &[("id_token_hint", bad)]);
+        let answer = answer_of(&app, &path).await;
+        assert_eq!(answer["error"], "invalid_request", "{bad}");
+        assert_eq!(answer["iss"], ISSUER);
+    }
+}

@@ -3,4 +3,6 @@
 
 pub mod authorize;
 pub mod discovery;
+pub mod revocation;
 pub mod token;
+pub mod userinfo;

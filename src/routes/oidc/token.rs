@@ -163,6 +163,17 @@ pub fn oauth_error(e: TokenError) -> HttpResponse {
     res.json(e)
 }
 
+/// The form settings of the token, revocation and introspection endpoints: a body that is not
+/// a form is an RFC 6749 §5.2 `invalid_request`, not the HTML form-error page.
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(16 * 1024)
+        .error_handler(|err, _req| {
+            let error = OAuthError::invalid_request("the request body is not a valid form");
+            actix_web::error::InternalError::from_response(err, oauth_error(error.into())).into()
+        })
+}
+
 pub fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
     builder.insert_header((header::CACHE_CONTROL, "no-store"));
     builder.insert_header((header::PRAGMA, "no-cache"));

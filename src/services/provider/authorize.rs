@@ -7,7 +7,9 @@
 //! A session is used for an account only when that account would admit its sign-in now
 //! (SPEC §3.8); otherwise the user signs in through the account's own IdP. `prompt=login` and
 //! `max_age` are satisfied only by a sign-in made after the request (a new broker session),
-//! so a stale session cannot pass for a fresh one.
+//! so a stale session cannot pass for a fresh one. An `id_token_hint` must carry our signature
+//! (expiry does not matter); a session of another user than the hint's `sub` is not used: the
+//! user signs in again (`login_required` with `prompt=none`).
 
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
@@ -23,9 +25,11 @@ use crate::oidc_provider::authorize_request::{
     self, AuthorizationRequest, AuthorizeError, AuthorizeParams, AuthorizeRefusal, ClientFacts,
     ReplyTo, UNKNOWN_CLIENT,
 };
+use crate::oidc_provider::claims::ID_TOKEN_TYP;
 use crate::oidc_provider::discovery::paths;
 use crate::services::provider::clients::{self, AuthenticatedClient};
 use crate::services::provider::codes::{self, CodeGrant};
+use crate::services::provider::presented_tokens::{self, Expiry};
 use crate::services::trust;
 use crate::services::ServiceError;
 use crate::AppState;
@@ -67,6 +71,15 @@ struct PendingRequest {
     created_at: i64,
     /// The broker session the request met, if any: a fresh sign-in is another one.
     previous_sid: Option<String>,
+    /// The `sub` of a verified `id_token_hint`: the user the client expects.
+    #[serde(default)]
+    hint_sub: Option<String>,
+}
+
+/// What an `id_token_hint` is read for.
+#[derive(Deserialize)]
+struct HintClaims {
+    sub: String,
 }
 
 /// Where a stored request stands: its id and what was recorded with it.
@@ -100,10 +113,24 @@ pub async fn authorize(
             return Ok(reply_error(state, reply, &error))
         }
     };
+    let hint_sub = match &request.id_token_hint {
+        None => None,
+        Some(hint) => match hinted_user(state, hint).await? {
+            Some(sub) => Some(sub),
+            None => {
+                let error = AuthorizeError::new(
+                    "invalid_request",
+                    "id_token_hint is not an ID token of this provider",
+                );
+                return Ok(reply_error(state, request.reply_to(), &error));
+            }
+        },
+    };
     let pending = PendingRequest {
         request,
         created_at: state.clock.now().timestamp(),
         previous_sid: session.as_ref().map(|s| s.sid.clone()),
+        hint_sub,
     };
     decide(state, &client, pending, None, session).await
 }
@@ -228,7 +255,7 @@ async fn judge(
     session: &BrowserSession,
 ) -> Result<Verdict, ServiceError> {
     let now = state.clock.now().timestamp();
-    if !is_fresh_enough(pending, session, now) {
+    if !is_fresh_enough(pending, session, now) || !is_hinted_user(pending, session) {
         return Ok(Verdict::SignIn { account: None });
     }
     let signed_in = session.signed_in.clone();
@@ -247,14 +274,37 @@ async fn judge(
 /// `prompt=login` and `max_age`: whether the session's sign-in is recent enough. A sign-in
 /// made for this request (another broker session, at or after the request) always is.
 fn is_fresh_enough(pending: &PendingRequest, session: &BrowserSession, now: i64) -> bool {
-    let auth_time = session.signed_in.authenticated_at;
-    let signed_in_since = pending.previous_sid.as_deref() != Some(session.sid.as_str())
-        && auth_time >= pending.created_at;
-    if signed_in_since {
+    if signed_in_since(pending, session) {
         return true;
     }
+    let auth_time = session.signed_in.authenticated_at;
     let request = &pending.request;
     !request.prompt_login && request.max_age.is_none_or(|max| now - auth_time <= max)
+}
+
+/// The `sub` of an `id_token_hint` we signed (expired or not); `None` when we did not sign it.
+async fn hinted_user(state: &AppState, hint: &str) -> Result<Option<String>, ServiceError> {
+    let claims =
+        presented_tokens::verified::<HintClaims>(state, hint, ID_TOKEN_TYP, Expiry::Ignored)
+            .await?;
+    Ok(claims.map(|c| c.sub))
+}
+
+/// `id_token_hint`: the session is the hinted user's. A sign-in made for this request counts
+/// whoever signed in: the user chose, and asking again would loop.
+fn is_hinted_user(pending: &PendingRequest, session: &BrowserSession) -> bool {
+    pending
+        .hint_sub
+        .as_deref()
+        .is_none_or(|sub| sub == session.signed_in.user_id.as_str())
+        || signed_in_since(pending, session)
+}
+
+/// Whether the session was signed in after the request (another broker session, at or after
+/// the request's time).
+fn signed_in_since(pending: &PendingRequest, session: &BrowserSession) -> bool {
+    pending.previous_sid.as_deref() != Some(session.sid.as_str())
+        && session.signed_in.authenticated_at >= pending.created_at
 }
 
 /// Which account the code is for, and whether the session may act in it.

@@ -5,7 +5,11 @@
 pub mod authorize;
 pub mod clients;
 pub mod codes;
+pub mod introspection;
 pub mod minting;
+pub mod presented_tokens;
 pub mod refresh;
+pub mod revocation;
 pub mod signing_keys;
 pub mod token;
+pub mod userinfo;
