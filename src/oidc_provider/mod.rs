@@ -6,5 +6,6 @@
 pub mod authorize_request;
 pub mod claims;
 pub mod discovery;
+pub mod logout;
 pub mod signing;
 pub mod token_error;
