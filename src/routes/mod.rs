@@ -39,6 +39,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(oidc::authorize::authorize_post),
         )
         .route(oidc_paths::TOKEN, web::post().to(oidc::token::exchange))
+        .route(oidc_paths::LOGOUT, web::get().to(oidc::logout::logout_get))
+        .route(
+            oidc_paths::LOGOUT,
+            web::post().to(oidc::logout::logout_post),
+        )
         .route(
             oidc_paths::AUTHORIZE_CONTINUE,
             web::get().to(oidc::authorize::resume),

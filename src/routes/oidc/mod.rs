@@ -3,4 +3,5 @@
 
 pub mod authorize;
 pub mod discovery;
+pub mod logout;
 pub mod token;

@@ -3,8 +3,10 @@
 //! `routes::oidc` and the operator API `routes::api::oidc_clients`.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod clients;
 pub mod codes;
+pub mod logout;
 pub mod minting;
 pub mod refresh;
 pub mod signing_keys;
