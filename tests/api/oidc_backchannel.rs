@@ -280,3 +280,26 @@ async fn an_expired_session_is_noticed_by_the_purge_job_and_delivered() {
     let res = refresh(&app, &client, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(res.status(), 400);
 }
+
+#[tokio::test]
+async fn disabling_the_user_delivers_a_logout_token() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    let receiver = spawn_receiver(0).await;
+    let client = register_for_logout(&app, Some(&receiver.url)).await;
+    let tokens = tokens_for(&app, &client, "openid").await;
+    let res = app
+        .api(
+            Method::PATCH,
+            "/api/v1/accounts/acme/users/ada",
+            Some(json!({"status": "disabled"})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let requests = receiver.wait_for(1).await;
+    let (claims, _) = verify(&app, &logout_token_of(&requests[0]), &client.id).await;
+    assert_eq!(
+        claims["sid"],
+        id_claims(&app, &tokens, &client.id).await["sid"]
+    );
+}
