@@ -22,6 +22,7 @@ use crate::db::Db;
 use crate::dns::{HickoryTxtLookup, TxtLookup, UnavailableTxtLookup};
 use crate::metrics::Metrics;
 use crate::routes;
+use crate::services::provider::backchannel::{self, BackchannelWorker};
 use crate::services::provider::signing_keys::{self, SigningKeyCache};
 use crate::services::support::mail::Mailer;
 
@@ -46,6 +47,8 @@ pub struct AppState {
     pub oidc_signing_keys: Arc<SigningKeyCache>,
     /// Argon2 runs here, one per core, with a short queue (`auth::password_pool`).
     pub passwords: PasswordPool,
+    /// Delivers Back-Channel Logout tokens (SPEC §7.2).
+    pub backchannel: BackchannelWorker,
 }
 
 impl AppState {
@@ -86,6 +89,7 @@ impl AppState {
             session_store,
             oidc_signing_keys: Arc::new(SigningKeyCache::default()),
             passwords: PasswordPool::for_this_machine(),
+            backchannel: BackchannelWorker::new()?,
         })
     }
 }
@@ -134,6 +138,7 @@ impl Application {
             .mailer
             .clone()
             .spawn_worker(state.db.clone(), state.clock.clone());
+        backchannel::spawn_worker(state.clone());
         spawn_purge(state.clone());
         spawn_key_refresh(state.clone());
         let server = run(listener, state.clone())?;
@@ -157,7 +162,8 @@ impl Application {
     }
 }
 
-/// Deletes long-expired sessions and old throttle events every ten minutes.
+/// Deletes long-expired sessions and old throttle events every ten minutes, and ends the
+/// OpenID Provider grants of expired sessions (back-channel logout).
 fn spawn_purge(state: AppState) {
     tokio::spawn(async move {
         loop {
@@ -189,6 +195,10 @@ fn spawn_purge(state: AppState) {
                 .await;
             if let Err(e) = result {
                 log::warn!("purge failed: {e}");
+            }
+            // Sessions that ended by expiry: their grants end and clients are told.
+            if let Err(e) = backchannel::end_expired_sessions(&state).await {
+                log::warn!("ending expired sessions' grants failed: {e}");
             }
             tokio::time::sleep(Duration::from_secs(600)).await;
         }

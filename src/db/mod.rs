@@ -15,6 +15,7 @@ pub mod login_flow;
 pub mod membership;
 pub mod oidc_authorization_code;
 pub mod oidc_authorization_request;
+pub mod oidc_backchannel_logout;
 pub mod oidc_client;
 pub mod oidc_refresh_family;
 pub mod oidc_refresh_token;

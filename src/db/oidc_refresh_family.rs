@@ -104,4 +104,66 @@ impl OidcRefreshFamily {
         ))
         .execute(conn)?)
     }
+
+    /// Every family issued in the broker session `sid` of `user_id`, revoked or not: the
+    /// clients that hold (or held) tokens from that session.
+    pub fn for_session(
+        conn: &mut DbConnection,
+        user_id: &str,
+        sid: &str,
+    ) -> Result<Vec<Self>, DbError> {
+        Ok(oidc_refresh_families::table
+            .filter(oidc_refresh_families::user_id.eq(user_id))
+            .filter(oidc_refresh_families::sid.eq(sid))
+            .order(oidc_refresh_families::created_at.asc())
+            .select(Self::as_select())
+            .load(conn)?)
+    }
+
+    /// Revokes the live families of the session `sid` of `user_id` that lack
+    /// `offline_access` (they end with the session); returns how many.
+    pub fn revoke_online_for_session(
+        conn: &mut DbConnection,
+        user_id: &str,
+        sid: &str,
+        now: NaiveDateTime,
+        reason: &str,
+    ) -> Result<usize, DbError> {
+        Ok(diesel::update(
+            oidc_refresh_families::table
+                .filter(oidc_refresh_families::user_id.eq(user_id))
+                .filter(oidc_refresh_families::sid.eq(sid))
+                .filter(oidc_refresh_families::offline_access.eq(false))
+                .filter(oidc_refresh_families::revoked_at.is_null()),
+        )
+        .set((
+            oidc_refresh_families::revoked_at.eq(now),
+            oidc_refresh_families::revoked_reason.eq(reason),
+        ))
+        .execute(conn)?)
+    }
+
+    /// The broker sessions (`sid`) of `user_id` that still have a live family.
+    pub fn live_sids_of_user(
+        conn: &mut DbConnection,
+        user_id: &str,
+    ) -> Result<Vec<String>, DbError> {
+        Ok(oidc_refresh_families::table
+            .filter(oidc_refresh_families::user_id.eq(user_id))
+            .filter(oidc_refresh_families::revoked_at.is_null())
+            .select(oidc_refresh_families::sid)
+            .distinct()
+            .load(conn)?)
+    }
+
+    /// The `(user_id, sid)` of every broker session with a live family lacking
+    /// `offline_access`: the sessions whose end the purge job looks for.
+    pub fn live_online_sessions(conn: &mut DbConnection) -> Result<Vec<(String, String)>, DbError> {
+        Ok(oidc_refresh_families::table
+            .filter(oidc_refresh_families::offline_access.eq(false))
+            .filter(oidc_refresh_families::revoked_at.is_null())
+            .select((oidc_refresh_families::user_id, oidc_refresh_families::sid))
+            .distinct()
+            .load(conn)?)
+    }
 }

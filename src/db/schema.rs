@@ -146,6 +146,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    oidc_backchannel_logouts (id) {
+        id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        sid -> Text,
+        logout_uri -> Text,
+        reason -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+        abandoned_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     oidc_clients (id) {
         id -> Text,
         name -> Text,
@@ -314,6 +331,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     oidc_authorization_codes,
     oidc_authorization_requests,
+    oidc_backchannel_logouts,
     oidc_clients,
     oidc_refresh_families,
     oidc_refresh_tokens,

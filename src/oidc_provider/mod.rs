@@ -6,6 +6,7 @@
 pub mod authorize_request;
 pub mod claims;
 pub mod discovery;
+pub mod logout;
 pub mod signing;
 pub mod token_error;
 pub mod verification;

@@ -61,6 +61,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .app_data(oidc::token::form_config())
                 .route(web::post().to(oidc::revocation::introspect)),
         )
+        .route(oidc_paths::LOGOUT, web::get().to(oidc::logout::logout_get))
+        .route(
+            oidc_paths::LOGOUT,
+            web::post().to(oidc::logout::logout_post),
+        )
         .route(
             oidc_paths::AUTHORIZE_CONTINUE,
             web::get().to(oidc::authorize::resume),

@@ -418,6 +418,12 @@ pub async fn revoke_sessions(
         .revoke_user_sessions(&user.id)
         .await
         .map_err(ServiceError::Internal)?;
+    crate::services::provider::backchannel::user_sessions_ended(
+        state,
+        &user.id,
+        crate::services::provider::backchannel::SessionEnd::Revoked,
+    )
+    .await?;
     state
         .db
         .run(move |conn| {

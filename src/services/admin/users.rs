@@ -21,6 +21,7 @@ use crate::domain::user_lifecycle::{
     RoleChange, StatusChange,
 };
 use crate::domain::{Role, UserStatus};
+use crate::services::provider::backchannel::{self, SessionEnd};
 use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
 use crate::services::ServiceError;
 use crate::AppState;
@@ -211,12 +212,16 @@ pub(super) fn record(
 }
 
 /// Ends every session of the user, after the change that calls for it was committed.
+/// Their OpenID Provider grants without `offline_access` end too, and the clients holding
+/// tokens from those sessions are told by back-channel logout (SPEC §7.2).
 pub(super) async fn end_sessions(state: &AppState, user_id: &str) -> Result<usize, ServiceError> {
-    state
+    let revoked = state
         .session_store
         .revoke_user_sessions(user_id)
         .await
-        .map_err(ServiceError::Internal)
+        .map_err(ServiceError::Internal)?;
+    backchannel::user_sessions_ended(state, user_id, SessionEnd::Revoked).await?;
+    Ok(revoked)
 }
 
 /// The members of the account `account`, ordered by username.

@@ -3,9 +3,11 @@
 //! `routes::oidc` and the operator API `routes::api::oidc_clients`.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod clients;
 pub mod codes;
 pub mod introspection;
+pub mod logout;
 pub mod minting;
 pub mod presented_tokens;
 pub mod refresh;

@@ -66,17 +66,26 @@ pub(crate) async fn session_lives(
     state: &AppState,
     family: &OidcRefreshFamily,
 ) -> Result<bool, ServiceError> {
+    broker_session_lives(state, &family.user_id, &family.sid).await
+}
+
+/// Whether the broker session `sid` of `user_id` is live (not logged out, revoked, idle or
+/// past its lifetime).
+pub(crate) async fn broker_session_lives(
+    state: &AppState,
+    user_id: &str,
+    sid: &str,
+) -> Result<bool, ServiceError> {
     let stored = state
         .session_store
-        .live_state_by_sid(&family.user_id, &family.sid)
+        .live_state_by_sid(user_id, sid)
         .await
         .map_err(ServiceError::Internal)?;
     Ok(stored
         .as_ref()
         .and_then(session::signed_in_of)
         .is_some_and(|s| {
-            s.user_id.as_str() == family.user_id
-                && state.session_policy.is_live(&s, state.clock.now())
+            s.user_id.as_str() == user_id && state.session_policy.is_live(&s, state.clock.now())
         }))
 }
 
