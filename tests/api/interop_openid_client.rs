@@ -14,7 +14,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{location, spawn_app_with, TestApp};
+use crate::helpers::{location, spawn_reachable_app, TestApp};
 use crate::oidc_flow::{query_of, sign_in_at};
 
 const REDIRECT_URI: &str = "http://127.0.0.1:9998/callback";
@@ -63,28 +63,6 @@ impl Rp {
     fn send(&mut self, line: &str) {
         writeln!(self.stdin, "{line}").unwrap();
     }
-}
-
-/// A broker whose public URL is the address it listens on, so that the RP, which checks the
-/// issuer byte for byte, talks to it directly.
-async fn spawn_reachable_app() -> (TestApp, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let issuer = format!("http://127.0.0.1:{port}");
-    let public = issuer.clone();
-    let app = spawn_app_with(move |env| {
-        env.insert("SSO_BROKER_BIND".into(), format!("127.0.0.1:{port}"));
-        env.insert("SSO_BROKER_PUBLIC_URL".into(), public);
-    })
-    .await;
-    // The RP judges iat and exp by the real time; the broker must stamp tokens with it.
-    app.clock.set(sso_broker::clock::Clock::now(
-        &sso_broker::clock::SystemClock,
-    ));
-    (app, issuer)
 }
 
 /// Plays the browser: follows the authorization through the login page to the redirect back to

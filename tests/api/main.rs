@@ -9,6 +9,7 @@ mod admin_users_page;
 mod bad_input;
 mod cli;
 mod csrf;
+mod demo_portal;
 mod domains;
 mod enforcement_scope;
 mod entra;
