@@ -94,7 +94,8 @@ test-interop: deps
 
 # Browser journeys (tests/browser/journey.mjs): Debian's chromium (installed when missing) driven by
 # npm playwright-core through `target/debug/sso-broker demo` on free loopback ports: Entra admin
-# consent and SSO, SAML metadata import and SSO, TOTP enrollment and sign-in, SSO enforcement.
+# consent and SSO, SAML metadata import and SSO, TOTP enrollment and sign-in, SSO enforcement,
+# and the demo portal signing a password user in through the OpenID Provider.
 # Screenshots of every page, and on failure the page's HTML, go to target/browser-artifacts/.
 # SSO_BROKER_BIN picks another broker binary; SSO_BROKER_CHROMIUM another browser.
 test-browser: deps
