@@ -30,7 +30,7 @@ help:
 	@echo "make test           run the test suite on SQLite"
 	@echo "make test-postgres  run the test suite on PostgreSQL (started locally when needed)"
 	@echo "make test-redis     run the test suite on PostgreSQL + Redis (started locally when needed)"
-	@echo "make test-interop   interop tests against independent peers (npm oidc-provider)"
+	@echo "make test-interop   interop tests against independent peers (npm oidc-provider, openid-client, jose; pysaml2)"
 	@echo "make test-browser   headless Chromium clicks through the demo (screenshots in target/browser-artifacts)"
 	@echo "make lint           cargo fmt --check and cargo clippy"
 	@echo "make ci             everything CI runs (.ci/run)"
@@ -74,12 +74,13 @@ ci:
 
 PYSAML2_VENV := target/pysaml2-venv
 
-# Interop with independent peers: npm oidc-provider (needs Node.js; installed with npm ci) and
-# PyPI pysaml2 (needs Python 3 and Debian's xmlsec1; installed into a virtualenv under target/).
+# Interop with independent peers: npm oidc-provider (an OP upstream of the broker), npm
+# openid-client and jose (RPs of the broker's OP) (need Node.js; installed with npm ci) and PyPI pysaml2 (needs Python 3 and Debian's xmlsec1; installed into a virtualenv under target/).
 test-interop: deps
 	@command -v node >/dev/null || { echo "error: Node.js (node, npm) is needed for the interop tests" >&2; exit 1; }
 	@command -v python3 >/dev/null || { echo "error: Python 3 is needed for the interop tests" >&2; exit 1; }
 	cd tests/interop/oidc-provider && npm ci --no-audit --no-fund
+	cd tests/interop/openid-client && npm ci --no-audit --no-fund
 	bash scripts/install-deps.sh xmlsec1
 	python3 -m venv --help >/dev/null 2>&1 || bash scripts/install-deps.sh python3-venv
 	test -x $(PYSAML2_VENV)/bin/python3 || python3 -m venv $(PYSAML2_VENV)
@@ -94,7 +95,8 @@ test-interop: deps
 
 # Browser journeys (tests/browser/journey.mjs): Debian's chromium (installed when missing) driven by
 # npm playwright-core through `target/debug/sso-broker demo` on free loopback ports: Entra admin
-# consent and SSO, SAML metadata import and SSO, TOTP enrollment and sign-in, SSO enforcement.
+# consent and SSO, SAML metadata import and SSO, TOTP enrollment and sign-in, SSO enforcement,
+# and the demo portal signing a password user in through the OpenID Provider.
 # Screenshots of every page, and on failure the page's HTML, go to target/browser-artifacts/.
 # SSO_BROKER_BIN picks another broker binary; SSO_BROKER_CHROMIUM another browser.
 test-browser: deps

@@ -239,6 +239,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => None,
             };
+            let portal = demo::portal::start(&state).await?;
             let app = Application::with_state(state)?;
             let base = app
                 .state()
@@ -252,6 +253,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("    admin: demo-admin / {}", demo::DEMO_PASSWORD);
             println!("    user:  demo-user  / {}   (turn on two-step verification at {base}/account/security)", demo::DEMO_PASSWORD);
             println!("  Log in with SSO page: {base}/login/sso");
+            println!(
+                "\n  Demo portal (an OpenID Connect client of the broker, '{}'): open {portal}/",
+                demo::portal::CLIENT_NAME
+            );
+            println!("    Sign in there with any user below; it shows the ID token's claims and signs out through the broker");
             if let Some(authority) = idp_authority {
                 println!("\n  Account 'entra-demo' (Microsoft Entra ID through the development IdP at {authority})");
                 println!(

@@ -327,3 +327,5 @@ pub mod okta {
         super::seed_sso(state, ACCOUNT, super::sso_on(true, true)).await
     }
 }
+
+pub mod portal;

@@ -7,6 +7,8 @@
 //   2. SAML: the account admin imports the dev IdP's metadata; users log in with SSO (MFA / no MFA).
 //   3. TOTP: a password user enrolls an authenticator, then signs in with password + code.
 //   4. SSO enable + enforce on /admin/sso (skipped, with a log line, only while /admin/sso is 404).
+//   5. The demo portal (OpenID Connect client) signs a password user in through the broker, shows
+//      the ID token's claims and signs out through the broker (run before 3, which adds TOTP).
 // Every page visited is saved as target/browser-artifacts/NN-name.png; on failure also the page's
 // HTML. The broker's output goes to target/browser-artifacts/broker.log. Exit code 0 = all passed.
 //
@@ -201,8 +203,10 @@ async function startBroker() {
   const saml = stdout.match(/development Okta-style IdP at (http:\/\/127\.0\.0\.1:\d+)/)?.[1];
   check(entra, `the demo did not print the development Entra IdP's address:\n${stdout}`);
   check(saml, `the demo did not print the development SAML IdP's address:\n${stdout}`);
-  log(`broker ready: ${base}  (Entra dev IdP ${entra}, SAML dev IdP ${saml})`);
-  return { base, token, entraIdp: entra, samlIdp: saml, dataDir };
+  const portal = stdout.match(/Demo portal .*: open (http:\/\/127\.0\.0\.1:\d+)\//)?.[1];
+  check(portal, `the demo did not print the demo portal's address:\n${stdout}`);
+  log(`broker ready: ${base}  (Entra dev IdP ${entra}, SAML dev IdP ${saml}, demo portal ${portal})`);
+  return { base, token, entraIdp: entra, samlIdp: saml, portal, dataDir };
 }
 
 let stopping = false;
@@ -596,6 +600,46 @@ async function journeyEnforce(browser, app) {
   return "passed";
 }
 
+/**
+ * Journey 5: the demo portal, an OpenID Connect client of the broker, signs demo-user in with a
+ * password through the broker's login page, shows the verified ID token's claims, and signs out
+ * through the broker's end_session_endpoint (RP-initiated logout).
+ */
+async function journeyPortal(browser, app) {
+  log("journey 5: the demo portal signs demo-user in through the OpenID Provider");
+  const page = await newPage(browser);
+  await goto(page, `${app.portal}/`, "portal-home");
+  await expectText(page, "Demo portal", "Sign in");
+  await clickAndWait(page, "link", "Sign in", (u) => u.origin === app.base && u.pathname === "/login");
+  await shot(page, "portal-broker-login");
+  await page.locator("#username").fill("demo-user");
+  await page.locator("#password").fill(PASSWORD);
+  await clickAndWait(page, "button", "Sign in", (u) => u.origin === app.portal && u.pathname === "/");
+  await shot(page, "portal-signed-in");
+  await expectText(page, "You are signed in", "Claims of the ID token", "account", "demo", "amr", "pwd", "sid");
+  const navigation = page.waitForNavigation({ waitUntil: "load" });
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  const response = await navigation;
+  await shot(page, "portal-sign-out");
+  const at = new URL(page.url());
+  if (at.origin === app.base && at.pathname === "/oauth2/logout" && response?.status() === 404) {
+    log("  note: /oauth2/logout is not served yet (404): the logout round trip is not checked");
+  } else {
+    if (at.origin === app.base) {
+      // Without a click the broker may ask to confirm; with a valid id_token_hint it need not.
+      const confirm = page.getByRole("button", { name: /sign out|log out/i });
+      if ((await confirm.count()) > 0) await clickAndWait(page, "button", /sign out|log out/i, (u) => u.origin === app.portal);
+    }
+    await shot(page, "portal-signed-out");
+    equal(new URL(page.url()).origin, app.portal, "where the broker's logout sends the browser");
+    await expectText(page, "Sign in");
+    const broker = await page.request.get(`${app.base}/api/v1/me`);
+    equal(broker.status(), 401, "/api/v1/me after the portal's sign-out");
+  }
+  await page.context().close();
+  log("journey 5 passed");
+}
+
 // ---------------------------------------------------------------------------------------------
 
 async function main() {
@@ -623,6 +667,8 @@ async function main() {
     await createPat(app);
     await journeyEntra(browser, app);
     await journeySaml(browser, app);
+    // Before journey 3, which turns on TOTP for demo-user.
+    await journeyPortal(browser, app);
     await journeyTotp(browser, app);
     const fourth = await journeyEnforce(browser, app);
     log(`all journeys passed${fourth === "skipped" ? " (journey 4 skipped: /admin/sso is 404)" : ""} in ${((Date.now() - STARTED) / 1000).toFixed(1)}s; screenshots in ${path.relative(REPO, ARTIFACTS)}`);

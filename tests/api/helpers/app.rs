@@ -124,6 +124,29 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     }
 }
 
+/// A broker whose public URL is the address it listens on, so that a relying party, which
+/// checks the issuer byte for byte, talks to it directly. The clock starts at the real time: such a
+/// peer judges `iat` and `exp` by it.
+pub async fn spawn_reachable_app() -> (TestApp, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let public = issuer.clone();
+    let app = spawn_app_with(move |env| {
+        env.insert("SSO_BROKER_BIND".into(), format!("127.0.0.1:{port}"));
+        env.insert("SSO_BROKER_PUBLIC_URL".into(), public);
+    })
+    .await;
+    // The RP judges iat and exp by the real time; the broker must stamp tokens with it.
+    app.clock.set(sso_broker::clock::Clock::now(
+        &sso_broker::clock::SystemClock,
+    ));
+    (app, issuer)
+}
+
 /// A browser: a cookie store, and redirects are answers to assert, not to follow.
 fn browser() -> reqwest::Client {
     reqwest::Client::builder()
