@@ -1,12 +1,9 @@
-//! Argon2id on a bounded pool: a fixed set of worker threads, one per core, and a short queue
-//! behind them. Each Argon2id run holds 19 MiB; left to tokio's blocking pool (up to 512
-//! threads) a login flood holds gigabytes — every thread keeps its own malloc arena with the
-//! 19 MiB it last used. Here at most one buffer per worker thread stays resident. A job that
-//! finds the queue full is refused at once (`PoolError::Busy`, a 503 with `Retry-After`)
-//! instead of piling up.
+//! Argon2id on a bounded pool: at most one hash per core at a time, and a short queue behind
+//! them. Each Argon2id run holds 19 MiB; unbounded on tokio's blocking pool (up to 512 threads)
+//! a login flood would hold gigabytes. A job that finds the queue full is refused at once
+//! (`PoolError::Busy`, a 503 with `Retry-After`) instead of piling up.
 
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -21,57 +18,35 @@ pub enum PoolError {
     Failed(String),
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
 /// A bounded pool for CPU- and memory-heavy password work. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct PasswordPool {
     /// One permit per job allowed in the pool at all (running or waiting).
     admitted: Arc<Semaphore>,
-    jobs: mpsc::Sender<Job>,
+    /// One permit per job allowed to run now.
+    running: Arc<Semaphore>,
 }
 
 /// A place in the pool, taken before any other work of a request (so a refused request costs
 /// nothing else).
 pub struct Reservation {
     permit: OwnedSemaphorePermit,
-    jobs: mpsc::Sender<Job>,
+    running: Arc<Semaphore>,
 }
 
 impl PasswordPool {
-    /// `workers` threads, `queue` more jobs waiting. The threads end when the last clone of
-    /// the pool is dropped.
+    /// `workers` jobs at a time, `queue` more waiting.
     pub fn new(workers: usize, queue: usize) -> Self {
         let workers = workers.max(1);
-        let (jobs, inbox) = mpsc::channel::<Job>();
-        let inbox = Arc::new(Mutex::new(inbox));
-        for n in 0..workers {
-            let inbox = inbox.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("argon2-{n}"))
-                .spawn(move || loop {
-                    let next = inbox
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .recv();
-                    match next {
-                        Ok(job) => job(),
-                        Err(_) => break,
-                    }
-                });
-            if let Err(e) = spawned {
-                log::error!("cannot start password worker thread: {e}");
-            }
-        }
         Self {
             admitted: Arc::new(Semaphore::new(workers + queue)),
-            jobs,
+            running: Arc::new(Semaphore::new(workers)),
         }
     }
 
     /// One worker per core, and a queue four times as long: at 19 MiB a hash, a 2-core machine
-    /// holds at most 38 MiB of Argon2 memory, and a queued login waits a few hundred
-    /// milliseconds at most.
+    /// runs at most two hashes at once, and a queued login waits a few hundred milliseconds at
+    /// most.
     pub fn for_this_machine() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         Self::new(cores, 4 * cores)
@@ -94,11 +69,11 @@ impl PasswordPool {
             .map_err(|_| PoolError::Busy)?;
         Ok(Reservation {
             permit,
-            jobs: self.jobs.clone(),
+            running: self.running.clone(),
         })
     }
 
-    /// Runs `job` on a worker once one is free, or refuses it when the queue is full.
+    /// Runs `job` once a worker is free, or refuses it when the queue is full.
     pub async fn run<T, F>(&self, job: F) -> Result<T, PoolError>
     where
         T: Send + 'static,
@@ -109,23 +84,24 @@ impl PasswordPool {
 }
 
 impl Reservation {
-    /// Runs `job` on a worker of the pool this place was taken in.
+    /// Runs `job` on a blocking thread once one of the pool's workers is free.
     pub async fn run<T, F>(self, job: F) -> Result<T, PoolError>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let (done, result) = tokio::sync::oneshot::channel();
-        let permit = self.permit;
-        self.jobs
-            .send(Box::new(move || {
-                let _place = permit;
-                let _ = done.send(job());
-            }))
-            .map_err(|e| PoolError::Failed(e.to_string()))?;
-        result
+        let running = self
+            .running
+            .acquire_owned()
             .await
-            .map_err(|_| PoolError::Failed("the password job panicked".into()))
+            .map_err(|e| PoolError::Failed(e.to_string()))?;
+        let place = self.permit;
+        tokio::task::spawn_blocking(move || {
+            let _permits = (place, running);
+            job()
+        })
+        .await
+        .map_err(|e| PoolError::Failed(e.to_string()))
     }
 }
 
@@ -159,15 +135,5 @@ mod tests {
         assert_eq!(first.await.unwrap().unwrap(), 1);
         assert_eq!(second.await.unwrap().unwrap(), 2);
         assert_eq!(pool.run(|| 4).await.unwrap(), 4);
-    }
-
-    #[tokio::test]
-    async fn jobs_run_on_the_pools_own_threads() {
-        let pool = PasswordPool::new(2, 0);
-        let name = pool
-            .run(|| std::thread::current().name().map(str::to_string))
-            .await
-            .unwrap();
-        assert!(name.is_some_and(|n| n.starts_with("argon2-")));
     }
 }
