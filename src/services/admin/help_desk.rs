@@ -14,7 +14,7 @@ use crate::services::support::mail;
 use crate::services::ServiceError;
 use crate::AppState;
 
-use super::users::{end_sessions, find_member, record, role_of, Actor};
+use super::users::{end_sessions, find_account_member, record, role_of, Actor};
 
 /// Ends every session of a member; returns how many were live.
 pub async fn revoke_sessions(
@@ -29,8 +29,7 @@ pub async fn revoke_sessions(
     let (user, account) = state
         .db
         .run(move |conn| {
-            let account = super::accounts::find_account(conn, &account)?;
-            let (user, _) = find_member(conn, &account, &username)?;
+            let (account, user, _) = find_account_member(conn, &account, &username)?;
             checker.may_manage(&user, &account)?;
             Ok::<_, ServiceError>((user, account))
         })
@@ -68,8 +67,7 @@ pub async fn reset_totp(
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
-                let account = super::accounts::find_account(conn, &account)?;
-                let (user, _) = find_member(conn, &account, &username)?;
+                let (account, user, _) = find_account_member(conn, &account, &username)?;
                 actor.may_manage(&user, &account)?;
                 User::reset_totp(conn, &user.id, now)?;
                 RecoveryCode::replace_all(conn, &user.id, &[])?;
@@ -108,8 +106,7 @@ pub async fn resend_invitation(
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
-                let account = super::accounts::find_account(conn, &account)?;
-                let (user, membership) = find_member(conn, &account, &username)?;
+                let (account, user, membership) = find_account_member(conn, &account, &username)?;
                 actor.may_manage(&user, &account)?;
                 if UserStatus::from_stored(&user.status) != UserStatus::Invited {
                     return Err(ServiceError::Conflict {

@@ -111,6 +111,17 @@ fn member_state(user: &User, role: &str) -> MemberState {
 }
 
 /// The user `username` and their membership of `account`; 404 for anyone else.
+/// The account named `account_name` and its member `username`.
+pub(super) fn find_account_member(
+    conn: &mut DbConnection,
+    account_name: &str,
+    username: &str,
+) -> Result<(Account, User, Membership), ServiceError> {
+    let account = crate::services::admin::accounts::find_account(conn, account_name)?;
+    let (user, membership) = find_member(conn, &account, username)?;
+    Ok((account, user, membership))
+}
+
 pub(super) fn find_member(
     conn: &mut DbConnection,
     account: &Account,
@@ -245,8 +256,7 @@ pub async fn get(
     state
         .db
         .run(move |conn| {
-            let account = crate::services::admin::accounts::find_account(conn, &account)?;
-            let (user, membership) = find_member(conn, &account, &username)?;
+            let (_, user, membership) = find_account_member(conn, &account, &username)?;
             view(conn, user, membership.role)
         })
         .await
@@ -274,8 +284,7 @@ pub async fn update(
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
-                let account = crate::services::admin::accounts::find_account(conn, &account)?;
-                let (user, membership) = find_member(conn, &account, &username)?;
+                let (account, user, membership) = find_account_member(conn, &account, &username)?;
                 let status_change = planned_status_change(conn, &user, status)?;
                 if status_change.is_some() {
                     actor.may_manage(&user, &account)?;
@@ -384,8 +393,7 @@ pub async fn remove_membership(
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
-                let account = crate::services::admin::accounts::find_account(conn, &account)?;
-                let (user, membership) = find_member(conn, &account, &username)?;
+                let (account, user, membership) = find_account_member(conn, &account, &username)?;
                 check_admins_remain(conn, &user, |account_id, now| {
                     (account_id != account.id).then_some(now)
                 })?;
