@@ -15,13 +15,17 @@ use actix_web::{web, App, HttpServer};
 use crate::auth::password_pool::PasswordPool;
 use crate::auth::session::SessionPolicy;
 use crate::auth::session_store::BrokerSessionStore;
+use crate::cache::{Cached, Health, Invalidator, Topics, TTL_FLOOR};
 use crate::clock::SharedClock;
-use crate::config::Settings;
+use crate::config::{DatabaseUrl, Settings};
 use crate::crypto::{InstallationKey, Keys};
 use crate::db::Db;
 use crate::dns::{HickoryTxtLookup, TxtLookup, UnavailableTxtLookup};
 use crate::metrics::Metrics;
 use crate::routes;
+use crate::services::account::profile::Profile;
+use crate::services::admin::api_tokens::KnownToken;
+use crate::services::connections::entra_tenants::{TenantApprovals, ValidatedToken};
 use crate::services::provider::backchannel::{self, BackchannelWorker};
 use crate::services::provider::signing_keys::{self, SigningKeyCache};
 use crate::services::support::mail::Mailer;
@@ -49,6 +53,77 @@ pub struct AppState {
     pub passwords: PasswordPool,
     /// Delivers Back-Channel Logout tokens (SPEC §7.2).
     pub backchannel: BackchannelWorker,
+    /// What hot paths keep in memory, kept honest across instances.
+    pub caches: Arc<Caches>,
+}
+
+/// What hot paths keep in memory (`crate::cache`), all dropped through one invalidator.
+pub struct Caches {
+    pub invalidator: Arc<Invalidator>,
+    /// Profiles behind sessions, by the session's sign-in facts (`account::profile`).
+    pub profiles: Arc<Cached<Profile>>,
+    /// Live operator API tokens by hash.
+    pub api_tokens: Arc<Cached<Arc<KnownToken>>>,
+    /// Accounts that approved an Entra tenant, by tenant id: `(account name, domains)`.
+    pub tenant_approvals: Arc<Cached<TenantApprovals>>,
+    /// Tokens `/api/v1/entra/validate` accepted, by token hash and account asked for, with
+    /// their expiry (unix seconds).
+    pub validated_tokens: Arc<Cached<Arc<(ValidatedToken, i64)>>>,
+}
+
+impl Caches {
+    pub fn new(invalidator: Arc<Invalidator>) -> Self {
+        let health = invalidator.health();
+        fn cache<V: Clone + Send + Sync + 'static>(
+            name: &'static str,
+            topics: Topics,
+            capacity: u64,
+            health: &Arc<Health>,
+        ) -> Arc<Cached<V>> {
+            Arc::new(Cached::new(
+                name,
+                topics,
+                capacity,
+                TTL_FLOOR,
+                health.clone(),
+            ))
+        }
+        let this = Self {
+            profiles: cache("profiles", Topics::DIRECTORY, 20_000, &health),
+            api_tokens: cache("api_tokens", Topics::API_TOKENS, 1_000, &health),
+            tenant_approvals: cache("tenant_approvals", Topics::DIRECTORY, 10_000, &health),
+            validated_tokens: cache("validated_tokens", Topics::DIRECTORY, 10_000, &health),
+            invalidator,
+        };
+        this.invalidator.register(this.profiles.clone());
+        this.invalidator.register(this.api_tokens.clone());
+        this.invalidator.register(this.tenant_approvals.clone());
+        this.invalidator.register(this.validated_tokens.clone());
+        this
+    }
+}
+
+/// The invalidation channel for this deployment: Redis when configured, PostgreSQL otherwise,
+/// a file beside the database for SQLite.
+async fn invalidator(settings: &Settings, db: &Db) -> anyhow::Result<Arc<Invalidator>> {
+    let unreachable = |e| anyhow::anyhow!("SSO_BROKER_REDIS_URL: cannot connect: {e}");
+    Ok(match (&settings.redis_url, &settings.database) {
+        (Some(url), _) => {
+            let client = redis::Client::open(url.as_str()).map_err(unreachable)?;
+            let conn = redis::aio::ConnectionManager::new(client.clone())
+                .await
+                .map_err(unreachable)?;
+            Invalidator::redis(client, conn, &settings.redis_prefix)
+        }
+        (None, DatabaseUrl::Postgres(url)) => {
+            Invalidator::postgres(db.clone(), crate::db::listener_url(url))
+        }
+        (None, DatabaseUrl::Sqlite(path)) => {
+            let events = path.with_extension("cache-events");
+            Invalidator::file(&events)
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", events.display()))?
+        }
+    })
 }
 
 impl AppState {
@@ -63,12 +138,15 @@ impl AppState {
             Some(secret) => InstallationKey::from_secret(secret),
             None => InstallationKey::load_or_generate(&settings.data_dir)?,
         };
+        let invalidator = invalidator(&settings, &db).await?;
+        db.on_change(invalidator.clone());
         let session_store = match &settings.redis_url {
             Some(url) => BrokerSessionStore::redis(url, &settings.redis_prefix, clock.clone())
                 .await
                 .map_err(|e| anyhow::anyhow!("SSO_BROKER_REDIS_URL: cannot connect: {e}"))?,
             None => BrokerSessionStore::database(db.clone(), clock.clone()),
-        };
+        }
+        .cached(&invalidator);
         let entra =
             crate::services::connections::entra_tenants::EntraRuntime::from_settings(&settings)?;
         let dns = txt_lookup(&settings)?;
@@ -90,6 +168,7 @@ impl AppState {
             oidc_signing_keys: Arc::new(SigningKeyCache::default()),
             passwords: PasswordPool::for_this_machine(),
             backchannel: BackchannelWorker::new()?,
+            caches: Arc::new(Caches::new(invalidator)),
         })
     }
 }

@@ -11,13 +11,14 @@
 //! it back, live, when it ends (read, revoke, write).
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::{DateTime, Duration, Utc};
 use redis::AsyncCommands;
 
+use crate::cache::{Cached, Invalidator, Message, Topics, TTL_FLOOR};
 use crate::clock::SharedClock;
 use crate::crypto::tokens::{random_token, sha256_hex};
 use crate::db::session::SessionRow;
@@ -37,7 +38,18 @@ type State = HashMap<String, String>;
 pub struct BrokerSessionStore {
     backend: Backend,
     clock: SharedClock,
+    /// Sessions as last read, when the instance caches (`crate::cache`).
+    cache: Option<SessionCache>,
 }
+
+#[derive(Clone)]
+struct SessionCache {
+    sessions: Arc<Cached<Arc<StoredSession>>>,
+    invalidator: Arc<Invalidator>,
+}
+
+/// How many sessions one instance keeps in memory at most.
+const CACHED_SESSIONS: u64 = 20_000;
 
 #[derive(Clone)]
 enum Backend {
@@ -49,7 +61,7 @@ enum Backend {
 }
 
 /// What a backend keeps for one session.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct StoredSession {
     user_id: Option<String>,
     state: State,
@@ -128,6 +140,43 @@ impl BrokerSessionStore {
         Self {
             backend: Backend::Db(db),
             clock,
+            cache: None,
+        }
+    }
+
+    /// Keeps sessions in memory, dropped through `invalidator` whenever one is written,
+    /// deleted or revoked on any instance.
+    pub fn cached(mut self, invalidator: &Arc<Invalidator>) -> Self {
+        let sessions = Arc::new(Cached::new(
+            "sessions",
+            Topics::SESSIONS,
+            CACHED_SESSIONS,
+            TTL_FLOOR,
+            invalidator.health(),
+        ));
+        invalidator.register(sessions.clone());
+        self.cache = Some(SessionCache {
+            sessions,
+            invalidator: invalidator.clone(),
+        });
+        self
+    }
+
+    /// How many sessions this instance holds in memory (0 without a cache).
+    pub fn cached_sessions(&self) -> u64 {
+        self.cache.as_ref().map_or(0, |c| c.sessions.entry_count())
+    }
+
+    /// Tells every instance that the session `hash` changed.
+    async fn changed(&self, hash: &str) {
+        if let Some(cache) = &self.cache {
+            cache
+                .invalidator
+                .publish(Message::Key {
+                    topics: Topics::SESSIONS,
+                    key: hash.to_string(),
+                })
+                .await;
         }
     }
 
@@ -144,6 +193,7 @@ impl BrokerSessionStore {
                 prefix: prefix.to_string(),
             },
             clock,
+            cache: None,
         })
     }
 
@@ -183,6 +233,10 @@ impl BrokerSessionStore {
                     .arg(REDIS_GRACE_SECONDS)
                     .invoke_async(&mut conn)
                     .await?;
+                if let Some(cache) = &self.cache {
+                    let all = Message::Changed(Topics::SESSIONS);
+                    cache.invalidator.publish(all).await;
+                }
                 Ok(revoked)
             }
         }
@@ -240,6 +294,23 @@ impl BrokerSessionStore {
     }
 
     async fn read(&self, hash: String) -> anyhow::Result<Option<StoredSession>> {
+        let Some(cache) = &self.cache else {
+            return self.read_stored(hash).await;
+        };
+        if let Some(hit) = cache.sessions.get(&hash) {
+            return Ok(Some(StoredSession::clone(&hit)));
+        }
+        let ticket = cache.sessions.ticket();
+        let stored = self.read_stored(hash.clone()).await?;
+        if let Some(stored) = &stored {
+            cache
+                .sessions
+                .insert(ticket, hash, Arc::new(stored.clone()));
+        }
+        Ok(stored)
+    }
+
+    async fn read_stored(&self, hash: String) -> anyhow::Result<Option<StoredSession>> {
         match &self.backend {
             Backend::Db(db) => {
                 let row = db.run(move |conn| SessionRow::find(conn, &hash)).await?;
@@ -262,6 +333,22 @@ impl BrokerSessionStore {
     }
 
     async fn write(
+        &self,
+        hash: String,
+        state: State,
+        expires_at: DateTime<Utc>,
+        create: bool,
+    ) -> anyhow::Result<bool> {
+        let written = self
+            .write_stored(hash.clone(), state, expires_at, create)
+            .await;
+        if !create {
+            self.changed(&hash).await;
+        }
+        written
+    }
+
+    async fn write_stored(
         &self,
         hash: String,
         state: State,
@@ -325,6 +412,49 @@ impl BrokerSessionStore {
                     .invoke_async(&mut conn.clone())
                     .await?;
                 Ok(written == 1)
+            }
+        }
+    }
+}
+
+impl BrokerSessionStore {
+    async fn extend(&self, hash: String, expires_at: DateTime<Utc>) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Db(db) => {
+                let now = self.clock.now_naive();
+                db.run(move |conn| SessionRow::touch(conn, &hash, now, expires_at.naive_utc()))
+                    .await
+                    .map_err(|e: DbError| e.into())
+            }
+            Backend::Redis { conn, prefix } => {
+                let mut conn = conn.clone();
+                let key = self::session_key(prefix, &hash);
+                let Some(raw) = conn.get::<_, Option<String>>(&key).await? else {
+                    return Ok(());
+                };
+                let Ok(mut stored) = serde_json::from_str::<StoredSession>(&raw) else {
+                    return Ok(());
+                };
+                if stored.revoked {
+                    return Ok(());
+                }
+                stored.expires_at = expires_at.timestamp();
+                let ttl =
+                    (expires_at - self.clock.now()).num_seconds().max(1) + REDIS_GRACE_SECONDS;
+                let mut invocation = TOUCH.key(&key);
+                if let Some(user_id) = &stored.user_id {
+                    invocation.key(user_index_key(prefix, user_id));
+                }
+                // Compare and set: when the record changed since it was read (written by
+                // another request, or revoked), that change stands and the touch is dropped.
+                let _: i64 = invocation
+                    .arg(raw)
+                    .arg(serde_json::to_string(&stored)?)
+                    .arg(ttl)
+                    .arg(&hash)
+                    .invoke_async(&mut conn)
+                    .await?;
+                Ok(())
             }
         }
     }
@@ -407,58 +537,27 @@ impl SessionStore for BrokerSessionStore {
     ) -> Result<(), anyhow::Error> {
         let hash = sha256_hex(session_key.as_ref());
         let expires_at = self.expiry(ttl);
-        match &self.backend {
-            Backend::Db(db) => {
-                let now = self.clock.now_naive();
-                db.run(move |conn| SessionRow::touch(conn, &hash, now, expires_at.naive_utc()))
-                    .await
-                    .map_err(|e: DbError| e.into())
-            }
-            Backend::Redis { conn, prefix } => {
-                let mut conn = conn.clone();
-                let key = self::session_key(prefix, &hash);
-                let Some(raw) = conn.get::<_, Option<String>>(&key).await? else {
-                    return Ok(());
-                };
-                let Ok(mut stored) = serde_json::from_str::<StoredSession>(&raw) else {
-                    return Ok(());
-                };
-                if stored.revoked {
-                    return Ok(());
-                }
-                stored.expires_at = expires_at.timestamp();
-                let ttl =
-                    (expires_at - self.clock.now()).num_seconds().max(1) + REDIS_GRACE_SECONDS;
-                let mut invocation = TOUCH.key(&key);
-                if let Some(user_id) = &stored.user_id {
-                    invocation.key(user_index_key(prefix, user_id));
-                }
-                // Compare and set: when the record changed since it was read (written by
-                // another request, or revoked), that change stands and the touch is dropped.
-                let _: i64 = invocation
-                    .arg(raw)
-                    .arg(serde_json::to_string(&stored)?)
-                    .arg(ttl)
-                    .arg(&hash)
-                    .invoke_async(&mut conn)
-                    .await?;
-                Ok(())
-            }
-        }
+        self.extend(hash.clone(), expires_at).await?;
+        self.changed(&hash).await;
+        Ok(())
     }
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
         let hash = sha256_hex(session_key.as_ref());
-        match &self.backend {
-            Backend::Db(db) => db
-                .run(move |conn| SessionRow::delete(conn, &hash))
-                .await
-                .map_err(|e: DbError| e.into()),
+        let deleted: anyhow::Result<()> = match &self.backend {
+            Backend::Db(db) => {
+                let hash = hash.clone();
+                db.run(move |conn| SessionRow::delete(conn, &hash))
+                    .await
+                    .map_err(|e: DbError| e.into())
+            }
             Backend::Redis { conn, prefix } => {
                 let _: () = conn.clone().del(self::session_key(prefix, &hash)).await?;
                 Ok(())
             }
-        }
+        };
+        self.changed(&hash).await;
+        deleted
     }
 }
 

@@ -61,6 +61,7 @@ impl Account {
         display_name: &str,
         sso_available: Option<bool>,
     ) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::update(accounts::table.find(id))
             .set((
                 accounts::display_name.eq(display_name),

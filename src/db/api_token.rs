@@ -19,6 +19,7 @@ pub struct ApiToken {
 
 impl ApiToken {
     pub fn insert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::API_TOKENS);
         diesel::insert_into(api_tokens::table)
             .values(self)
             .execute(conn)?;
@@ -59,6 +60,7 @@ impl ApiToken {
         name: &str,
         now: NaiveDateTime,
     ) -> Result<bool, DbError> {
+        super::changes::mark(super::changes::Topics::API_TOKENS);
         let changed = diesel::update(
             api_tokens::table
                 .filter(api_tokens::name.eq(name))

@@ -75,6 +75,7 @@ impl ApprovedTenant {
 
     /// Inserts the tenant, or refreshes the stored row of the same account and tenant.
     pub fn upsert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         // Approved again after a revocation: the approval starts now, so sessions admitted under
         // the earlier one stay ended (SPEC §3.8).
         if let Some(existing) = Self::find(conn, &self.account_id, &self.tenant_id)? {
@@ -113,6 +114,7 @@ impl ApprovedTenant {
         display_name: &str,
         verified_domains: &str,
     ) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::update(approved_tenants::table.find(id))
             .set((
                 approved_tenants::display_name.eq(display_name),
@@ -123,6 +125,7 @@ impl ApprovedTenant {
     }
 
     pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::delete(approved_tenants::table.find(id)).execute(conn)?;
         Ok(())
     }
@@ -133,6 +136,7 @@ impl ApprovedTenant {
         status: &str,
         checked_at: NaiveDateTime,
     ) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         // Approved again after a revocation: the approval starts now (see `upsert`).
         if status == STATUS_APPROVED {
             diesel::update(

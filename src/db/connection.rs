@@ -22,6 +22,7 @@ pub struct IdpConnection {
 
 impl IdpConnection {
     pub fn insert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::insert_into(connections::table)
             .values(self)
             .execute(conn)?;
@@ -50,6 +51,7 @@ impl IdpConnection {
     }
 
     pub fn set_settings(conn: &mut DbConnection, id: &str, settings: &str) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::update(connections::table.find(id))
             .set(connections::settings.eq(settings))
             .execute(conn)?;
@@ -57,6 +59,7 @@ impl IdpConnection {
     }
 
     pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::delete(connections::table.find(id)).execute(conn)?;
         Ok(())
     }

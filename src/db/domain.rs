@@ -41,6 +41,7 @@ impl Domain {
     }
 
     pub fn insert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::insert_into(domains::table)
             .values(self)
             .execute(conn)?;
@@ -78,6 +79,7 @@ impl Domain {
         id: &str,
         now: NaiveDateTime,
     ) -> Result<bool, DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         let updated = diesel::update(domains::table.filter(domains::id.eq(id)))
             .set((
                 domains::verified.eq(true),
@@ -94,6 +96,7 @@ impl Domain {
         domain: &str,
         account_id: &str,
     ) -> Result<usize, DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         Ok(diesel::delete(
             domains::table
                 .filter(domains::domain.eq(domain))
@@ -114,6 +117,7 @@ impl Domain {
     }
 
     pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::delete(domains::table.filter(domains::id.eq(id))).execute(conn)?;
         Ok(())
     }

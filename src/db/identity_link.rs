@@ -21,6 +21,7 @@ pub struct IdentityLink {
 
 impl IdentityLink {
     pub fn insert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::insert_into(identity_links::table)
             .values(self)
             .execute(conn)?;
@@ -84,6 +85,7 @@ impl IdentityLink {
         conn: &mut DbConnection,
         connection_id: &str,
     ) -> Result<usize, DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         // The id is a UUID: no LIKE wildcard in it.
         let pattern = format!("saml:{connection_id}:%");
         Ok(

@@ -17,6 +17,7 @@ pub struct Membership {
 
 impl Membership {
     pub fn insert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::insert_into(memberships::table)
             .values(self)
             .execute(conn)?;
@@ -42,6 +43,7 @@ impl Membership {
         account_id: &str,
         role: &str,
     ) -> Result<bool, DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         let n = diesel::update(memberships::table.find((user_id, account_id)))
             .set(memberships::role.eq(role))
             .execute(conn)?;
@@ -54,6 +56,7 @@ impl Membership {
         user_id: &str,
         account_id: &str,
     ) -> Result<bool, DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         let n = diesel::delete(memberships::table.find((user_id, account_id))).execute(conn)?;
         Ok(n == 1)
     }

@@ -6,6 +6,7 @@ pub mod account;
 pub mod api_token;
 pub mod approved_tenant;
 pub mod audit_event;
+pub mod changes;
 pub mod connection;
 pub mod domain;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod sso_setting;
 pub mod throttle_event;
 pub mod user;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -116,6 +118,12 @@ impl ManageConnection for ConnectionFactory {
 pub type DbPool = Pool<ConnectionFactory>;
 pub type PooledDbConnection = PooledConnection<ConnectionFactory>;
 
+/// The URL a dedicated PostgreSQL connection (the cache invalidation listener) opens, with the
+/// same adjustments as the pool's.
+pub fn listener_url(url: &str) -> String {
+    without_gss_probe(url)
+}
+
 /// `url` with `gssencmode=disable` unless the operator chose a `gssencmode`.
 ///
 /// libpq's default (`prefer`) probes for Kerberos credentials on every connection, which loads
@@ -162,9 +170,16 @@ pub fn prepare_tls() {
 }
 
 /// The pool, and a way to run blocking diesel work off the async executor.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Db {
     pool: DbPool,
+    listener: Arc<OnceLock<Arc<dyn changes::ChangeListener>>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("pool", &self.pool).finish()
+    }
 }
 
 impl Db {
@@ -187,7 +202,15 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .build(factory)
             .map_err(DbError::Pool)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            listener: Arc::new(OnceLock::new()),
+        })
+    }
+
+    /// Registers who hears of changes to cached data (once; later calls are ignored).
+    pub fn on_change(&self, listener: Arc<dyn changes::ChangeListener>) {
+        let _ = self.listener.set(listener);
     }
 
     pub fn get(&self) -> Result<PooledDbConnection, DbError> {
@@ -202,12 +225,22 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(DbError::Pool)?;
-            f(&mut conn)
+        let (result, changed) = tokio::task::spawn_blocking(move || {
+            changes::take();
+            let result = pool
+                .get()
+                .map_err(|e| E::from(DbError::Pool(e)))
+                .and_then(|mut conn| f(&mut conn));
+            (result, changes::take())
         })
         .await
-        .map_err(|_| E::from(DbError::Blocking))?
+        .map_err(|_| E::from(DbError::Blocking))?;
+        if !changed.is_empty() {
+            if let Some(listener) = self.listener.get() {
+                listener.changed(changed).await;
+            }
+        }
+        result
     }
 
     /// True when a connection answers a ping (`/readyz`).

@@ -109,6 +109,7 @@ impl SessionRow {
         user_id: &str,
         now: NaiveDateTime,
     ) -> Result<usize, DbError> {
+        super::changes::mark(super::changes::Topics::SESSIONS);
         Ok(diesel::update(
             sessions::table
                 .filter(sessions::user_id.eq(user_id))

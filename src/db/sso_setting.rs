@@ -37,6 +37,7 @@ impl SsoSetting {
 
     /// Inserts or replaces the account's row.
     pub fn save(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         let updated = diesel::update(sso_settings::table.find(&self.account_id))
             .set(self)
             .execute(conn)?;

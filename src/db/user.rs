@@ -82,6 +82,7 @@ impl User {
         hash: &str,
         now: NaiveDateTime,
     ) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::update(users::table.find(id))
             .set((
                 users::password_hash.eq(hash),
@@ -110,6 +111,7 @@ impl User {
         status: &str,
         now: NaiveDateTime,
     ) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::update(users::table.find(id))
             .set((users::status.eq(status), users::updated_at.eq(now)))
             .execute(conn)?;
@@ -171,6 +173,7 @@ impl User {
         username: &str,
         now: NaiveDateTime,
     ) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::update(users::table.find(id))
             .set((users::username.eq(username), users::updated_at.eq(now)))
             .execute(conn)?;
@@ -202,6 +205,7 @@ impl User {
         hash: &str,
         now: NaiveDateTime,
     ) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::update(users::table.find(id))
             .set((
                 users::password_hash.eq(hash),

@@ -17,6 +17,7 @@ mod entra_auth_context;
 mod entra_sign_in;
 mod helpers;
 mod hot_paths;
+mod instances;
 mod interop_oidc_provider;
 mod interop_openid_client;
 mod interop_pysaml2;

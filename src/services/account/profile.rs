@@ -50,7 +50,30 @@ impl Profile {
 }
 
 /// The profile behind a session. A user disabled or removed since sign-in ends the session.
+/// Read through the profile cache, which every change to users, memberships, accounts or
+/// trust drops (`crate::cache`).
 pub async fn load(state: &AppState, signed_in: &SignedIn) -> Result<Profile, ServiceError> {
+    let profiles = &state.caches.profiles;
+    let Some(key) = cache_key(signed_in) else {
+        return load_stored(state, signed_in).await;
+    };
+    if let Some(hit) = profiles.get(&key) {
+        return Ok(hit);
+    }
+    let ticket = profiles.ticket();
+    let profile = load_stored(state, signed_in).await?;
+    profiles.insert(ticket, key, profile.clone());
+    Ok(profile)
+}
+
+/// Everything about a sign-in that the profile depends on: all of it but the activity time.
+fn cache_key(signed_in: &SignedIn) -> Option<String> {
+    let mut facts = signed_in.clone();
+    facts.last_seen_at = 0;
+    serde_json::to_string(&facts).ok()
+}
+
+async fn load_stored(state: &AppState, signed_in: &SignedIn) -> Result<Profile, ServiceError> {
     let (user_id, account_id) = (
         signed_in.user_id.to_string(),
         signed_in.account_id.to_string(),

@@ -1,5 +1,8 @@
 //! Operator API tokens (SPEC §6.3): made by the CLI, shown once, stored as SHA-256 hashes.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::crypto::tokens::{random_token, sha256_hex};
@@ -137,7 +140,13 @@ pub async fn authenticate(
     }
     let hash = sha256_hex(text);
     let now = state.clock.now_naive();
-    state
+    let tokens = &state.caches.api_tokens;
+    if let Some(known) = tokens.get(&hash) {
+        record_use(state, &known, now);
+        return Ok(Some(known.name.clone()));
+    }
+    let ticket = tokens.ticket();
+    let found = state
         .db
         .run(move |conn| {
             let token = ApiToken::find_active_by_hash(conn, &hash)?;
@@ -146,10 +155,59 @@ pub async fn authenticate(
                 t.last_used_at
                     .is_none_or(|at| now - at >= USE_RECORDED_EVERY)
             };
-            if let Some(t) = token.as_ref().filter(|t| due(t)) {
-                ApiToken::mark_used(conn, &t.id, now)?;
-            }
-            Ok::<_, ServiceError>(token.map(|t| t.name))
+            let recorded = match token.as_ref() {
+                Some(t) if due(t) => {
+                    ApiToken::mark_used(conn, &t.id, now)?;
+                    Some(now)
+                }
+                Some(t) => t.last_used_at,
+                None => None,
+            };
+            Ok::<_, ServiceError>(token.map(|t| (hash, t, recorded)))
         })
-        .await
+        .await?;
+    Ok(found.map(|(hash, token, recorded)| {
+        let known = Arc::new(KnownToken {
+            id: token.id,
+            name: token.name.clone(),
+            recorded_at: AtomicI64::new(recorded.map_or(0, |at| at.and_utc().timestamp())),
+        });
+        tokens.insert(ticket, hash, known);
+        token.name
+    }))
+}
+
+/// A live operator token as the cache keeps it.
+#[derive(Debug)]
+pub struct KnownToken {
+    id: String,
+    name: String,
+    /// When its use was last written (unix seconds).
+    recorded_at: AtomicI64,
+}
+
+/// Writes the token's use when the last write is a minute old, after the response (one
+/// request wins the minute; a failed write is logged and tried again next minute).
+fn record_use(state: &AppState, token: &KnownToken, now: chrono::NaiveDateTime) {
+    let (now_secs, last) = (
+        now.and_utc().timestamp(),
+        token.recorded_at.load(Ordering::Acquire),
+    );
+    if now_secs - last < USE_RECORDED_EVERY.num_seconds()
+        || token
+            .recorded_at
+            .compare_exchange(last, now_secs, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+    {
+        return;
+    }
+    let (db, id) = (state.db.clone(), token.id.clone());
+    tokio::spawn(async move {
+        if let Err(e) = db
+            .run(move |conn| ApiToken::mark_used(conn, &id, now))
+            .await
+        {
+            log::warn!("recording an API token's use failed: {e}");
+        }
+    });
 }

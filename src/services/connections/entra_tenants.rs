@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::config::Settings;
+use crate::crypto::tokens::sha256_hex;
 use crate::db::account::Account;
 use crate::db::approved_tenant::{ApprovedTenant, STATUS_APPROVED, STATUS_REVOKED};
 use crate::domain::messages;
@@ -433,29 +434,27 @@ pub async fn validate_api_token(
     let rt = runtime(state)?;
     let invalid =
         |e: SsoError| ServiceError::InvalidToken(format!("The token is not valid ({e})."));
+    let now = state.clock.now();
+    // A token presented again is answered from memory until it expires (or trust changes).
+    let validated = &state.caches.validated_tokens;
+    let key = format!(
+        "{}|{}",
+        sha256_hex(&token),
+        account.as_deref().unwrap_or_default()
+    );
+    if let Some(hit) = validated.get(&key).filter(|hit| now.timestamp() < hit.1) {
+        return Ok(hit.0.clone());
+    }
+    let ticket = validated.ticket();
     let tenant = peek_tenant(&token).map_err(invalid)?;
-    let tid = tenant.to_string();
-    let approvals: Vec<(String, Vec<String>)> = state
-        .db
-        .run(move |conn| {
-            let mut approvals = Vec::new();
-            for row in ApprovedTenant::list_for_tenant(conn, &tid)?
-                .into_iter()
-                .filter(ApprovedTenant::is_approved)
-            {
-                if let Some(account) = Account::find(conn, &row.account_id)? {
-                    approvals.push((account.name, row.domains()));
-                }
-            }
-            Ok::<_, ServiceError>(approvals)
-        })
-        .await?;
+    let approvals = tenant_approvals(state, &tenant).await?;
     let approvals: Vec<_> = match account.as_deref().map(|a| a.trim().to_ascii_lowercase()) {
         Some(wanted) => approvals
-            .into_iter()
+            .iter()
             .filter(|(name, _)| *name == wanted)
+            .cloned()
             .collect(),
-        None => approvals,
+        None => approvals.to_vec(),
     };
     let domains: Vec<String> = approvals.iter().flat_map(|(_, d)| d.clone()).collect();
     let approved = !approvals.is_empty();
@@ -468,7 +467,7 @@ pub async fn validate_api_token(
         authority: rt.app.authority(),
         audiences: &audiences,
         nonce: None,
-        now: state.clock.now(),
+        now,
     };
     let verified = validate_token(&token, &rules, &rt.keys, &lookup)
         .await
@@ -476,11 +475,53 @@ pub async fn validate_api_token(
             SsoError::IdpUnreachable(_) => unreachable_error(),
             other => invalid(other),
         })?;
-    Ok(ValidatedToken {
+    let expires_at = verified
+        .claims
+        .get("exp")
+        .and_then(serde_json::Value::as_i64);
+    let answer = ValidatedToken {
         accounts: approvals.into_iter().map(|(name, _)| name).collect(),
         tenant_id: verified.tenant_id.to_string(),
         oid: verified.oid,
         email: verified.email,
         claims: verified.claims,
-    })
+    };
+    if let Some(expires_at) = expires_at {
+        validated.insert(ticket, key, Arc::new((answer.clone(), expires_at)));
+    }
+    Ok(answer)
+}
+
+/// The accounts that approved a tenant: (account name, the tenant's verified domains).
+pub type TenantApprovals = Arc<Vec<(String, Vec<String>)>>;
+
+/// The accounts that approved `tenant`, through the cache.
+async fn tenant_approvals(
+    state: &AppState,
+    tenant: &TenantId,
+) -> Result<TenantApprovals, ServiceError> {
+    let cache = &state.caches.tenant_approvals;
+    let tid = tenant.to_string();
+    if let Some(hit) = cache.get(&tid) {
+        return Ok(hit);
+    }
+    let ticket = cache.ticket();
+    let key = tid.clone();
+    let approvals = state
+        .db
+        .run(move |conn| {
+            let mut approvals = Vec::new();
+            for row in ApprovedTenant::list_for_tenant(conn, &tid)?
+                .into_iter()
+                .filter(ApprovedTenant::is_approved)
+            {
+                if let Some(account) = Account::find(conn, &row.account_id)? {
+                    approvals.push((account.name, row.domains()));
+                }
+            }
+            Ok::<_, ServiceError>(Arc::new(approvals))
+        })
+        .await?;
+    cache.insert(ticket, key, approvals.clone());
+    Ok(approvals)
 }

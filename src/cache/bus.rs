@@ -1,0 +1,379 @@
+//! The invalidation channel between instances: Redis pub/sub, PostgreSQL `LISTEN/NOTIFY`, or,
+//! on SQLite (one host), an append-only file beside the database that every process on the
+//! host checks before each cache read (the CLI changes things too).
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::time::Duration;
+
+use diesel::RunQueryDsl;
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
+
+use super::{Invalidate, Message, Topics};
+use crate::db::changes::ChangeListener;
+use crate::db::{Db, DbConnection, DbError};
+
+/// The PostgreSQL notification channel and the Redis channel's suffix.
+pub const CHANNEL: &str = "sso_broker_cache";
+
+/// How often the PostgreSQL listener looks for notifications (diesel reads them without
+/// blocking on the socket).
+const PG_POLL: Duration = Duration::from_millis(5);
+
+/// How long to wait before connecting the channel again after it broke.
+const RECONNECT: Duration = Duration::from_secs(1);
+
+/// When the event file grows past this, the next publisher starts it again (readers then
+/// drop everything once).
+const FILE_LIMIT: u64 = 1 << 20;
+
+/// Whether the channel is up: caches are used only then. On the file channel, asking also
+/// applies what other processes appended since the last look.
+#[derive(Debug, Default)]
+pub struct Health {
+    up: AtomicBool,
+    file: Option<FileWatch>,
+}
+
+#[derive(Debug)]
+struct FileWatch {
+    path: PathBuf,
+    /// How much of the file this process has applied.
+    seen: AtomicU64,
+    reading: Mutex<()>,
+    invalidator: OnceLock<Weak<Invalidator>>,
+}
+
+impl Health {
+    pub fn up() -> Self {
+        Self {
+            up: AtomicBool::new(true),
+            file: None,
+        }
+    }
+
+    pub fn down() -> Self {
+        Self::default()
+    }
+
+    pub fn is_up(&self) -> bool {
+        if let Some(file) = &self.file {
+            if let Err(e) = file.catch_up() {
+                log::warn!(
+                    "cache event file {} unreadable ({e}); caches off",
+                    file.path.display()
+                );
+                return false;
+            }
+        }
+        self.up.load(Ordering::Acquire)
+    }
+
+    pub fn set(&self, up: bool) {
+        self.up.store(up, Ordering::Release);
+    }
+}
+
+impl FileWatch {
+    /// Applies the lines appended since the last look (one `stat` when there are none).
+    fn catch_up(&self) -> std::io::Result<()> {
+        let len = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(e),
+        };
+        if len == self.seen.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let _one_reader = self.reading.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = self.seen.load(Ordering::Acquire);
+        let Some(invalidator) = self.invalidator.get().and_then(Weak::upgrade) else {
+            return Ok(());
+        };
+        if len < seen {
+            // Started again by a publisher: what was lost cannot be told apart.
+            invalidator.apply(&Message::Changed(Topics::ALL));
+            self.seen.store(0, Ordering::Release);
+            return Ok(());
+        }
+        let mut file = std::fs::File::open(&self.path)?;
+        file.seek(SeekFrom::Start(seen))?;
+        let mut text = String::new();
+        file.take(len - seen).read_to_string(&mut text)?;
+        // Only whole lines: a line being written is read next time.
+        let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        for line in text[..complete].lines() {
+            invalidator.heard(line);
+        }
+        self.seen.store(seen + complete as u64, Ordering::Release);
+        Ok(())
+    }
+}
+
+enum Channel {
+    /// SQLite: lines appended to a file beside the database.
+    File(Mutex<std::fs::File>),
+    Redis {
+        conn: redis::aio::ConnectionManager,
+        name: String,
+    },
+    Postgres(Db),
+}
+
+/// Applies invalidations to this instance's caches and publishes them to the others.
+pub struct Invalidator {
+    caches: RwLock<Vec<Arc<dyn Invalidate>>>,
+    health: Arc<Health>,
+    channel: Channel,
+}
+
+impl Invalidator {
+    /// The file channel at `path` (created when missing): for SQLite, where every process
+    /// using the database runs on this host.
+    pub fn file(path: &Path) -> std::io::Result<Arc<Self>> {
+        let appender = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let seen = appender.metadata()?.len();
+        let health = Health {
+            up: AtomicBool::new(true),
+            file: Some(FileWatch {
+                path: path.to_path_buf(),
+                seen: AtomicU64::new(seen),
+                reading: Mutex::new(()),
+                invalidator: OnceLock::new(),
+            }),
+        };
+        let this = Arc::new(Self::with(Channel::File(Mutex::new(appender)), health));
+        if let Some(watch) = &this.health.file {
+            let _ = watch.invalidator.set(Arc::downgrade(&this));
+        }
+        Ok(this)
+    }
+
+    /// Redis pub/sub on `{prefix}:sso_broker_cache`; caches stay bypassed until subscribed.
+    pub fn redis(
+        client: redis::Client,
+        conn: redis::aio::ConnectionManager,
+        prefix: &str,
+    ) -> Arc<Self> {
+        let name = format!("{prefix}:{CHANNEL}");
+        let this = Arc::new(Self::with(
+            Channel::Redis {
+                conn,
+                name: name.clone(),
+            },
+            Health::down(),
+        ));
+        tokio::spawn(listen_redis(client, name, Arc::downgrade(&this)));
+        this
+    }
+
+    /// PostgreSQL `LISTEN sso_broker_cache` on a connection of its own (a thread that ends
+    /// with the invalidator); caches stay bypassed until listening.
+    pub fn postgres(db: Db, url: String) -> Arc<Self> {
+        let this = Arc::new(Self::with(Channel::Postgres(db), Health::down()));
+        let weak = Arc::downgrade(&this);
+        let spawned = std::thread::Builder::new()
+            .name("cache-listen".into())
+            .spawn(move || listen_postgres(&url, &weak));
+        if let Err(e) = spawned {
+            log::error!("cache invalidation listener not started ({e}); caches stay off");
+        }
+        this
+    }
+
+    fn with(channel: Channel, health: Health) -> Self {
+        Self {
+            caches: RwLock::new(Vec::new()),
+            health: Arc::new(health),
+            channel,
+        }
+    }
+
+    pub fn health(&self) -> Arc<Health> {
+        self.health.clone()
+    }
+
+    pub fn channel_name(&self) -> &'static str {
+        match self.channel {
+            Channel::File(_) => "file",
+            Channel::Redis { .. } => "redis",
+            Channel::Postgres(_) => "postgres",
+        }
+    }
+
+    pub fn register(&self, cache: Arc<dyn Invalidate>) {
+        self.caches
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(cache);
+    }
+
+    /// Applies `message` to this instance's caches.
+    pub fn apply(&self, message: &Message) {
+        for cache in self.caches.read().unwrap_or_else(|p| p.into_inner()).iter() {
+            cache.apply(message);
+        }
+    }
+
+    /// Applies `message` here, then tells the other instances. A failed publish is logged:
+    /// the others then catch up within the TTL floor.
+    pub async fn publish(&self, message: Message) {
+        self.apply(&message);
+        let payload = message.encode();
+        let sent: Result<(), String> = match &self.channel {
+            Channel::File(file) => append(file, &payload).map_err(|e| e.to_string()),
+            Channel::Redis { conn, name } => redis::cmd("PUBLISH")
+                .arg(name)
+                .arg(&payload)
+                .query_async::<i64>(&mut conn.clone())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Channel::Postgres(db) => db
+                .run(move |conn| notify(conn, &payload))
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        if let Err(e) = sent {
+            log::warn!(
+                "request_id={} cache invalidation not published ({e}); other instances catch up within {}s",
+                crate::request_id::current(),
+                super::TTL_FLOOR.as_secs()
+            );
+        }
+    }
+
+    /// The channel is (again) up: anything cached before may have missed invalidations.
+    fn connected(&self) {
+        self.apply(&Message::Changed(Topics::ALL));
+        self.health.set(true);
+    }
+
+    fn disconnected(&self) {
+        self.health.set(false);
+        self.apply(&Message::Changed(Topics::ALL));
+    }
+
+    fn heard(&self, payload: &str) {
+        let message = Message::decode(payload).unwrap_or(Message::Changed(Topics::ALL));
+        self.apply(&message);
+    }
+}
+
+impl ChangeListener for Invalidator {
+    fn changed(&self, topics: Topics) -> BoxFuture<'_, ()> {
+        Box::pin(self.publish(Message::Changed(topics)))
+    }
+}
+
+fn append(file: &Mutex<std::fs::File>, payload: &str) -> std::io::Result<()> {
+    let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+    if file.metadata()?.len() > FILE_LIMIT {
+        file.set_len(0)?;
+    }
+    // One write of one line: appends of a few bytes land whole (O_APPEND).
+    file.write_all(format!("{payload}\n").as_bytes())
+}
+
+fn notify(conn: &mut DbConnection, payload: &str) -> Result<(), DbError> {
+    if let DbConnection::Postgres(pg) = conn {
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(payload)
+            .execute(pg)
+            .map_err(DbError::Query)?;
+    }
+    Ok(())
+}
+
+async fn listen_redis(client: redis::Client, name: String, invalidator: Weak<Invalidator>) {
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => match pubsub.subscribe(&name).await {
+                Ok(()) => {
+                    let Some(this) = invalidator.upgrade() else {
+                        return;
+                    };
+                    this.connected();
+                    drop(this);
+                    let mut messages = pubsub.on_message();
+                    while let Some(msg) = messages.next().await {
+                        let Some(this) = invalidator.upgrade() else {
+                            return;
+                        };
+                        match msg.get_payload::<String>() {
+                            Ok(payload) => this.heard(&payload),
+                            Err(_) => this.heard(""),
+                        }
+                    }
+                    log::warn!(
+                        "cache invalidation channel (Redis) closed; caches off until it is back"
+                    );
+                }
+                Err(e) => log::warn!("cache invalidation channel (Redis): subscribe failed: {e}"),
+            },
+            Err(e) => log::warn!("cache invalidation channel (Redis) unreachable: {e}"),
+        }
+        match invalidator.upgrade() {
+            Some(this) => this.disconnected(),
+            None => return,
+        }
+        tokio::time::sleep(RECONNECT).await;
+    }
+}
+
+fn listen_postgres(url: &str, invalidator: &Weak<Invalidator>) {
+    use diesel::Connection;
+    loop {
+        match diesel::PgConnection::establish(url) {
+            Ok(mut conn) => {
+                match diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn) {
+                    Ok(_) => {
+                        let Some(this) = invalidator.upgrade() else {
+                            return;
+                        };
+                        this.connected();
+                        drop(this);
+                        if let Err(e) = poll_postgres(&mut conn, invalidator) {
+                            log::warn!("cache invalidation channel (PostgreSQL) broke: {e}");
+                        } else {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        log::warn!("cache invalidation channel (PostgreSQL): LISTEN failed: {e}")
+                    }
+                }
+            }
+            Err(e) => log::warn!("cache invalidation channel (PostgreSQL) unreachable: {e}"),
+        }
+        match invalidator.upgrade() {
+            Some(this) => this.disconnected(),
+            None => return,
+        }
+        std::thread::sleep(RECONNECT);
+    }
+}
+
+/// Reads notifications until the connection breaks (`Err`) or the invalidator is gone (`Ok`).
+fn poll_postgres(
+    conn: &mut diesel::PgConnection,
+    invalidator: &Weak<Invalidator>,
+) -> Result<(), diesel::result::Error> {
+    loop {
+        let Some(this) = invalidator.upgrade() else {
+            return Ok(());
+        };
+        for notification in conn.notifications_iter() {
+            this.heard(&notification?.payload);
+        }
+        drop(this);
+        std::thread::sleep(PG_POLL);
+    }
+}

@@ -1,0 +1,207 @@
+//! Several instances on one database (issue 13): what one instance changes, the others see at
+//! once, although each keeps sessions, profiles and operator tokens in memory. The channel is
+//! Redis pub/sub on the Redis run, PostgreSQL `LISTEN/NOTIFY` on the PostgreSQL run and the
+//! event file beside the database on SQLite.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+use sso_broker::services::admin::api_tokens;
+use sso_broker::services::RequestMeta;
+use sso_broker::{AppState, Application};
+
+use crate::helpers::{spawn_app, TestApp, PASSWORD};
+
+/// Another instance of `app`'s broker (same settings, database, Redis and key), serving on a
+/// port of its own. Browsers send their cookies to both: cookies do not care for ports, like
+/// a load balancer in front of both.
+struct Other {
+    address: String,
+    state: AppState,
+}
+
+async fn other_instance(app: &TestApp) -> Other {
+    let mut settings = (*app.state.settings).clone();
+    settings.bind = "127.0.0.1:0".parse().unwrap();
+    let state = AppState::build(settings, Arc::new(app.clock.clone()))
+        .await
+        .unwrap();
+    let server = Application::with_state(state.clone()).unwrap();
+    let address = format!("http://127.0.0.1:{}", server.port());
+    tokio::spawn(server.run_until_stopped());
+    Other { address, state }
+}
+
+impl Other {
+    async fn status(&self, browser: &reqwest::Client, path: &str, bearer: Option<&str>) -> u16 {
+        let mut req = browser.get(format!("{}{path}", self.address));
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.unwrap().status().as_u16()
+    }
+
+    /// Waits until the channel is up (at start, caches stay off until it is).
+    async fn wait_until_listening(&self) {
+        let health = self.state.caches.invalidator.health();
+        within_a_second("the channel comes up", || async { health.is_up() }).await;
+    }
+}
+
+/// Polls `check` until it holds and returns how long that took. Real time on purpose: it
+/// measures how long a change takes to travel between instances. It fails past a second, far
+/// below the caches' ten-second floor, so only the channel can have brought the change.
+async fn within_a_second<F, Fut>(what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    #[allow(clippy::disallowed_methods)]
+    let start = Instant::now();
+    loop {
+        if check().await {
+            let took = start.elapsed();
+            eprintln!("{what}: {took:?}");
+            return took;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "not within a second: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_api_token_revoked_on_one_instance_is_refused_by_the_other() {
+    let app = spawn_app().await;
+    let other = other_instance(&app).await;
+    other.wait_until_listening().await;
+    let token = api_tokens::create(&app.state, "ops", RequestMeta::cli())
+        .await
+        .unwrap();
+    use secrecy::ExposeSecret;
+    let token = token.expose_secret().to_string();
+    let path = "/api/v1/accounts/nope/audit";
+    let browser = app.new_browser();
+    assert_eq!(other.status(&browser, path, Some(&token)).await, 404);
+    assert_eq!(other.status(&browser, path, Some(&token)).await, 404);
+    assert!(
+        other.state.caches.api_tokens.entry_count() > 0,
+        "the other instance answers from memory"
+    );
+
+    api_tokens::revoke(&app.state, "ops", RequestMeta::cli())
+        .await
+        .unwrap();
+    within_a_second(
+        "the revoked token is refused on the other instance",
+        || async { other.status(&browser, path, Some(&token)).await == 401 },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_user_disabled_on_one_instance_is_signed_out_on_the_other() {
+    let app = spawn_app().await;
+    app.with_admin_and_user().await;
+    let other = other_instance(&app).await;
+    other.wait_until_listening().await;
+    let res = app.sign_in("ada", PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    // Signed in through the first instance, the browser is served by the second.
+    assert_eq!(other.status(&app.client, "/api/v1/me", None).await, 200);
+    assert_eq!(other.status(&app.client, "/api/v1/me", None).await, 200);
+    assert!(other.state.caches.profiles.entry_count() > 0);
+
+    let res = app
+        .api(
+            Method::PATCH,
+            "/api/v1/accounts/acme/users/ada",
+            Some(json!({"status": "disabled"})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    within_a_second(
+        "the disabled user is signed out on the other instance",
+        || async { other.status(&app.client, "/api/v1/me", None).await == 401 },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_role_changed_on_one_instance_shows_on_the_other() {
+    let app = spawn_app().await;
+    app.with_admin_and_user().await;
+    let other = other_instance(&app).await;
+    other.wait_until_listening().await;
+    assert_eq!(app.sign_in("ada", PASSWORD).await.status(), 303);
+    let role = || async {
+        let me: serde_json::Value = app
+            .client
+            .get(format!("{}/api/v1/me", other.address))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        me["role"].as_str().unwrap().to_string()
+    };
+    assert_eq!(role().await, "user");
+    let res = app
+        .api(
+            Method::PATCH,
+            "/api/v1/accounts/acme/users/ada",
+            Some(json!({"role": "read_only"})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    within_a_second("the new role shows on the other instance", || async {
+        role().await == "read_only"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn signing_out_on_one_instance_ends_the_session_on_the_other() {
+    let app = spawn_app().await;
+    app.with_admin_and_user().await;
+    let other = other_instance(&app).await;
+    other.wait_until_listening().await;
+    let res = app.sign_in("ada", PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    // The cookie as a thief (or a tab that missed the sign-out) would still present it.
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("sso_broker_session="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_string();
+    let bare = reqwest::Client::new();
+    let me_with_cookie = || async {
+        bare.get(format!("{}/api/v1/me", other.address))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(me_with_cookie().await, 200);
+    assert_eq!(me_with_cookie().await, 200);
+    assert!(other.state.session_store.cached_sessions() > 0);
+
+    let res = app.submit("/logout", "/logout", &[]).await;
+    assert_eq!(res.status(), 303);
+    within_a_second(
+        "the signed-out session is refused on the other instance",
+        || async { me_with_cookie().await == 401 },
+    )
+    .await;
+}
