@@ -22,7 +22,7 @@ TEST_CMD := if cargo nextest --version >/dev/null 2>&1; then \
 # Prints a database URL with its password hidden.
 SHOW_URL = sed -E 's|(://[^:/@]*:)[^@]*@|\1***@|'
 
-.PHONY: help deps demo serve test test-postgres test-redis test-interop test-browser lint ci bench-load
+.PHONY: help deps demo serve test test-postgres test-redis test-scale test-interop test-browser lint ci bench-load
 
 help:
 	@echo "make demo           start the broker on SQLite with demo data (http://127.0.0.1:8080)"
@@ -30,6 +30,7 @@ help:
 	@echo "make test           run the test suite on SQLite"
 	@echo "make test-postgres  run the test suite on PostgreSQL (started locally when needed)"
 	@echo "make test-redis     run the test suite on PostgreSQL + Redis (started locally when needed)"
+	@echo "make test-scale     two instances on PostgreSQL + Redis behind nginx: every flow crosses instances"
 	@echo "make test-interop   interop tests against independent peers (npm oidc-provider, openid-client, jose; pysaml2)"
 	@echo "make test-browser   headless Chromium clicks through the demo (screenshots in target/browser-artifacts)"
 	@echo "make lint           cargo fmt --check and cargo clippy"
@@ -64,6 +65,20 @@ test-redis: deps
 	echo "SSO_BROKER_TEST_DATABASE_URL=$$(printf '%s' "$$SSO_BROKER_TEST_DATABASE_URL" | $(SHOW_URL))"; \
 	echo "SSO_BROKER_TEST_REDIS_URL=$$(printf '%s' "$$SSO_BROKER_TEST_REDIS_URL" | $(SHOW_URL))"; \
 	$(TEST_CMD)
+
+# Scale-out proof: every test app of the flow suites below is two broker instances on one
+# PostgreSQL database and one Redis behind Debian's nginx (installed when missing), balancing
+# round robin, so the steps of each sign-in, OP flow, revocation and throttle land on different
+# instances (tests/api/helpers/load_balancer.rs). The one test left out reads /metrics, whose
+# counters are per instance.
+SCALE_SUITES := password_login|totp|entra_sign_in|saml_sign_in|oidc_flow|oidc_token|oidc_authorize|oidc_logout|oidc_backchannel|throttling|instances|user_lifecycle|sessions|trust_between_accounts|admin_consent
+test-scale: deps
+	bash scripts/ensure-services.sh postgres redis
+	bash scripts/install-deps.sh nginx-light
+	export SSO_BROKER_TEST_SCALE=nginx; \
+	export SSO_BROKER_TEST_DATABASE_URL="$${SSO_BROKER_TEST_DATABASE_URL:-$(PG_TEST_URL_DEFAULT)}"; \
+	export SSO_BROKER_TEST_REDIS_URL="$${SSO_BROKER_TEST_REDIS_URL:-$(REDIS_TEST_URL_DEFAULT)}"; \
+	cargo nextest run --no-fail-fast -E 'test(/^($(SCALE_SUITES))::/) - test(=entra_sign_in::refused_entra_callbacks_count_in_the_sso_throttle_and_the_metric)'
 
 lint:
 	cargo fmt --check

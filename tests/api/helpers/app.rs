@@ -27,10 +27,13 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     pub database_url: String,
     postgres: Option<(String, String)>,
+    /// In `make test-scale`: the second instance and the nginx in front of both.
+    pub scale: Option<(AppState, super::load_balancer::LoadBalancer)>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.scale = None;
         if let Some((admin_url, name)) = &self.postgres {
             if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
                 let _ =
@@ -108,8 +111,22 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
         .await
         .unwrap();
     let app = Application::with_state(state.clone()).unwrap();
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let mut address = format!("http://127.0.0.1:{}", app.port());
+    let first_port = app.port();
     tokio::spawn(app.run_until_stopped());
+    let mut scale = None;
+    if super::load_balancer::scale_mode() {
+        // A second instance on the same settings; nginx alternates between the two.
+        let second = AppState::build((*state.settings).clone(), Arc::new(clock.clone()))
+            .await
+            .unwrap();
+        let server = Application::with_state(second.clone()).unwrap();
+        let ports = [first_port, server.port()];
+        tokio::spawn(server.run_until_stopped());
+        let lb = super::load_balancer::LoadBalancer::start(&data_dir, &ports);
+        address = format!("http://127.0.0.1:{}", lb.port);
+        scale = Some((second, lb));
+    }
     let client = browser();
     use secrecy::ExposeSecret;
     TestApp {
@@ -121,6 +138,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
         data_dir,
         database_url,
         postgres,
+        scale,
     }
 }
 

@@ -7,12 +7,14 @@
 //! - `saml`: the development SAML IdP, SAML connections, signed responses;
 //! - `mail`: the outbox and the delivered emails (invitation links);
 //! - `oidc_clients`: registering and authenticating the OpenID Provider's clients;
-//! - `command_line`: running the `sso-broker` binary against the test's database.
+//! - `command_line`: running the `sso-broker` binary against the test's database;
+//! - `load_balancer`: nginx in front of two instances (`make test-scale`).
 
 mod accounts;
 mod app;
 mod command_line;
 mod entra;
+mod load_balancer;
 mod mail;
 mod oidc_clients;
 mod pages;
