@@ -110,7 +110,7 @@ async fn invalidator(settings: &Settings, db: &Db) -> anyhow::Result<Arc<Invalid
     Ok(match (&settings.redis_url, &settings.database) {
         (Some(url), _) => {
             let client = redis::Client::open(url.as_str()).map_err(unreachable)?;
-            let conn = redis::aio::ConnectionManager::new(client.clone())
+            let conn = crate::auth::session_store::redis_manager(client.clone())
                 .await
                 .map_err(unreachable)?;
             Invalidator::redis(client, conn, &settings.redis_prefix)

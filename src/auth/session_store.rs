@@ -162,6 +162,23 @@ impl BrokerSessionStore {
         self
     }
 
+    /// True when the store answers (Redis `PING` within two seconds; the database store is
+    /// the database, checked on its own).
+    pub async fn ping(&self) -> bool {
+        match &self.backend {
+            Backend::Db(_) => true,
+            Backend::Redis { conn, .. } => {
+                let mut conn = conn.clone();
+                let cmd = redis::cmd("PING");
+                let ping = cmd.query_async::<String>(&mut conn);
+                matches!(
+                    tokio::time::timeout(std::time::Duration::from_secs(2), ping).await,
+                    Ok(Ok(_))
+                )
+            }
+        }
+    }
+
     /// How many sessions this instance holds in memory (0 without a cache).
     pub fn cached_sessions(&self) -> u64 {
         self.cache.as_ref().map_or(0, |c| c.sessions.entry_count())
@@ -186,7 +203,7 @@ impl BrokerSessionStore {
         clock: SharedClock,
     ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
-        let conn = redis::aio::ConnectionManager::new(client).await?;
+        let conn = redis_manager(client).await?;
         Ok(Self {
             backend: Backend::Redis {
                 conn,
@@ -458,6 +475,21 @@ impl BrokerSessionStore {
             }
         }
     }
+}
+
+/// A Redis connection that never holds a request for long while Redis is away: each attempt
+/// and each command gives up after two seconds, and reconnecting retries twice, quickly; the
+/// request then gets the "temporarily unavailable" answer and the next one tries again.
+pub async fn redis_manager(
+    client: redis::Client,
+) -> Result<redis::aio::ConnectionManager, redis::RedisError> {
+    let limit = std::time::Duration::from_secs(2);
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(limit)
+        .set_response_timeout(limit)
+        .set_number_of_retries(2)
+        .set_max_delay(500);
+    redis::aio::ConnectionManager::new_with_config(client, config).await
 }
 
 fn session_key(prefix: &str, hash: &str) -> String {

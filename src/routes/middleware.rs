@@ -17,6 +17,46 @@ use crate::AppState;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// Whether `e` is actix-session's opaque 500 for a session store that failed (Redis or the
+/// database unreachable): it loads, saves, updates or deletes through the store.
+fn session_store_failed(e: &Error) -> bool {
+    use actix_session::storage::{SaveError, UpdateError};
+    use actix_web::error::InternalError;
+    e.as_error::<InternalError<anyhow::Error>>().is_some()
+        || e.as_error::<InternalError<SaveError>>().is_some()
+        || e.as_error::<InternalError<UpdateError>>().is_some()
+}
+
+/// Sessions cannot be read or written: the request fails closed (nobody is signed in) with a
+/// clear answer and a time to come back, never a bare 500 that a page could loop on.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", crate::domain::messages::SESSIONS_UNAVAILABLE)]
+struct SessionsUnavailable {
+    api: bool,
+    request_id: String,
+}
+
+impl actix_web::ResponseError for SessionsUnavailable {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    fn error_response(&self) -> actix_web::HttpResponse {
+        let message = self.to_string();
+        let mut res = if self.api {
+            super::errors::json_error(self.status_code(), "temporarily_unavailable", &message)
+        } else {
+            super::errors::error_page(self.status_code(), "Temporarily unavailable", &message)
+        };
+        let headers = res.headers_mut();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        if let Ok(value) = HeaderValue::from_str(&self.request_id) {
+            headers.insert(HeaderName::from_static("x-request-id"), value);
+        }
+        res
+    }
+}
+
 /// The browser's CSRF cookie value (made for this response when the browser had none).
 #[derive(Debug, Clone)]
 pub struct CsrfCookie(pub String);
@@ -47,7 +87,19 @@ pub async fn request_context(
     req.extensions_mut().insert(RequestId(id.clone()));
     req.extensions_mut().insert(CsrfCookie(csrf_value.clone()));
 
-    let mut res = request_id::scope(id.clone(), next.call(req)).await?;
+    let api = req.path().starts_with("/api/") || req.path().starts_with("/oauth2/");
+    let mut res = match request_id::scope(id.clone(), next.call(req)).await {
+        Ok(res) => res,
+        Err(e) if session_store_failed(&e) => {
+            log::error!("request_id={id} code=sessions_unavailable session store failed: {e:?}");
+            return Err(SessionsUnavailable {
+                api,
+                request_id: id,
+            }
+            .into());
+        }
+        Err(e) => return Err(e),
+    };
 
     if fresh {
         let cookie = Cookie::build(csrf::COOKIE_NAME, csrf_value)

@@ -13,13 +13,18 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    if state.db.ping().await {
-        HttpResponse::Ok().content_type("text/plain").body("ready")
-    } else {
+    let unavailable = |what: &'static str| {
         HttpResponse::ServiceUnavailable()
             .content_type("text/plain")
-            .body("database unreachable")
+            .body(what)
+    };
+    if !state.db.ping().await {
+        return unavailable("database unreachable");
     }
+    if !state.session_store.ping().await {
+        return unavailable("session store (Redis) unreachable");
+    }
+    HttpResponse::Ok().content_type("text/plain").body("ready")
 }
 
 /// `GET /metrics`; with `SSO_BROKER_METRICS_TOKEN` set, only for `Authorization: Bearer <it>`.

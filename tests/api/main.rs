@@ -15,6 +15,7 @@ mod enforcement_scope;
 mod entra;
 mod entra_auth_context;
 mod entra_sign_in;
+mod faults;
 mod helpers;
 mod hot_paths;
 mod instances;
