@@ -147,8 +147,9 @@ impl AppState {
             None => BrokerSessionStore::database(db.clone(), clock.clone()),
         }
         .cached(&invalidator);
-        let entra =
-            crate::services::connections::entra_tenants::EntraRuntime::from_settings(&settings)?;
+        let entra = crate::services::connections::entra_tenants::EntraRuntime::from_settings(
+            &settings, &db, &clock,
+        )?;
         let dns = txt_lookup(&settings)?;
         let keys = Arc::new(key.keys());
         Ok(Self {

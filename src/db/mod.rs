@@ -9,6 +9,7 @@ pub mod audit_event;
 pub mod changes;
 pub mod connection;
 pub mod domain;
+pub mod entra_key_set;
 pub mod error;
 pub mod identity_link;
 pub mod invitation;

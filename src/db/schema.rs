@@ -72,6 +72,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    entra_key_sets (tenant_id) {
+        tenant_id -> Text,
+        jwks -> Text,
+        fetched_at -> Timestamp,
+        refreshed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     identity_links (id) {
         id -> Text,
         user_id -> Text,
@@ -325,6 +334,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     connections,
     domains,
+    entra_key_sets,
     identity_links,
     invitations,
     login_flows,

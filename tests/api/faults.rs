@@ -1,66 +1,21 @@
-//! Faults of what the broker depends on (issue 13): Redis going away and coming back. Redis is
-//! reached through a TCP proxy the test can cut, so the shared Redis server stays up for the
-//! other tests. Runs on the Redis run (`make test-redis`); skipped elsewhere.
+//! Faults of what the broker depends on (issue 13): Redis going away and coming back, and
+//! Microsoft unreachable when an instance starts. Each is reached through a TCP proxy the test
+//! can cut (`helpers::CuttableProxy`), so the shared servers stay up for the other tests.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
+use serde_json::json;
+use sso_broker::clock::{Clock, ManualClock};
+use sso_broker::db::entra_key_set::EntraKeySet;
+use sso_broker::sso::devidp::{DevIdp, DevTenant};
+use sso_broker::{AppState, Application};
 
-use crate::helpers::{spawn_app_with, PASSWORD};
-
-/// A TCP proxy to Redis that can be cut (every connection closed, new ones refused at once)
-/// and restored.
-struct CuttableProxy {
-    addr: SocketAddr,
-    up: Arc<AtomicBool>,
-    cut: Arc<Notify>,
-}
-
-impl CuttableProxy {
-    async fn start(target: SocketAddr) -> CuttableProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let up = Arc::new(AtomicBool::new(true));
-        let cut = Arc::new(Notify::new());
-        let (up2, cut2) = (up.clone(), cut.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    return;
-                };
-                if !up2.load(Ordering::SeqCst) {
-                    let _ = client.shutdown().await;
-                    continue;
-                }
-                let cut = cut2.clone();
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cut.notified() => {}
-                    }
-                });
-            }
-        });
-        CuttableProxy { addr, up, cut }
-    }
-
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.cut.notify_waiters();
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
+use crate::helpers::{
+    approve_tenant, dev_user, entra_env, spawn_app_with, test_start, CuttableProxy, CONTOSO,
+    ENTRA_CLIENT_ID, PASSWORD,
+};
 
 fn redis_under_test() -> Option<SocketAddr> {
     let url = std::env::var("SSO_BROKER_TEST_REDIS_URL").ok()?;
@@ -120,4 +75,101 @@ async fn redis_going_away_fails_closed_with_a_clear_answer_and_the_broker_recove
         back,
         "the broker serves the session again once Redis is back"
     );
+}
+
+/// A broker whose Entra authority is a development IdP reached through a cuttable proxy.
+async fn entra_behind_a_proxy() -> (crate::helpers::TestApp, Arc<DevIdp>, CuttableProxy) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap();
+    let proxy = CuttableProxy::start(target).await;
+    let authority = format!("http://{}", proxy.addr);
+    let idp = Arc::new(DevIdp::new(&authority, ENTRA_CLIENT_ID, "dev-client-secret").unwrap());
+    idp.add_tenant(
+        CONTOSO,
+        DevTenant {
+            display_name: "Contoso".into(),
+            verified_domains: vec!["contoso.example".into()],
+            consented: true,
+            users: vec![],
+            graph_id_override: None,
+        },
+    );
+    let clock = Arc::new(ManualClock::new(test_start()));
+    tokio::spawn(sso_broker::routes::devidp::serve(idp.clone(), clock, listener).unwrap());
+    let app = spawn_app_with(|env| entra_env(env, &authority)).await;
+    (app, idp, proxy)
+}
+
+async fn validate(address: &str, api_token: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{address}/api/v1/entra/validate"))
+        .bearer_auth(api_token)
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn an_instance_started_while_microsoft_is_unreachable_validates_with_the_kept_keys() {
+    let (app, idp, proxy) = entra_behind_a_proxy().await;
+    app.create_account("acme").await;
+    assert_eq!(approve_tenant(&app, "acme", CONTOSO).await.status(), 201);
+    let ada = dev_user(
+        "0000aaaa-0000-4000-8000-000000000001",
+        "ada@contoso.example",
+    );
+    let token = |n: i64| {
+        idp.id_token(
+            CONTOSO,
+            &ada,
+            None,
+            app.clock.now() - chrono::Duration::seconds(n),
+            json!({}),
+        )
+    };
+    assert_eq!(validate(&app.address, &app.api_token, &token(1)).await, 200);
+
+    proxy.cut();
+    let other = AppState::build((*app.state.settings).clone(), Arc::new(app.clock.clone()))
+        .await
+        .unwrap();
+    let server = Application::with_state(other).unwrap();
+    let address = format!("http://127.0.0.1:{}", server.port());
+    tokio::spawn(server.run_until_stopped());
+    // A token this new instance never saw, while the key set cannot be fetched.
+    assert_eq!(
+        validate(&address, &app.api_token, &token(2)).await,
+        200,
+        "the instance validates with the last good keys kept in the database"
+    );
+}
+
+#[tokio::test]
+async fn one_refresh_for_unknown_keys_per_tenant_every_five_minutes_across_instances() {
+    let (app, _idp, _proxy) = entra_behind_a_proxy().await;
+    let now = app.clock.now().naive_utc();
+    let claim = |at: chrono::NaiveDateTime| {
+        let db = app.state.db.clone();
+        async move {
+            db.run(move |conn| {
+                EntraKeySet::claim_refresh(conn, CONTOSO, at, chrono::Duration::minutes(5))
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert!(claim(now).await, "a tenant never fetched is not limited");
+    app.state
+        .db
+        .run(move |conn| EntraKeySet::save(conn, CONTOSO, r#"{"keys":[]}"#, now))
+        .await
+        .unwrap();
+    assert!(claim(now).await, "the first refresh is claimed");
+    // Any instance asking within five minutes is refused; after them, one is allowed again.
+    assert!(!claim(now + chrono::Duration::minutes(4)).await);
+    assert!(claim(now + chrono::Duration::minutes(5)).await);
+    assert!(!claim(now + chrono::Duration::minutes(6)).await);
 }

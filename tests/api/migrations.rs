@@ -104,7 +104,7 @@ struct ColumnName {
 async fn the_migrated_database_matches_schema_rs() {
     let app = spawn_app().await;
     let expected = tables_in_schema_rs();
-    assert_eq!(expected.len(), 24, "{:?}", expected.keys());
+    assert_eq!(expected.len(), 25, "{:?}", expected.keys());
     let mut conn = app.state.db.get().unwrap();
     for (table, columns) in &expected {
         let found: Vec<ColumnName> = match &mut *conn {

@@ -31,7 +31,12 @@ pub struct EntraRuntime {
 
 impl EntraRuntime {
     /// `None` when `SSO_BROKER_ENTRA_CLIENT_ID` is unset (Entra connections unavailable).
-    pub fn from_settings(settings: &Settings) -> Result<Option<Arc<Self>>, SsoError> {
+    /// Signing keys are kept in `db` for outages (`entra_keys`).
+    pub fn from_settings(
+        settings: &Settings,
+        db: &crate::db::Db,
+        clock: &crate::clock::SharedClock,
+    ) -> Result<Option<Arc<Self>>, SsoError> {
         let (Some(client_id), Some(secret)) =
             (&settings.entra_client_id, &settings.entra_client_secret)
         else {
@@ -44,7 +49,11 @@ impl EntraRuntime {
             settings.graph_url.clone(),
             settings.idp_timeout,
         )?;
-        let source = HttpJwksSource::new(settings.entra_authority.clone(), settings.idp_timeout)?;
+        let source = super::entra_keys::StoredJwksSource::new(
+            HttpJwksSource::new(settings.entra_authority.clone(), settings.idp_timeout)?,
+            db.clone(),
+            clock.clone(),
+        );
         let redirect_uri = settings.public_link("/sso/oidc/callback");
         let oidc = OidcClients::new(
             settings.entra_authority.clone(),

@@ -1,6 +1,7 @@
 //! An account's identity-provider connections (SPEC §2 Connection, §6.3 `connections`).
 
 pub mod admin_consent;
+pub mod entra_keys;
 pub mod entra_tenants;
 pub mod saml;
 

@@ -23,6 +23,16 @@ pub const REFRESH_INTERVAL: Duration = Duration::minutes(5);
 /// Where key sets come from (HTTP in production, a fake in tests).
 pub trait JwksSource: Send + Sync {
     fn fetch<'a>(&'a self, tenant: &'a TenantId) -> BoxFuture<'a, Result<JwkSet, SsoError>>;
+
+    /// Whether an unknown `kid` may make `tenant`'s keys be fetched again at `now`, beyond this
+    /// process's own limit (a source shared by several instances limits them together).
+    fn may_refresh<'a>(
+        &'a self,
+        _tenant: &'a TenantId,
+        _now: DateTime<Utc>,
+    ) -> BoxFuture<'a, bool> {
+        Box::pin(async { true })
+    }
 }
 
 /// Fetches `{authority}/{tid}/discovery/v2.0/keys`.
@@ -127,6 +137,9 @@ impl KeyCache {
         match lookup {
             Lookup::Found(key) => return Ok(key),
             Lookup::TooSoon => return Err(SsoError::UnknownKey),
+            Lookup::Refresh if !self.source.may_refresh(tenant, now).await => {
+                return Err(SsoError::UnknownKey)
+            }
             Lookup::FirstFetch | Lookup::Refresh => self.fetch_into_cache(tenant).await?,
         }
         self.tenants()

@@ -45,7 +45,7 @@ impl Drop for TestApp {
 }
 
 /// The moment every test's clock starts at (and the development IdPs' clocks stay at).
-pub(super) fn test_start() -> DateTime<Utc> {
+pub fn test_start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()
 }
 

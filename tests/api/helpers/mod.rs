@@ -8,7 +8,8 @@
 //! - `mail`: the outbox and the delivered emails (invitation links);
 //! - `oidc_clients`: registering and authenticating the OpenID Provider's clients;
 //! - `command_line`: running the `sso-broker` binary against the test's database;
-//! - `load_balancer`: nginx in front of two instances (`make test-scale`).
+//! - `load_balancer`: nginx in front of two instances (`make test-scale`);
+//! - `proxy`: a TCP proxy a test can cut (Redis or an IdP going away).
 
 mod accounts;
 mod app;
@@ -18,6 +19,7 @@ mod load_balancer;
 mod mail;
 mod oidc_clients;
 mod pages;
+mod proxy;
 mod saml;
 
 pub use accounts::*;
@@ -27,4 +29,5 @@ pub use entra::*;
 pub use mail::*;
 pub use oidc_clients::*;
 pub use pages::*;
+pub use proxy::*;
 pub use saml::*;

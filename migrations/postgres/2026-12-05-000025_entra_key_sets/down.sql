@@ -1,0 +1,1 @@
+DROP TABLE entra_key_sets;
