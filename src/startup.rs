@@ -129,6 +129,7 @@ async fn invalidator(settings: &Settings, db: &Db) -> anyhow::Result<Arc<Invalid
 impl AppState {
     /// Connects to the database (running migrations), loads keys, opens the session store.
     pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        crate::crypto::jwt_keys::install();
         let db = Db::connect(settings.database.clone())?;
         {
             let db = db.clone();

@@ -2,6 +2,7 @@
 //! secrets at rest, random tokens and their hashes. Never logs key material.
 
 pub mod installation_key;
+pub mod jwt_keys;
 pub mod self_signed;
 pub mod tokens;
 
