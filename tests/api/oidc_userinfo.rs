@@ -186,3 +186,32 @@ async fn a_token_of_a_revoked_family_or_an_ended_session_is_refused() {
     assert_invalid_token(&userinfo(&app, access_of(&online)).await);
     assert_eq!(userinfo(&app, access_of(&offline)).await.status(), 200);
 }
+
+#[tokio::test]
+async fn an_offline_token_stops_answering_when_its_user_leaves_the_account() {
+    let app = spawn_app().await;
+    app.with_admin_and_user().await;
+    app.create_account("globex").await;
+    crate::helpers::add_user(&app, "globex", "gina", "admin").await;
+    let res = app
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/accounts/globex/members",
+            Some(serde_json::json!({"username": "ada", "role": "user"})),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let client = register(&app, false, &[]).await;
+    let offline = tokens_for(&app, &client, "openid offline_access").await;
+    assert_eq!(userinfo(&app, access_of(&offline)).await.status(), 200);
+    // Removed from acme (the token's account), still a member of globex.
+    let res = app
+        .api(
+            reqwest::Method::DELETE,
+            "/api/v1/accounts/acme/users/ada",
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    assert_invalid_token(&userinfo(&app, access_of(&offline)).await);
+}

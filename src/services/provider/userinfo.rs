@@ -1,11 +1,13 @@
 //! `GET|POST /oauth2/userinfo` (SPEC §7.2, §7.3): the claims of a live access token's scopes.
 //! A token is live when we signed it, it has not expired (broker clock), its refresh family is
 //! not revoked, its broker session still lives (families without `offline_access`) and its
-//! user is still active. The answer's `sub` is the ID token's.
+//! user is still active and a member of the family's account (as at introspection and
+//! refresh). The answer's `sub` is the ID token's.
 
 use serde_json::{Map, Value};
 
 use crate::db::identity_link::IdentityLink;
+use crate::db::membership::Membership;
 use crate::db::user::User;
 use crate::domain::UserStatus;
 use crate::oidc_provider::claims::{self, UserFacts};
@@ -26,7 +28,7 @@ pub async fn userinfo(
     if !presented_tokens::family_lives(state, &family).await? {
         return Ok(None);
     }
-    let user_id = access.sub.clone();
+    let (user_id, account_id) = (access.sub.clone(), family.account_id.clone());
     let facts = state
         .db
         .run(move |conn| {
@@ -35,6 +37,10 @@ pub async fn userinfo(
             let Some(user) = user else {
                 return Ok::<_, ServiceError>(None);
             };
+            // Removed from the account: an offline token no longer speaks for the user there.
+            if Membership::find(conn, &user.id, &account_id)?.is_none() {
+                return Ok(None);
+            }
             // An IdP vouched for the email at an SSO sign-in (SPEC §4/§5).
             let email_verified = IdentityLink::exists_for_user(conn, &user.id)?;
             Ok(Some(UserFacts {
