@@ -21,6 +21,21 @@ impl From<diesel::result::Error> for DbError {
 }
 
 impl DbError {
+    /// True when the database could not be reached (no connection within the pool's timeout,
+    /// or the connection broke): the work was not done, and trying again later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Self::Pool(_) | Self::Connect(_) => true,
+            Self::Query(Error::DatabaseError(kind, _)) => matches!(
+                kind,
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+            ),
+            Self::Query(Error::BrokenTransactionManager) => true,
+            _ => false,
+        }
+    }
+
     /// True when the error is a unique-constraint violation (a concurrent duplicate insert).
     pub fn is_unique_violation(&self) -> bool {
         matches!(

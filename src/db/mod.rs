@@ -200,7 +200,7 @@ impl Db {
             .max_size(size)
             // Open connections on demand; do not keep the whole pool idle per instance.
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(Duration::from_secs(5))
             .build(factory)
             .map_err(DbError::Pool)?;
         Ok(Self {

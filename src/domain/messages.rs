@@ -25,7 +25,8 @@ pub const INVALID_CREDENTIALS: &str = "Incorrect username or password.";
 pub const INVALID_OTP: &str = "That code is not valid. Enter the current 6-digit code from your authenticator app, or a recovery code.";
 /// Every password worker is busy and the queue is full (a 503 with `Retry-After`).
 pub const BUSY: &str = "Many people are signing in right now. Please try again in a few seconds.";
-pub const SESSIONS_UNAVAILABLE: &str =
+/// The session store or the database cannot be reached: nothing was done, try again soon.
+pub const TEMPORARILY_UNAVAILABLE: &str =
     "Sign-in is temporarily unavailable. Please try again in a moment.";
 pub const THROTTLED: &str = "Too many sign-in attempts. Wait a few minutes and try again.";
 pub const FORM_EXPIRED: &str = "This form has expired. Reload the page and try again.";

@@ -113,6 +113,12 @@ impl ResponseError for PageError {
                 retry_soon(&mut res);
                 res
             }
+            err @ ServiceError::Unavailable(_) => {
+                let title = "Temporarily unavailable";
+                let mut res = error_page(status_of(err), title, &err.to_string());
+                retry_soon(&mut res);
+                res
+            }
             err => error_page(status_of(err), "Something is not right", &err.to_string()),
         }
     }
@@ -142,7 +148,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         log_error(&self.0);
         let mut res = json_error(status_of(&self.0), self.0.code(), &self.0.to_string());
-        if matches!(self.0, ServiceError::Busy) {
+        if matches!(self.0, ServiceError::Busy | ServiceError::Unavailable(_)) {
             retry_soon(&mut res);
         }
         res

@@ -30,7 +30,7 @@ fn session_store_failed(e: &Error) -> bool {
 /// Sessions cannot be read or written: the request fails closed (nobody is signed in) with a
 /// clear answer and a time to come back, never a bare 500 that a page could loop on.
 #[derive(Debug, thiserror::Error)]
-#[error("{}", crate::domain::messages::SESSIONS_UNAVAILABLE)]
+#[error("{}", crate::domain::messages::TEMPORARILY_UNAVAILABLE)]
 struct SessionsUnavailable {
     api: bool,
     request_id: String,

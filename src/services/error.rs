@@ -76,7 +76,10 @@ pub enum ServiceError {
     #[error("{}", messages::FORM_EXPIRED)]
     Csrf,
     #[error("{INTERNAL_MESSAGE}")]
-    Db(#[from] DbError),
+    Db(DbError),
+    /// The database could not be reached: nothing was written; try again shortly.
+    #[error("{}", messages::TEMPORARILY_UNAVAILABLE)]
+    Unavailable(DbError),
     #[error("{INTERNAL_MESSAGE}")]
     Internal(#[source] anyhow::Error),
 }
@@ -105,6 +108,7 @@ impl ServiceError {
             Self::Forbidden => "forbidden",
             Self::Csrf => "csrf_failed",
             Self::Db(_) | Self::Internal(_) => "internal_error",
+            Self::Unavailable(_) => "temporarily_unavailable",
         }
     }
 
@@ -130,6 +134,7 @@ impl ServiceError {
             Self::PasswordResetDisabled | Self::SsoNotAvailable => 409,
             Self::Forbidden | Self::Csrf => 403,
             Self::Db(_) | Self::Internal(_) => 500,
+            Self::Unavailable(_) => 503,
         }
     }
 
@@ -143,7 +148,17 @@ impl ServiceError {
 
 impl From<diesel::result::Error> for ServiceError {
     fn from(e: diesel::result::Error) -> Self {
-        Self::Db(DbError::Query(e))
+        Self::from(DbError::Query(e))
+    }
+}
+
+impl From<DbError> for ServiceError {
+    fn from(e: DbError) -> Self {
+        if e.is_unavailable() {
+            Self::Unavailable(e)
+        } else {
+            Self::Db(e)
+        }
     }
 }
 

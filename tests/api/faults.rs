@@ -173,3 +173,95 @@ async fn one_refresh_for_unknown_keys_per_tenant_every_five_minutes_across_insta
     assert!(claim(now + chrono::Duration::minutes(5)).await);
     assert!(!claim(now + chrono::Duration::minutes(6)).await);
 }
+
+fn postgres_under_test() -> Option<SocketAddr> {
+    let url = std::env::var("SSO_BROKER_TEST_DATABASE_URL").ok()?;
+    let url = url::Url::parse(&url).ok()?;
+    let host = url.host_str()?.to_string();
+    std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), url.port().unwrap_or(5432)))
+        .ok()?
+        .next()
+}
+
+#[tokio::test]
+async fn a_database_restart_in_the_middle_of_a_login_gets_a_clear_answer_and_loses_nothing() {
+    let Some(postgres) = postgres_under_test() else {
+        eprintln!("skipped: SSO_BROKER_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let proxy = CuttableProxy::start(postgres).await;
+    let through_proxy = proxy.addr;
+    let app = spawn_app_with(move |env| {
+        // The test's own database, reached through the proxy.
+        let mut url = url::Url::parse(&env["SSO_BROKER_DATABASE_URL"]).unwrap();
+        url.set_ip_host(through_proxy.ip()).unwrap();
+        url.set_port(Some(through_proxy.port())).unwrap();
+        env.insert("SSO_BROKER_DATABASE_URL".into(), url.to_string());
+    })
+    .await;
+    app.with_user().await;
+    let sessions_before = sessions_of(&app).await;
+
+    // Ada opens the login page; the database goes away as she submits her password.
+    let browser = app.new_browser();
+    let csrf = crate::helpers::csrf_from(&app.get_html_from(&browser, "/login").await);
+    proxy.cut();
+    let res = browser
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "ada"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let retry = res.headers().get("retry-after").cloned();
+    let page = res.text().await.unwrap();
+    assert_eq!(status, 503, "{page}");
+    assert!(
+        page.contains("Sign-in is temporarily unavailable. Please try again in a moment."),
+        "{page}"
+    );
+    assert!(retry.is_some());
+    assert_eq!(app.get("/readyz").await.status(), 503);
+
+    // Back: nothing was half-written, and the next login works.
+    proxy.restore();
+    let mut back = false;
+    for _ in 0..100 {
+        if app.get("/readyz").await.status() == 200 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(back, "the broker reconnects once the database is back");
+    assert_eq!(
+        sessions_of(&app).await,
+        sessions_before,
+        "no session was left behind"
+    );
+    let res = app.sign_in_from(&browser, "ada", PASSWORD, &[]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        browser
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+/// Rows in the session table (the database session store of the PostgreSQL run).
+async fn sessions_of(app: &crate::helpers::TestApp) -> i64 {
+    use diesel::prelude::*;
+    let mut conn = app.state.db.get().unwrap();
+    sso_broker::db::schema::sessions::table
+        .count()
+        .get_result(&mut *conn)
+        .unwrap()
+}
