@@ -265,3 +265,130 @@ async fn sessions_of(app: &crate::helpers::TestApp) -> i64 {
         .get_result(&mut *conn)
         .unwrap()
 }
+
+/// What the misbehaving IdP answers to every request.
+const GARBAGE: [&str; 4] = [
+    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 24\r\nconnection: close\r\n\r\n<html>maintenance</html>",
+    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 20\r\nconnection: close\r\n\r\n{\"unexpected\": true}",
+    "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 40\r\nconnection: close\r\n\r\n{\"access_token\": \"eyJ",
+];
+
+const NO_KEYS: &str = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{\"keys\":[]}";
+
+/// An "identity provider" on loopback that answers every request with `GARBAGE[kind]`, except
+/// its OpenID discovery document and key set (so that a sign-in gets as far as the code
+/// exchange, where the garbage then meets it).
+fn garbage_idp(kind: Arc<std::sync::atomic::AtomicUsize>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let authority = format!("http://{}", listener.local_addr().unwrap());
+    let base = format!("{authority}/{CONTOSO}");
+    let discovery = json!({
+        "issuer": format!("{base}/v2.0"),
+        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    })
+    .to_string();
+    let discovery = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{discovery}",
+        discovery.len()
+    );
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let (kind, discovery) = (kind.clone(), discovery.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+                let read = stream.read(&mut buf).unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..read]);
+                let answer = if request.contains("/v2.0/.well-known/openid-configuration") {
+                    discovery.as_str()
+                } else if request.contains("/discovery/v2.0/keys") {
+                    NO_KEYS
+                } else {
+                    GARBAGE[kind.load(std::sync::atomic::Ordering::SeqCst)]
+                };
+                let _ = stream.write_all(answer.as_bytes());
+            });
+        }
+    });
+    authority
+}
+
+#[tokio::test]
+async fn an_identity_provider_answering_garbage_gets_the_spec_message_and_signs_nobody_in() {
+    let kind = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let authority = garbage_idp(kind.clone());
+    let app = spawn_app_with(|env| entra_env(env, &authority)).await;
+    app.create_account("acme").await;
+    app.enable_sso("acme").await;
+    app.create_user("acme", "ada", "ada@contoso.example").await;
+    let res = app
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/accounts/acme/connections",
+            Some(json!({ "kind": "entra" })),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    for garbage in 0..GARBAGE.len() {
+        kind.store(garbage, std::sync::atomic::Ordering::SeqCst);
+        // Approving a tenant asks Microsoft for an app token and Graph for the organization:
+        // garbage is an IdP that cannot be reached, or a consent it did not prove (a well-formed
+        // answer of the wrong shape); either way a 502 with its message, and nothing stored.
+        let res = approve_tenant(&app, "acme", CONTOSO).await;
+        assert_eq!(res.status(), 502, "garbage {garbage}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        let code = body["error"].as_str().unwrap();
+        assert!(
+            ["idp_unreachable", "consent_not_proven"].contains(&code),
+            "garbage {garbage}: {body}"
+        );
+        assert!(crate::helpers::entra_tenants(&app, "acme").await.is_empty());
+    }
+    crate::helpers::approve_directly(&app, "acme", CONTOSO).await;
+    for garbage in 0..GARBAGE.len() {
+        kind.store(garbage, std::sync::atomic::Ordering::SeqCst);
+        let browser = app.new_browser();
+        let html = app.get_html_from(&browser, "/login/sso").await;
+        let csrf = crate::helpers::csrf_from(&html);
+        let res = browser
+            .post(app.url("/login/sso"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("account", "acme"),
+                ("email", "ada@contoso.example"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "garbage {garbage}: sent to the IdP");
+        let page = {
+            // The IdP's answer comes back to the callback: a code only garbage can redeem.
+            let authorize = url::Url::parse(&crate::helpers::location(&res)).unwrap();
+            let state = authorize
+                .query_pairs()
+                .find(|(k, _)| k == "state")
+                .map(|(_, v)| v.into_owned())
+                .unwrap();
+            let callback = format!("/sso/oidc/callback?code=abc&state={state}");
+            let res = browser.get(app.url(&callback)).send().await.unwrap();
+            assert_eq!(res.status(), 502, "garbage {garbage} at the code exchange");
+            res.text().await.unwrap()
+        };
+        assert!(
+            page.contains(&crate::helpers::escaped(
+                sso_broker::domain::messages::IDP_UNREACHABLE
+            )),
+            "garbage {garbage}: {page}"
+        );
+        let me = browser.get(app.url("/api/v1/me")).send().await.unwrap();
+        assert_eq!(me.status(), 401, "nobody is signed in");
+    }
+}
