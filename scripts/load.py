@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -51,6 +52,7 @@ from loadbench import DEMO_PASSWORD, TENANT
 from loadbench.broker import cold_start, free_port, memory_kib, start_demo
 from loadbench.entra_idp import EntraIdp, mint_id_tokens
 from loadbench import op_tokens
+from loadbench.storm import storm
 from loadbench.http_load import Jar, build_request, cycle, load, once_each, per_connection, request
 from loadbench.references import argon2_reference, rs256_reference, saml_reference
 from loadbench.sign_in import collect_saml_flow, csrf_of, password_login
@@ -73,6 +75,9 @@ def main() -> int:
                     help="SAML responses collected before the ACS row (it stops when they run out)")
     ap.add_argument("--codes", type=int, default=1500,
                     help="authorization codes collected before the code-exchange row")
+    ap.add_argument("--storm", type=int, default=1000,
+                    help="clients arriving at once for the sign-in storm, half password logins and "
+                    "half SAML ACS posts, each retrying after a 503 (0 skips it)")
     ap.add_argument("--cold-runs", type=int, default=5)
     ap.add_argument("--reference-seconds", type=float, default=2.0,
                     help="CPU seconds spent on each in-process reference")
@@ -152,6 +157,20 @@ def main() -> int:
         print(f"  {len(flows)} in {time.perf_counter() - collect_start:.1f} s", file=sys.stderr)
         if len(flows) < args.saml_responses:
             notes.append(f"only {len(flows)} SAML responses collected in 60 s")
+        # The storm: its own users (the per-user throttle counts attempts in flight) and its own
+        # SAML flows (each response is accepted once).
+        storm_users = [f"storm-user-{i}" for i in range(args.storm // 2)]
+        if storm_users:
+            print(f"creating {len(storm_users)} users and collecting {args.storm - len(storm_users)} "
+                  "SAML responses for the storm …", file=sys.stderr)
+        for username in storm_users:
+            status, _, body = request(port, "POST", "/api/v1/accounts/demo/users", json.dumps({
+                "email": f"{username}@demo.example.com", "username": username, "role": "user",
+                "password": DEMO_PASSWORD}), auth)
+            if status != 201:
+                raise RuntimeError(f"creating {username}: {status} {body[:300]!r}")
+        storm_flows = [collect_saml_flow(port, saml_port, sso_jar, sso_csrf)
+                       for _ in range(args.storm - len(storm_users))]
         # The OpenID Provider: a client, codes for the exchange row, a refresh family per
         # connection for the rotation row.
         print(f"collecting {args.codes} authorization codes …", file=sys.stderr)
@@ -235,6 +254,25 @@ def main() -> int:
         after = memory_kib(broker.pid)
         time.sleep(2.0)
         settled = memory_kib(broker.pid)
+        r_storm = None
+        if args.storm:
+            print(f"  storm of {args.storm} sign-ins …", file=sys.stderr)
+            requests = []
+            for i, username in enumerate(storm_users):
+                requests.append((build_request("POST", "/login", {
+                    "Cookie": csrf_jar.header(), "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Forwarded-For": f"10.14.{i // 250}.{i % 250 + 1}"},
+                    urllib.parse.urlencode({"csrf_token": login_csrf, "username": username,
+                                            "password": DEMO_PASSWORD}).encode()), 303))
+            for f in storm_flows:
+                form = {"SAMLResponse": f.saml_response}
+                if f.relay_state is not None:
+                    form["RelayState"] = f.relay_state
+                requests.append((build_request("POST", acs_path, {
+                    "Cookie": f.cookies, "Content-Type": "application/x-www-form-urlencoded"},
+                    urllib.parse.urlencode(form).encode()), 303))
+            random.shuffle(requests)
+            r_storm = storm(port, broker.pid, requests)
 
         rows = [
             ("GET /healthz", r_health, r_health.per_cpu_second(), "itself"),
@@ -270,6 +308,16 @@ def main() -> int:
               f"{idle['VmRSS'] / 1024:.1f} MiB after setup (users, SAML flows), "
               f"after the rounds {after['VmRSS'] / 1024:.1f} MiB ({settled['VmRSS'] / 1024:.1f} MiB 2 s later), "
               f"peak (VmHWM) {after['VmHWM'] / 1024:.1f} MiB")
+        if r_storm:
+            errors = r_storm.clients - r_storm.succeeded
+            other = ", ".join(f"{n} × {s}" for s, n in sorted(r_storm.statuses.items(), key=str)
+                              if s != 303)
+            print(f"storm: {r_storm.clients} sign-ins arriving at once ({len(storm_users)} password, "
+                  f"{r_storm.clients - len(storm_users)} SAML): {r_storm.succeeded} signed in, "
+                  f"{errors} errors; {r_storm.retries} retries after 503; arrival → signed in "
+                  f"p50 {r_storm.pct(50):.2f} s, p99 {r_storm.pct(99):.2f} s; wall {r_storm.wall:.1f} s, "
+                  f"broker CPU {r_storm.cpu:.1f} s; peak RSS during the storm {r_storm.peak_rss_mib:.0f} MiB"
+                  f"{'; answers: ' + other if other else ''}")
         for note in notes:
             print(f"note: {note}")
         return 0

@@ -72,6 +72,23 @@ pub struct Caches {
 }
 
 impl Caches {
+    /// `(name, hits, misses)` of every cache but the session store's.
+    pub fn lookups(&self) -> Vec<(&'static str, u64, u64)> {
+        let of = |name: &'static str, (hits, misses): (u64, u64)| (name, hits, misses);
+        vec![
+            of(self.profiles.name(), self.profiles.lookups()),
+            of(self.api_tokens.name(), self.api_tokens.lookups()),
+            of(
+                self.tenant_approvals.name(),
+                self.tenant_approvals.lookups(),
+            ),
+            of(
+                self.validated_tokens.name(),
+                self.validated_tokens.lookups(),
+            ),
+        ]
+    }
+
     pub fn new(invalidator: Arc<Invalidator>) -> Self {
         let health = invalidator.health();
         fn cache<V: Clone + Send + Sync + 'static>(

@@ -179,6 +179,11 @@ impl BrokerSessionStore {
         }
     }
 
+    /// Session lookups answered from memory and not (`/metrics`; zero without a cache).
+    pub fn cache_lookups(&self) -> (u64, u64) {
+        self.cache.as_ref().map_or((0, 0), |c| c.sessions.lookups())
+    }
+
     /// How many sessions this instance holds in memory (0 without a cache).
     pub fn cached_sessions(&self) -> u64 {
         self.cache.as_ref().map_or(0, |c| c.sessions.entry_count())

@@ -20,6 +20,8 @@ pub struct Cached<V> {
     inner: moka::sync::Cache<String, V>,
     generation: AtomicU64,
     health: Arc<Health>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 /// The generation a read started at.
@@ -48,6 +50,8 @@ where
                 .build(),
             generation: AtomicU64::new(0),
             health,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -64,7 +68,22 @@ where
         if !self.health.is_up() {
             return None;
         }
-        self.inner.get(key)
+        let found = self.inner.get(key);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Lookups answered from memory and not, since the start (`/metrics`).
+    pub fn lookups(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     /// Call before reading the source; pass to [`Cached::insert`].

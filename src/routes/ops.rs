@@ -43,9 +43,26 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
                 .body("A valid metrics token is required (Authorization: Bearer <token>).");
         }
     }
+    let mut text = state.metrics.render();
+    text.push_str(&cache_lookups(&state));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(text)
+}
+
+/// `sso_broker_cache_lookups_total{cache,result}`: how often each in-memory cache answered.
+fn cache_lookups(state: &AppState) -> String {
+    let (hits, misses) = state.session_store.cache_lookups();
+    let mut all = vec![("sessions", hits, misses)];
+    all.extend(state.caches.lookups());
+    let mut out = String::from("# TYPE sso_broker_cache_lookups_total counter\n");
+    for (cache, hits, misses) in all {
+        out.push_str(&format!(
+            "sso_broker_cache_lookups_total{{cache=\"{cache}\",result=\"hit\"}} {hits}\n\
+             sso_broker_cache_lookups_total{{cache=\"{cache}\",result=\"miss\"}} {misses}\n"
+        ));
+    }
+    out
 }
 
 /// Compares the SHA-256 digests in constant time, so neither the content nor the length of the

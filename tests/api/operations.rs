@@ -30,6 +30,34 @@ async fn metrics_count_responses_and_sign_ins() {
 }
 
 #[tokio::test]
+async fn metrics_count_what_the_caches_answered() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    assert_eq!(
+        app.sign_in("ada", crate::helpers::PASSWORD).await.status(),
+        303
+    );
+    for _ in 0..3 {
+        assert_eq!(app.me().await.status(), 200);
+    }
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let count = |cache: &str, result: &str| -> u64 {
+        let key =
+            format!("sso_broker_cache_lookups_total{{cache=\"{cache}\",result=\"{result}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .unwrap_or_else(|| panic!("{key} missing: {text}"))
+            .parse()
+            .unwrap()
+    };
+    // The first /me reads the profile, the next two find it in memory.
+    assert!(count("profiles", "miss") >= 1, "{text}");
+    assert!(count("profiles", "hit") >= 2, "{text}");
+    assert!(count("sessions", "hit") >= 2, "{text}");
+    assert_eq!(count("validated_tokens", "hit"), 0);
+}
+
+#[tokio::test]
 async fn metrics_require_the_metrics_token_when_one_is_set() {
     let app = spawn_app_with(|env| {
         env.insert(
