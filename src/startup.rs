@@ -120,22 +120,16 @@ impl Caches {
     }
 }
 
-/// The invalidation channel for this deployment: Redis when configured, PostgreSQL otherwise,
-/// a file beside the database for SQLite.
+/// The invalidation channel for this deployment. It follows the database every instance and
+/// every `sso-broker` command shares: PostgreSQL `LISTEN/NOTIFY`, or the event file beside a
+/// SQLite database. (Not Redis: a command run with only the database URL must reach the
+/// servers too.)
 async fn invalidator(settings: &Settings, db: &Db) -> anyhow::Result<Arc<Invalidator>> {
-    let unreachable = |e| anyhow::anyhow!("SSO_BROKER_REDIS_URL: cannot connect: {e}");
-    Ok(match (&settings.redis_url, &settings.database) {
-        (Some(url), _) => {
-            let client = redis::Client::open(url.as_str()).map_err(unreachable)?;
-            let conn = crate::auth::session_store::redis_manager(client.clone())
-                .await
-                .map_err(unreachable)?;
-            Invalidator::redis(client, conn, &settings.redis_prefix)
-        }
-        (None, DatabaseUrl::Postgres(url)) => {
+    Ok(match &settings.database {
+        DatabaseUrl::Postgres(url) => {
             Invalidator::postgres(db.clone(), crate::db::listener_url(url))
         }
-        (None, DatabaseUrl::Sqlite(path)) => {
+        DatabaseUrl::Sqlite(path) => {
             let events = path.with_extension("cache-events");
             Invalidator::file(&events)
                 .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", events.display()))?

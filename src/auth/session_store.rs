@@ -144,9 +144,13 @@ impl BrokerSessionStore {
         }
     }
 
-    /// Keeps sessions in memory, dropped through `invalidator` whenever one is written,
-    /// deleted or revoked on any instance.
+    /// Keeps sessions of the database store in memory, dropped through `invalidator` whenever
+    /// one is written, deleted or revoked on any instance. Sessions in Redis are always read
+    /// from Redis (a fast read already), so that they fail closed the moment Redis is away.
     pub fn cached(mut self, invalidator: &Arc<Invalidator>) -> Self {
+        if matches!(self.backend, Backend::Redis { .. }) {
+            return self;
+        }
         let sessions = Arc::new(Cached::new(
             "sessions",
             Topics::SESSIONS,

@@ -1,6 +1,6 @@
-//! The invalidation channel between instances: Redis pub/sub, PostgreSQL `LISTEN/NOTIFY`, or,
-//! on SQLite (one host), an append-only file beside the database that every process on the
-//! host checks before each cache read (the CLI changes things too).
+//! The invalidation channel between instances: PostgreSQL `LISTEN/NOTIFY`, or, on SQLite (one
+//! host), an append-only file beside the database that every process on the host checks before
+//! each cache read. Both follow the database, which the CLI shares with the servers.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -10,13 +10,12 @@ use std::time::Duration;
 
 use diesel::RunQueryDsl;
 use futures_util::future::BoxFuture;
-use futures_util::StreamExt;
 
 use super::{Invalidate, Message, Topics};
 use crate::db::changes::ChangeListener;
 use crate::db::{Db, DbConnection, DbError};
 
-/// The PostgreSQL notification channel and the Redis channel's suffix.
+/// The PostgreSQL notification channel.
 pub const CHANNEL: &str = "sso_broker_cache";
 
 /// How often the PostgreSQL listener looks for notifications (diesel reads them without
@@ -116,10 +115,6 @@ impl FileWatch {
 enum Channel {
     /// SQLite: lines appended to a file beside the database.
     File(Mutex<std::fs::File>),
-    Redis {
-        conn: redis::aio::ConnectionManager,
-        name: String,
-    },
     Postgres(Db),
 }
 
@@ -155,24 +150,6 @@ impl Invalidator {
         Ok(this)
     }
 
-    /// Redis pub/sub on `{prefix}:sso_broker_cache`; caches stay bypassed until subscribed.
-    pub fn redis(
-        client: redis::Client,
-        conn: redis::aio::ConnectionManager,
-        prefix: &str,
-    ) -> Arc<Self> {
-        let name = format!("{prefix}:{CHANNEL}");
-        let this = Arc::new(Self::with(
-            Channel::Redis {
-                conn,
-                name: name.clone(),
-            },
-            Health::down(),
-        ));
-        tokio::spawn(listen_redis(client, name, Arc::downgrade(&this)));
-        this
-    }
-
     /// PostgreSQL `LISTEN sso_broker_cache` on a connection of its own (a thread that ends
     /// with the invalidator); caches stay bypassed until listening.
     pub fn postgres(db: Db, url: String) -> Arc<Self> {
@@ -202,7 +179,6 @@ impl Invalidator {
     pub fn channel_name(&self) -> &'static str {
         match self.channel {
             Channel::File(_) => "file",
-            Channel::Redis { .. } => "redis",
             Channel::Postgres(_) => "postgres",
         }
     }
@@ -228,13 +204,6 @@ impl Invalidator {
         let payload = message.encode();
         let sent: Result<(), String> = match &self.channel {
             Channel::File(file) => append(file, &payload).map_err(|e| e.to_string()),
-            Channel::Redis { conn, name } => redis::cmd("PUBLISH")
-                .arg(name)
-                .arg(&payload)
-                .query_async::<i64>(&mut conn.clone())
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
             Channel::Postgres(db) => db
                 .run(move |conn| notify(conn, &payload))
                 .await
@@ -290,42 +259,6 @@ fn notify(conn: &mut DbConnection, payload: &str) -> Result<(), DbError> {
             .map_err(DbError::Query)?;
     }
     Ok(())
-}
-
-async fn listen_redis(client: redis::Client, name: String, invalidator: Weak<Invalidator>) {
-    loop {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(&name).await {
-                Ok(()) => {
-                    let Some(this) = invalidator.upgrade() else {
-                        return;
-                    };
-                    this.connected();
-                    drop(this);
-                    let mut messages = pubsub.on_message();
-                    while let Some(msg) = messages.next().await {
-                        let Some(this) = invalidator.upgrade() else {
-                            return;
-                        };
-                        match msg.get_payload::<String>() {
-                            Ok(payload) => this.heard(&payload),
-                            Err(_) => this.heard(""),
-                        }
-                    }
-                    log::warn!(
-                        "cache invalidation channel (Redis) closed; caches off until it is back"
-                    );
-                }
-                Err(e) => log::warn!("cache invalidation channel (Redis): subscribe failed: {e}"),
-            },
-            Err(e) => log::warn!("cache invalidation channel (Redis) unreachable: {e}"),
-        }
-        match invalidator.upgrade() {
-            Some(this) => this.disconnected(),
-            None => return,
-        }
-        tokio::time::sleep(RECONNECT).await;
-    }
 }
 
 fn listen_postgres(url: &str, invalidator: &Weak<Invalidator>) {

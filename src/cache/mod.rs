@@ -3,7 +3,7 @@
 //!
 //! Each cache is a [`Cached`] owned by the code that reads through it and registered with the
 //! instance's [`Invalidator`]. A change is applied here at once and published on the channel
-//! (Redis pub/sub when Redis is configured, PostgreSQL `LISTEN/NOTIFY` otherwise), so every
+//! (PostgreSQL `LISTEN/NOTIFY`, or an event file beside a SQLite database), so every
 //! instance drops its copy the moment the truth changes. Every entry also expires after
 //! [`TTL_FLOOR`], and while the channel is down caches are bypassed (reads go to the source).
 

@@ -1,7 +1,7 @@
 //! Several instances on one database (issue 13): what one instance changes, the others see at
 //! once, although each keeps sessions, profiles and operator tokens in memory. The channel is
-//! Redis pub/sub on the Redis run, PostgreSQL `LISTEN/NOTIFY` on the PostgreSQL run and the
-//! event file beside the database on SQLite.
+//! PostgreSQL `LISTEN/NOTIFY` on the PostgreSQL runs (sessions in Redis or not) and the event
+//! file beside the database on SQLite.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -195,7 +195,10 @@ async fn signing_out_on_one_instance_ends_the_session_on_the_other() {
     };
     assert_eq!(me_with_cookie().await, 200);
     assert_eq!(me_with_cookie().await, 200);
-    assert!(other.state.session_store.cached_sessions() > 0);
+    if other.state.session_store.backend_name() == "database" {
+        // Sessions in the database are kept in memory (those in Redis are read each time).
+        assert!(other.state.session_store.cached_sessions() > 0);
+    }
 
     let res = app.submit("/logout", "/logout", &[]).await;
     assert_eq!(res.status(), 303);

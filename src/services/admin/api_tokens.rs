@@ -142,7 +142,7 @@ pub async fn authenticate(
     let now = state.clock.now_naive();
     let tokens = &state.caches.api_tokens;
     if let Some(known) = tokens.get(&hash) {
-        record_use(state, &known, now);
+        record_use(state, &known, now).await;
         return Ok(Some(known.name.clone()));
     }
     let ticket = tokens.ticket();
@@ -186,9 +186,9 @@ pub struct KnownToken {
     recorded_at: AtomicI64,
 }
 
-/// Writes the token's use when the last write is a minute old, after the response (one
-/// request wins the minute; a failed write is logged and tried again next minute).
-fn record_use(state: &AppState, token: &KnownToken, now: chrono::NaiveDateTime) {
+/// Writes the token's use when the last write is a minute old (one request wins the minute;
+/// a failed write is logged and tried again next minute).
+async fn record_use(state: &AppState, token: &KnownToken, now: chrono::NaiveDateTime) {
     let (now_secs, last) = (
         now.and_utc().timestamp(),
         token.recorded_at.load(Ordering::Acquire),
@@ -201,13 +201,12 @@ fn record_use(state: &AppState, token: &KnownToken, now: chrono::NaiveDateTime) 
     {
         return;
     }
-    let (db, id) = (state.db.clone(), token.id.clone());
-    tokio::spawn(async move {
-        if let Err(e) = db
-            .run(move |conn| ApiToken::mark_used(conn, &id, now))
-            .await
-        {
-            log::warn!("recording an API token's use failed: {e}");
-        }
-    });
+    let id = token.id.clone();
+    let recorded = state
+        .db
+        .run(move |conn| ApiToken::mark_used(conn, &id, now))
+        .await;
+    if let Err(e) = recorded {
+        log::warn!("recording an API token's use failed: {e}");
+    }
 }
