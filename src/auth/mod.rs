@@ -7,6 +7,7 @@ pub mod password;
 pub mod password_pool;
 pub mod recovery;
 pub mod session;
+mod session_scripts;
 pub mod session_store;
 pub mod throttle;
 pub mod totp;

@@ -29,12 +29,60 @@ const RECONNECT: Duration = Duration::from_secs(1);
 /// drop everything once).
 const FILE_LIMIT: u64 = 1 << 20;
 
-/// Whether the channel is up: caches are used only then. On the file channel, asking also
-/// applies what other processes appended since the last look.
+/// Whether the channel is up: caches are used only then. Asking also applies what arrived
+/// since the last look: lines other processes appended to the event file, or notifications
+/// waiting on the PostgreSQL listener's socket. So a change committed before a request
+/// arrives is applied before that request reads a cache, not at the next poll.
 #[derive(Debug, Default)]
 pub struct Health {
     up: AtomicBool,
     file: Option<FileWatch>,
+    postgres: Option<PgWatch>,
+}
+
+/// The PostgreSQL listening connection, shared by its thread (connect, reconnect, poll) and
+/// every cache read (a non-blocking read of what is waiting).
+struct PgWatch {
+    conn: Mutex<Option<diesel::PgConnection>>,
+    invalidator: OnceLock<Weak<Invalidator>>,
+}
+
+impl std::fmt::Debug for PgWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgWatch")
+    }
+}
+
+impl PgWatch {
+    /// Applies the notifications waiting; false when the connection broke (it is dropped, and
+    /// the thread connects again).
+    fn drain(&self) -> bool {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(conn) = guard.as_mut() else {
+            return false;
+        };
+        let invalidator = self.invalidator.get().and_then(Weak::upgrade);
+        let mut broken = None;
+        for notification in conn.notifications_iter() {
+            match notification {
+                Ok(n) => {
+                    if let Some(this) = &invalidator {
+                        this.heard(&n.payload);
+                    }
+                }
+                Err(e) => {
+                    broken = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = broken {
+            log::warn!("cache invalidation channel (PostgreSQL) broke: {e}");
+            *guard = None;
+            return false;
+        }
+        true
+    }
 }
 
 #[derive(Debug)]
@@ -50,7 +98,7 @@ impl Health {
     pub fn up() -> Self {
         Self {
             up: AtomicBool::new(true),
-            file: None,
+            ..Self::default()
         }
     }
 
@@ -65,6 +113,11 @@ impl Health {
                     "cache event file {} unreadable ({e}); caches off",
                     file.path.display()
                 );
+                return false;
+            }
+        }
+        if let Some(postgres) = &self.postgres {
+            if !postgres.drain() {
                 return false;
             }
         }
@@ -136,6 +189,7 @@ impl Invalidator {
         let seen = appender.metadata()?.len();
         let health = Health {
             up: AtomicBool::new(true),
+            postgres: None,
             file: Some(FileWatch {
                 path: path.to_path_buf(),
                 seen: AtomicU64::new(seen),
@@ -153,8 +207,18 @@ impl Invalidator {
     /// PostgreSQL `LISTEN sso_broker_cache` on a connection of its own (a thread that ends
     /// with the invalidator); caches stay bypassed until listening.
     pub fn postgres(db: Db, url: String) -> Arc<Self> {
-        let this = Arc::new(Self::with(Channel::Postgres(db), Health::down()));
+        let health = Health {
+            postgres: Some(PgWatch {
+                conn: Mutex::new(None),
+                invalidator: OnceLock::new(),
+            }),
+            ..Health::default()
+        };
+        let this = Arc::new(Self::with(Channel::Postgres(db), health));
         let weak = Arc::downgrade(&this);
+        if let Some(watch) = &this.health.postgres {
+            let _ = watch.invalidator.set(weak.clone());
+        }
         let spawned = std::thread::Builder::new()
             .name("cache-listen".into())
             .spawn(move || listen_postgres(&url, &weak));
@@ -264,49 +328,48 @@ fn notify(conn: &mut DbConnection, payload: &str) -> Result<(), DbError> {
 fn listen_postgres(url: &str, invalidator: &Weak<Invalidator>) {
     use diesel::Connection;
     loop {
+        let Some(this) = invalidator.upgrade() else {
+            return;
+        };
+        let Some(watch) = this.health.postgres.as_ref() else {
+            return;
+        };
         match diesel::PgConnection::establish(url) {
-            Ok(mut conn) => {
-                match diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn) {
-                    Ok(_) => {
-                        let Some(this) = invalidator.upgrade() else {
-                            return;
-                        };
-                        this.connected();
-                        drop(this);
-                        if let Err(e) = poll_postgres(&mut conn, invalidator) {
-                            log::warn!("cache invalidation channel (PostgreSQL) broke: {e}");
-                        } else {
-                            return;
-                        }
+            Ok(mut conn) => match diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn)
+            {
+                Ok(_) => {
+                    *watch.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn);
+                    this.connected();
+                    drop(this);
+                    if poll_postgres(invalidator) {
+                        return;
                     }
-                    Err(e) => {
-                        log::warn!("cache invalidation channel (PostgreSQL): LISTEN failed: {e}")
-                    }
+                    continue;
                 }
-            }
+                Err(e) => log::warn!("cache invalidation channel (PostgreSQL): LISTEN failed: {e}"),
+            },
             Err(e) => log::warn!("cache invalidation channel (PostgreSQL) unreachable: {e}"),
         }
-        match invalidator.upgrade() {
-            Some(this) => this.disconnected(),
-            None => return,
-        }
+        drop(this);
         std::thread::sleep(RECONNECT);
     }
 }
 
-/// Reads notifications until the connection breaks (`Err`) or the invalidator is gone (`Ok`).
-fn poll_postgres(
-    conn: &mut diesel::PgConnection,
-    invalidator: &Weak<Invalidator>,
-) -> Result<(), diesel::result::Error> {
+/// Applies notifications every `PG_POLL` (between cache reads, which apply them too) until the
+/// connection breaks (`false`, after marking the channel down) or the invalidator is gone
+/// (`true`).
+fn poll_postgres(invalidator: &Weak<Invalidator>) -> bool {
     loop {
-        let Some(this) = invalidator.upgrade() else {
-            return Ok(());
-        };
-        for notification in conn.notifications_iter() {
-            this.heard(&notification?.payload);
-        }
-        drop(this);
         std::thread::sleep(PG_POLL);
+        let Some(this) = invalidator.upgrade() else {
+            return true;
+        };
+        let Some(watch) = this.health.postgres.as_ref() else {
+            return true;
+        };
+        if !watch.drain() {
+            this.disconnected();
+            return false;
+        }
     }
 }

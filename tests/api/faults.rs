@@ -282,17 +282,19 @@ const NO_KEYS: &str = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncont
 fn garbage_idp(kind: Arc<std::sync::atomic::AtomicUsize>) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let authority = format!("http://{}", listener.local_addr().unwrap());
-    let base = format!("{authority}/{CONTOSO}");
-    let discovery = json!({
-        "issuer": format!("{base}/v2.0"),
-        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
-        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
-        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
-        "response_types_supported": ["code"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-    })
-    .to_string();
+    // The development IdP's own discovery document for this authority.
+    let twin = DevIdp::new(&authority, ENTRA_CLIENT_ID, "unused").unwrap();
+    twin.add_tenant(
+        CONTOSO,
+        DevTenant {
+            display_name: "Contoso".into(),
+            verified_domains: vec![],
+            consented: true,
+            users: vec![],
+            graph_id_override: None,
+        },
+    );
+    let discovery = twin.discovery(CONTOSO).unwrap().to_string();
     let discovery = format!(
         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{discovery}",
         discovery.len()

@@ -14,7 +14,7 @@ use sso_broker::{AppState, Application};
 
 use crate::helpers::{spawn_app, TestApp, PASSWORD};
 
-/// Another instance of `app`'s broker (same settings, database, Redis and key), serving on a
+/// Another instance of `app`'s broker, listening on the invalidation channel (same settings, database, Redis and key), serving on a
 /// port of its own. Browsers send their cookies to both: cookies do not care for ports, like
 /// a load balancer in front of both.
 struct Other {
@@ -31,7 +31,21 @@ async fn other_instance(app: &TestApp) -> Other {
     let server = Application::with_state(state.clone()).unwrap();
     let address = format!("http://127.0.0.1:{}", server.port());
     tokio::spawn(server.run_until_stopped());
-    Other { address, state }
+    let other = Other { address, state };
+    other.wait_until_listening().await;
+    other
+}
+
+/// Changes Ada's membership in acme through the first instance's operator API.
+async fn patch_ada(app: &TestApp, change: serde_json::Value) {
+    let res = app
+        .api(
+            Method::PATCH,
+            "/api/v1/accounts/acme/users/ada",
+            Some(change),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
 }
 
 impl Other {
@@ -78,7 +92,6 @@ where
 async fn an_api_token_revoked_on_one_instance_is_refused_by_the_other() {
     let app = spawn_app().await;
     let other = other_instance(&app).await;
-    other.wait_until_listening().await;
     let token = api_tokens::create(&app.state, "ops", RequestMeta::cli())
         .await
         .unwrap();
@@ -108,7 +121,6 @@ async fn a_user_disabled_on_one_instance_is_signed_out_on_the_other() {
     let app = spawn_app().await;
     app.with_admin_and_user().await;
     let other = other_instance(&app).await;
-    other.wait_until_listening().await;
     let res = app.sign_in("ada", PASSWORD).await;
     assert_eq!(res.status(), 303);
     // Signed in through the first instance, the browser is served by the second.
@@ -116,14 +128,7 @@ async fn a_user_disabled_on_one_instance_is_signed_out_on_the_other() {
     assert_eq!(other.status(&app.client, "/api/v1/me", None).await, 200);
     assert!(other.state.caches.profiles.entry_count() > 0);
 
-    let res = app
-        .api(
-            Method::PATCH,
-            "/api/v1/accounts/acme/users/ada",
-            Some(json!({"status": "disabled"})),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    patch_ada(&app, json!({"status": "disabled"})).await;
     within_a_second(
         "the disabled user is signed out on the other instance",
         || async { other.status(&app.client, "/api/v1/me", None).await == 401 },
@@ -136,7 +141,6 @@ async fn a_role_changed_on_one_instance_shows_on_the_other() {
     let app = spawn_app().await;
     app.with_admin_and_user().await;
     let other = other_instance(&app).await;
-    other.wait_until_listening().await;
     assert_eq!(app.sign_in("ada", PASSWORD).await.status(), 303);
     let role = || async {
         let me: serde_json::Value = app
@@ -151,14 +155,7 @@ async fn a_role_changed_on_one_instance_shows_on_the_other() {
         me["role"].as_str().unwrap().to_string()
     };
     assert_eq!(role().await, "user");
-    let res = app
-        .api(
-            Method::PATCH,
-            "/api/v1/accounts/acme/users/ada",
-            Some(json!({"role": "read_only"})),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    patch_ada(&app, json!({"role": "read_only"})).await;
     within_a_second("the new role shows on the other instance", || async {
         role().await == "read_only"
     })
@@ -170,7 +167,6 @@ async fn signing_out_on_one_instance_ends_the_session_on_the_other() {
     let app = spawn_app().await;
     app.with_admin_and_user().await;
     let other = other_instance(&app).await;
-    other.wait_until_listening().await;
     let res = app.sign_in("ada", PASSWORD).await;
     assert_eq!(res.status(), 303);
     // The cookie as a thief (or a tab that missed the sign-out) would still present it.
