@@ -81,6 +81,9 @@ def main() -> int:
     ap.add_argument("--cold-runs", type=int, default=5)
     ap.add_argument("--reference-seconds", type=float, default=2.0,
                     help="CPU seconds spent on each in-process reference")
+    ap.add_argument("--rows", default="all",
+                    help="comma-separated row groups to run: me, validate, login, acs, op, peer "
+                    "(the oidc-provider refresh figure); /healthz always runs (default all)")
     ap.add_argument("--perf-dir", help="record each row with `perf record -g` into this directory "
                     "(perf report -i DIR/ROW.data); the sampling costs the broker a little CPU")
     args = ap.parse_args()
@@ -203,18 +206,25 @@ def main() -> int:
                 "Cookie": f.cookies, "Content-Type": "application/x-www-form-urlencoded"},
                 urllib.parse.urlencode(form).encode()))
 
-        def row(name, nxt, expect, connections=args.connections, on_response=None):
+        groups = {"me", "validate", "login", "acs", "op", "peer"}
+        wanted = groups if args.rows == "all" else set(args.rows.split(","))
+
+        def row(name, nxt, expect, connections=args.connections, on_response=None, group=None,
+                target=None):
+            if group and group not in wanted:
+                return None
+            target_port, target_pid = target or (port, broker.pid)
             print(f"  {name} …", file=sys.stderr)
             perf = None
             if args.perf_dir:
                 os.makedirs(args.perf_dir, exist_ok=True)
                 out = os.path.join(args.perf_dir, re.sub(r"[^a-z0-9]+", "-", name) + ".data")
                 perf = subprocess.Popen(["perf", "record", "-q", "-F", "499", "-g", "-p",
-                                         str(broker.pid), "-o", out], stderr=subprocess.DEVNULL)
+                                         str(target_pid), "-o", out], stderr=subprocess.DEVNULL)
                 time.sleep(0.5)
             try:
-                return asyncio.run(load(port, broker.pid, nxt, expect, args.seconds, connections,
-                                        on_response))
+                return asyncio.run(load(target_port, target_pid, nxt, expect, args.seconds,
+                                        connections, on_response))
             finally:
                 if perf:
                     perf.send_signal(signal.SIGINT)
@@ -223,16 +233,16 @@ def main() -> int:
         ref_secs = args.reference_seconds
         print("rows:", file=sys.stderr)
         r_health = row("healthz", cycle([healthz]), {200})
-        r_me = row("me", cycle([me]), {200})
+        r_me = row("me", cycle([me]), {200}, group="me")
         ref_rs256 = rs256_reference(idp, fresh_tokens[0], ref_secs)
-        r_fresh = row("validate fresh", once_each(fresh), {200})
-        r_again = row("validate re-presented", cycle(represented), {200})
+        r_fresh = row("validate fresh", once_each(fresh), {200}, group="validate")
+        r_again = row("validate re-presented", cycle(represented), {200}, group="validate")
         # Argon2 is memory-bound and the most sensitive to what else runs on the machine: its
         # bound is taken before and after the two login rows, and the mean used.
         argon2_before = argon2_reference(args.argon2_bound, ref_secs)
-        r_login = row("password login", per_connection(login), {303})
+        r_login = row("password login", per_connection(login), {303}, group="login")
         r_login_few = row("password login, few connections", per_connection(login), {303},
-                          connections=2 * (os.cpu_count() or 1))
+                          connections=2 * (os.cpu_count() or 1), group="login")
         argon2_after = argon2_reference(args.argon2_bound, ref_secs)
         ref_argon2 = (argon2_before + argon2_after) / 2
         notes.append(f"Argon2id bound {argon2_before:.1f} before and {argon2_after:.1f} after "
@@ -243,7 +253,7 @@ def main() -> int:
         if saml_error:
             notes.append(f"python3-saml refused the responses: {saml_error}")
             ref_saml = float("nan")
-        r_acs = row("saml acs", once_each(acs), {303})
+        r_acs = row("saml acs", once_each(acs), {303}, group="acs")
         ref_sign = op_tokens.rs256_sign_reference(ref_secs)
         exchanges = [op_tokens.exchange_request(*op_client, c) for c in op_codes]
         r_code = row("op code exchange", once_each(exchanges), {200})
@@ -285,7 +295,11 @@ def main() -> int:
             ("POST SAML ACS (2 signatures)", r_acs, ref_saml, "python3-saml"),
             ("POST /oauth2/token, code", r_code, ref_sign / 2, "RS256 sign ÷ 2"),
             ("POST /oauth2/token, refresh", r_refresh, ref_sign / 2, "RS256 sign ÷ 2"),
+            ("POST /oauth2/token, refresh", r_refresh,
+             r_peer.per_cpu_second() if r_peer else float("nan"), "oidc-provider"),
+            ("oidc-provider 9 refresh (1 signature)", r_peer, ref_sign, "RS256 sign"),
         ]
+        rows = [(n, r, ref, ref_name) for n, r, ref, ref_name in rows if r is not None]
         print()
         print(f"sso-broker load, {os.cpu_count()} cores, {args.connections} connections, "
               f"≤{args.seconds:g} s per row, figures per broker CPU-second")

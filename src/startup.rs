@@ -19,6 +19,7 @@ use crate::cache::{Cached, Health, Invalidator, Topics, TTL_FLOOR};
 use crate::clock::SharedClock;
 use crate::config::{DatabaseUrl, Settings};
 use crate::crypto::{InstallationKey, Keys};
+use crate::db::oidc_client::OidcClient;
 use crate::db::Db;
 use crate::dns::{HickoryTxtLookup, TxtLookup, UnavailableTxtLookup};
 use crate::metrics::Metrics;
@@ -69,6 +70,9 @@ pub struct Caches {
     /// Tokens `/api/v1/entra/validate` accepted, by token hash and account asked for, with
     /// their expiry (unix seconds).
     pub validated_tokens: Arc<Cached<Arc<(ValidatedToken, i64)>>>,
+    /// Relying parties' registrations by `client_id` (the token, revocation and
+    /// introspection endpoints authenticate one per request).
+    pub oidc_clients: Arc<Cached<Arc<OidcClient>>>,
 }
 
 impl Caches {
@@ -86,6 +90,7 @@ impl Caches {
                 self.validated_tokens.name(),
                 self.validated_tokens.lookups(),
             ),
+            of(self.oidc_clients.name(), self.oidc_clients.lookups()),
         ]
     }
 
@@ -110,12 +115,14 @@ impl Caches {
             api_tokens: cache("api_tokens", Topics::API_TOKENS, 1_000, &health),
             tenant_approvals: cache("tenant_approvals", Topics::DIRECTORY, 10_000, &health),
             validated_tokens: cache("validated_tokens", Topics::DIRECTORY, 10_000, &health),
+            oidc_clients: cache("oidc_clients", Topics::OIDC_CLIENTS, 1_000, &health),
             invalidator,
         };
         this.invalidator.register(this.profiles.clone());
         this.invalidator.register(this.api_tokens.clone());
         this.invalidator.register(this.tenant_approvals.clone());
         this.invalidator.register(this.validated_tokens.clone());
+        this.invalidator.register(this.oidc_clients.clone());
         this
     }
 }

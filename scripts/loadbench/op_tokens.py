@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
+import subprocess
 import urllib.parse
 
 from cryptography.hazmat.primitives import hashes
@@ -83,12 +85,13 @@ def refresh_families(port: int, client_id: str, secret: str, username: str, n: i
 class Rotation:
     """Connection i refreshes its own family, always with the token the last answer gave."""
 
-    def __init__(self, client_id: str, secret: str, tokens: list[str]):
+    def __init__(self, client_id: str, secret: str, tokens: list[str], path: str = "/oauth2/token"):
         self.auth = basic(client_id, secret)
         self.current = list(tokens)
+        self.path = path
 
     def next_request(self, i: int) -> bytes:
-        return build_request("POST", "/oauth2/token", {
+        return build_request("POST", self.path, {
             "Authorization": self.auth, "Content-Type": "application/x-www-form-urlencoded"},
             urllib.parse.urlencode({"grant_type": "refresh_token",
                                     "refresh_token": self.current[i]}).encode())
@@ -104,3 +107,39 @@ def rs256_sign_reference(budget: float) -> float:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     data = b"x" * 600
     return per_cpu_second(lambda _: key.sign(data, padding.PKCS1v15(), hashes.SHA256()), budget)
+
+
+PEER_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "interop", "oidc-provider")
+
+
+class OidcProviderPeer:
+    """npm oidc-provider (the interop peer's pinned version) answering the refresh grant with
+    rotation on loopback (`tests/interop/oidc-provider/refresh-bench.mjs`): the peer figure of
+    the refresh row, measured in the same run."""
+
+    def __init__(self, port: int, families: int):
+        if not os.path.isdir(os.path.join(PEER_DIR, "node_modules", "oidc-provider")):
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=PEER_DIR,
+                           check=True)
+        self.port = port
+        self.proc = subprocess.Popen(["node", "refresh-bench.mjs", str(port), str(families)],
+                                     cwd=PEER_DIR, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("ready "):
+            self.stop()
+            raise RuntimeError(f"oidc-provider did not start: {line!r}")
+        ready = json.loads(line[len("ready "):])
+        self.rotation = Rotation(ready["client_id"], ready["client_secret"], ready["tokens"],
+                                 path="/token")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()

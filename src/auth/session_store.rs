@@ -221,16 +221,8 @@ impl BrokerSessionStore {
         match &self.backend {
             Backend::Db(db) => {
                 let (user_id, sid) = (user_id.to_string(), sid.to_string());
-                let rows = db
-                    .run(move |conn| SessionRow::find_live_by_sid(conn, &sid, now.naive_utc()))
-                    .await?;
-                let Some(row) = rows
-                    .into_iter()
-                    .find(|r| r.user_id.as_deref() == Some(user_id.as_str()))
-                else {
-                    return Ok(None);
-                };
-                Ok(Some(serde_json::from_str(&row.state)?))
+                db.run(move |conn| live_state_by_sid_on(conn, &user_id, &sid, now))
+                    .await
             }
             Backend::Redis { conn, prefix } => {
                 // Through the user's index: a user has few sessions, and no extra key has to
@@ -254,6 +246,12 @@ impl BrokerSessionStore {
                 Ok(None)
             }
         }
+    }
+
+    /// True when sessions live in the database, so that [`live_state_by_sid_on`] can read one
+    /// inside a unit of database work the caller already holds.
+    pub fn in_database(&self) -> bool {
+        matches!(self.backend, Backend::Db(_))
     }
 
     fn expiry(&self, ttl: &CookieDuration) -> DateTime<Utc> {
@@ -541,6 +539,23 @@ impl SessionStore for BrokerSessionStore {
         self.changed(&hash).await;
         deleted
     }
+}
+
+/// [`BrokerSessionStore::live_state_by_sid`] of the database store, on `conn`.
+pub fn live_state_by_sid_on(
+    conn: &mut crate::db::DbConnection,
+    user_id: &str,
+    sid: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<HashMap<String, String>>> {
+    let rows = SessionRow::find_live_by_sid(conn, sid, now.naive_utc())?;
+    let Some(row) = rows
+        .into_iter()
+        .find(|r| r.user_id.as_deref() == Some(user_id))
+    else {
+        return Ok(None);
+    };
+    Ok(Some(serde_json::from_str(&row.state)?))
 }
 
 #[cfg(test)]

@@ -22,7 +22,9 @@ impl Topics {
     pub const API_TOKENS: Topics = Topics(2);
     /// Broker sessions (revocations).
     pub const SESSIONS: Topics = Topics(4);
-    pub const ALL: Topics = Topics(7);
+    /// Relying parties registered with the OpenID Provider (SPEC §7.1).
+    pub const OIDC_CLIENTS: Topics = Topics(8);
+    pub const ALL: Topics = Topics(15);
 
     pub fn union(self, other: Topics) -> Topics {
         Topics(self.0 | other.0)

@@ -45,6 +45,7 @@ impl OidcClient {
         diesel::insert_into(oidc_clients::table)
             .values(self)
             .execute(conn)?;
+        super::changes::mark(super::changes::Topics::OIDC_CLIENTS);
         Ok(())
     }
 
@@ -73,6 +74,7 @@ impl OidcClient {
         let changed = diesel::update(oidc_clients::table.find(id))
             .set(metadata)
             .execute(conn)?;
+        super::changes::mark(super::changes::Topics::OIDC_CLIENTS);
         Ok(changed > 0)
     }
 
@@ -89,11 +91,14 @@ impl OidcClient {
                 oidc_clients::updated_at.eq(now),
             ))
             .execute(conn)?;
+        super::changes::mark(super::changes::Topics::OIDC_CLIENTS);
         Ok(changed > 0)
     }
 
     /// Deletes the client; false when there is no such client.
     pub fn delete(conn: &mut DbConnection, id: &str) -> Result<bool, DbError> {
-        Ok(diesel::delete(oidc_clients::table.find(id)).execute(conn)? > 0)
+        let deleted = diesel::delete(oidc_clients::table.find(id)).execute(conn)?;
+        super::changes::mark(super::changes::Topics::OIDC_CLIENTS);
+        Ok(deleted > 0)
     }
 }

@@ -310,6 +310,9 @@ diesel::table! {
         must_change_password -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        given_name -> Nullable<Text>,
+        family_name -> Nullable<Text>,
+        email_verified_at -> Nullable<Timestamp>,
     }
 }
 

@@ -23,6 +23,11 @@ pub struct User {
     pub must_change_password: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// As the user's IdP last sent it at an SSO sign-in (SPEC §7.3 `profile`).
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// When an invitation confirmed the email (SPEC §7.3 `email_verified`).
+    pub email_verified_at: Option<NaiveDateTime>,
 }
 
 impl User {
@@ -101,6 +106,40 @@ impl User {
     ) -> Result<(), DbError> {
         diesel::update(users::table.find(id).filter(users::totp_enabled.eq(false)))
             .set((users::totp_secret_enc.eq(sealed), users::updated_at.eq(now)))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Notes that the user proved their email (an invitation link reached them); the first
+    /// proof's time is kept.
+    pub fn confirm_email(
+        conn: &mut DbConnection,
+        id: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
+        diesel::update(users::table.find(id))
+            .filter(users::email_verified_at.is_null())
+            .set(users::email_verified_at.eq(now))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Keeps the names the user's IdP sent.
+    pub fn set_names(
+        conn: &mut DbConnection,
+        id: &str,
+        given_name: Option<&str>,
+        family_name: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        super::changes::mark(super::changes::Topics::DIRECTORY);
+        diesel::update(users::table.find(id))
+            .set((
+                users::given_name.eq(given_name),
+                users::family_name.eq(family_name),
+                users::updated_at.eq(now),
+            ))
             .execute(conn)?;
         Ok(())
     }

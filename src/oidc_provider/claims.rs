@@ -184,11 +184,30 @@ pub struct UserFacts {
     pub email: String,
     /// An IdP vouched for the email (SPEC §4/§5) or an invitation confirmed it.
     pub email_verified: bool,
+    /// As the user's IdP sent them (none for users who never signed in with SSO).
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+}
+
+impl UserFacts {
+    /// The full name for display: the IdP's given and family names, else the username.
+    pub fn display_name(&self) -> String {
+        let parts: Vec<&str> = [&self.given_name, &self.family_name]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        if parts.is_empty() {
+            self.username.clone()
+        } else {
+            parts.join(" ")
+        }
+    }
 }
 
 /// The userinfo answer for a token with `scope` (SPEC §7.3 Scopes): `sub` always; `profile`
-/// adds `preferred_username` (the broker keeps no given or family name, so `name` is the
-/// username); `email` adds `email` and `email_verified`.
+/// adds `name`, `preferred_username` (the username), and `given_name` and `family_name` when
+/// the user's IdP sent them; `email` adds `email` and `email_verified`.
 pub fn userinfo_claims(
     scope: &str,
     user: &UserFacts,
@@ -198,11 +217,19 @@ pub fn userinfo_claims(
     claims.insert("sub".into(), Value::String(user.user_id.clone()));
     let has = |s: &str| scope.split(' ').any(|x| x == s);
     if has("profile") {
-        claims.insert("name".into(), Value::String(user.username.clone()));
+        claims.insert("name".into(), Value::String(user.display_name()));
         claims.insert(
             "preferred_username".into(),
             Value::String(user.username.clone()),
         );
+        for (claim, value) in [
+            ("given_name", &user.given_name),
+            ("family_name", &user.family_name),
+        ] {
+            if let Some(value) = value {
+                claims.insert(claim.into(), Value::String(value.clone()));
+            }
+        }
     }
     if has("email") {
         claims.insert("email".into(), Value::String(user.email.clone()));
@@ -348,12 +375,41 @@ mod tests {
             username: "ada".into(),
             email: "ada@example.com".into(),
             email_verified: true,
+            given_name: None,
+            family_name: None,
         };
         let only_sub = userinfo_claims("openid", &user);
         assert_eq!(only_sub.len(), 1);
         let all = userinfo_claims("openid profile email", &user);
         assert_eq!(all["preferred_username"], "ada");
+        assert_eq!(all["name"], "ada");
+        assert!(!all.contains_key("given_name") && !all.contains_key("family_name"));
         assert_eq!(all["email"], "ada@example.com");
         assert_eq!(all["email_verified"], true);
+    }
+
+    #[test]
+    fn the_names_an_idp_sent_make_the_profile() {
+        let user = UserFacts {
+            user_id: "u-1".into(),
+            username: "ada@example.com".into(),
+            email: "ada@example.com".into(),
+            email_verified: true,
+            given_name: Some("Ada".into()),
+            family_name: Some("Lovelace".into()),
+        };
+        let profile = userinfo_claims("openid profile", &user);
+        assert_eq!(profile["name"], "Ada Lovelace");
+        assert_eq!(profile["given_name"], "Ada");
+        assert_eq!(profile["family_name"], "Lovelace");
+        assert_eq!(profile["preferred_username"], "ada@example.com");
+        let only_given = UserFacts {
+            family_name: None,
+            ..user
+        };
+        assert_eq!(
+            userinfo_claims("openid profile", &only_given)["name"],
+            "Ada"
+        );
     }
 }

@@ -12,6 +12,7 @@ use sso_broker::services::admin::api_tokens;
 use sso_broker::services::RequestMeta;
 use sso_broker::{AppState, Application};
 
+use crate::helpers::{create_oidc_client, portal_client, OIDC_CLIENTS};
 use crate::helpers::{spawn_app, TestApp, PASSWORD};
 
 /// Another instance of `app`'s broker, listening on the invalidation channel (same settings, database, Redis and key), serving on a
@@ -201,6 +202,58 @@ async fn signing_out_on_one_instance_ends_the_session_on_the_other() {
     within_a_second(
         "the signed-out session is refused on the other instance",
         || async { me_with_cookie().await == 401 },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_secret_rotated_or_a_client_deleted_on_one_instance_is_refused_by_the_other() {
+    use secrecy::SecretString;
+    use sso_broker::services::provider::clients::{authenticate_client, ClientAuthError};
+
+    let app = spawn_app().await;
+    let other = other_instance(&app).await;
+    let created = create_oidc_client(&app, portal_client("Portal")).await;
+    let client_id = created["client_id"].as_str().unwrap().to_string();
+    let old = SecretString::from(created["client_secret"].as_str().unwrap().to_string());
+    let on_other = |secret: SecretString| {
+        let (state, id) = (other.state.clone(), client_id.clone());
+        async move { authenticate_client(&state, &id, Some(&secret)).await }
+    };
+    on_other(old.clone()).await.unwrap();
+    on_other(old.clone()).await.unwrap();
+    assert!(
+        other.state.caches.oidc_clients.entry_count() > 0,
+        "the other instance answers from memory"
+    );
+
+    let res = app
+        .api(
+            Method::POST,
+            &format!("{OIDC_CLIENTS}/{client_id}/secret"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let rotated: serde_json::Value = res.json().await.unwrap();
+    let new = SecretString::from(rotated["client_secret"].as_str().unwrap().to_string());
+    within_a_second("the old secret is refused on the other instance", || {
+        let attempt = on_other(old.clone());
+        async { matches!(attempt.await, Err(ClientAuthError::WrongSecret)) }
+    })
+    .await;
+    on_other(new.clone()).await.unwrap();
+
+    let res = app
+        .api(Method::DELETE, &format!("{OIDC_CLIENTS}/{client_id}"), None)
+        .await;
+    assert_eq!(res.status(), 204);
+    within_a_second(
+        "the deleted client is unknown on the other instance",
+        || {
+            let attempt = on_other(new.clone());
+            async { matches!(attempt.await, Err(ClientAuthError::UnknownClient)) }
+        },
     )
     .await;
 }

@@ -1,9 +1,14 @@
 //! `GET|POST /oauth2/userinfo` (SPEC §7.2, §7.3): the claims of a live access token's scopes,
 //! the token from the header or the form body, RFC 6750 challenges for everything else.
 
-use serde_json::Value;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sso_broker::sso::saml::claims as saml_claims;
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{
+    csrf_from, invitation_link, invite_from, location, sign_in_admin, spawn_app, spawn_saml_app,
+    TestApp, PASSWORD, SAML_EMAIL,
+};
 use crate::oidc_flow::{code_for, redeem, register, verify, Client};
 
 /// Signs ada in (if needed) and returns the token answer for `scope`.
@@ -214,4 +219,106 @@ async fn an_offline_token_stops_answering_when_its_user_leaves_the_account() {
         .await;
     assert_eq!(res.status(), 204);
     assert_invalid_token(&userinfo(&app, access_of(&offline)).await);
+}
+
+#[tokio::test]
+async fn an_email_confirmed_through_an_invitation_is_verified() {
+    let mut app = spawn_app().await;
+    app.with_user().await;
+    sign_in_admin(&app, "acme", "boss").await;
+    let res = invite_from(&app, &app.client, "nina@acme.example.com", "user").await;
+    assert_eq!(res.status(), 303);
+    let link = invitation_link(&app, "nina@acme.example.com").await;
+    // Nina's own browser from here on.
+    app.client = app.new_browser();
+    let csrf = csrf_from(&app.get_html(&link).await);
+    let res = app
+        .post_form(
+            &link,
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("new_password", PASSWORD),
+                ("confirm_password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), "/login?invited=1");
+    let client = register(&app, true, &[]).await;
+    let (code, verifier) = code_for(
+        &app,
+        &client,
+        "nina@acme.example.com",
+        &[("scope", "openid email")],
+    )
+    .await;
+    let tokens: Value = redeem(&app, &client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let claims: Value = userinfo(&app, access_of(&tokens))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(claims["email"], "nina@acme.example.com");
+    assert_eq!(claims["email_verified"], true, "{claims}");
+}
+
+#[tokio::test]
+async fn the_profile_carries_the_names_the_users_idp_sent() {
+    let saml = spawn_saml_app(false).await;
+    let app = &saml.app;
+    let names = |given: &str, family: &str| {
+        vec![
+            (saml_claims::GIVEN_NAME.to_string(), vec![given.to_string()]),
+            (saml_claims::SURNAME.to_string(), vec![family.to_string()]),
+        ]
+    };
+    let sign_in = |attributes: Vec<(String, Vec<String>)>| async {
+        let (request_id, relay_state) = saml.start(SAML_EMAIL).await;
+        let mut spec = saml.response(Some(&request_id), SAML_EMAIL);
+        spec.attributes.extend(attributes);
+        let res = saml.post(&spec, Some(&relay_state)).await;
+        assert_eq!(res.status(), 303);
+    };
+    let client = register(app, true, &[]).await;
+    let profile = || async {
+        let (code, verifier) = code_for(
+            app,
+            &client,
+            SAML_EMAIL,
+            &[("scope", "openid profile email")],
+        )
+        .await;
+        let tokens: Value = redeem(app, &client, &code, &verifier)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let claims: Value = userinfo(app, access_of(&tokens))
+            .await
+            .json()
+            .await
+            .unwrap();
+        claims
+    };
+
+    sign_in(names("Alice", "  Liddell\u{7}")).await;
+    let claims = profile().await;
+    assert_eq!(claims["given_name"], "Alice");
+    assert_eq!(
+        claims["family_name"], "Liddell",
+        "trimmed, control characters dropped"
+    );
+    assert_eq!(claims["name"], "Alice Liddell");
+    assert_eq!(claims["preferred_username"], SAML_EMAIL);
+    // An IdP vouched for the email.
+    assert_eq!(claims["email_verified"], true);
+
+    // A sign-in without names keeps them; new names replace them.
+    sign_in(Vec::new()).await;
+    assert_eq!(profile().await["name"], "Alice Liddell");
+    sign_in(names("Alice", "Hargreaves")).await;
+    assert_eq!(profile().await["family_name"], "Hargreaves");
 }

@@ -447,6 +447,9 @@ pub(super) fn insert_member(
         must_change_password: false,
         created_at: now,
         updated_at: now,
+        given_name: None,
+        family_name: None,
+        email_verified_at: None,
     };
     user.insert(conn)
         .map_err(|e| unique_or(e, "username_taken", taken_message))?;

@@ -273,6 +273,8 @@ pub async fn accept_with_password(
                 }
                 User::set_password_hash(conn, &user.id, &hash, now)?;
                 User::set_status(conn, &user.id, UserStatus::Active.as_str(), now)?;
+                // The link reached the user through this email (SPEC §7.3 `email_verified`).
+                User::confirm_email(conn, &user.id, now)?;
                 spend_invitations_for_user(conn, &user.id, now)?;
                 audit::record(
                     conn,

@@ -7,6 +7,8 @@
 //! the database (a slow password hash protects low-entropy secrets; there is none here). It is
 //! compared in constant time, and it is never logged or audited.
 
+use std::sync::Arc;
+
 use chrono::NaiveDateTime;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -413,12 +415,7 @@ pub async fn authenticate_client(
     secret: Option<&SecretString>,
 ) -> Result<AuthenticatedClient, ClientAuthError> {
     let presented = secret.map(|s| sha256_hex(s.expose_secret()));
-    let id = client_id.to_string();
-    let row = state
-        .db
-        .run(move |conn| Ok::<_, ServiceError>(OidcClient::find(conn, &id)?))
-        .await?;
-    let Some(row) = row else {
+    let Some(row) = registered(state, client_id).await? else {
         return Err(ClientAuthError::UnknownClient);
     };
     let client_type = stored_type(&row)?;
@@ -433,6 +430,29 @@ pub async fn authenticate_client(
         (ClientType::Public, None, _) => {}
     }
     Ok(registration_of(&row, client_type)?)
+}
+
+/// The stored registration of `client_id`, from memory when it is there (dropped on every
+/// instance whenever a registration is written: `Topics::OIDC_CLIENTS`).
+async fn registered(
+    state: &AppState,
+    client_id: &str,
+) -> Result<Option<Arc<OidcClient>>, ServiceError> {
+    let cache = &state.caches.oidc_clients;
+    if let Some(row) = cache.get(client_id) {
+        return Ok(Some(row));
+    }
+    let ticket = cache.ticket();
+    let id = client_id.to_string();
+    let row = state
+        .db
+        .run(move |conn| Ok::<_, ServiceError>(OidcClient::find(conn, &id)?))
+        .await?
+        .map(Arc::new);
+    if let Some(row) = &row {
+        cache.insert(ticket, client_id.to_string(), row.clone());
+    }
+    Ok(row)
 }
 
 fn registration_of(

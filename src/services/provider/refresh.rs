@@ -4,9 +4,12 @@
 //! active and still a member, the connection or tenant of the sign-in still stands, the account
 //! still admits it, and — without `offline_access` — the broker session still lives.
 
-use chrono::NaiveDateTime;
+use std::collections::HashMap;
 
-use crate::auth::session::{self, SignedIn};
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::auth::session::{self, SessionPolicy, SignedIn};
+use crate::auth::session_store::live_state_by_sid_on;
 use crate::crypto::tokens::sha256_hex;
 use crate::db::oidc_refresh_family::OidcRefreshFamily;
 use crate::db::oidc_refresh_token::OidcRefreshToken;
@@ -25,7 +28,9 @@ use crate::services::trust;
 use crate::services::ServiceError;
 use crate::AppState;
 
-/// The `refresh_token` grant.
+/// The `refresh_token` grant: with sessions in the database, one unit of database work (find
+/// the family, check the broker session, rotate); with sessions in Redis, the session is asked
+/// between finding the family and rotating it.
 pub async fn refresh(
     state: &AppState,
     client: &AuthenticatedClient,
@@ -33,31 +38,80 @@ pub async fn refresh(
     meta: RequestMeta,
 ) -> Result<TokenResponse, TokenError> {
     let hash = sha256_hex(&token);
-    let lookup = hash.clone();
-    let family = state
-        .db
-        .run(move |conn| {
-            let Some(row) = OidcRefreshToken::find(conn, &lookup)? else {
-                return Ok::<_, ServiceError>(None);
-            };
-            Ok(OidcRefreshFamily::find(conn, &row.family_id)?)
-        })
-        .await?;
-    let family = match family {
-        Some(f) if f.client_id == client.client_id.as_str() => f,
-        _ => return Err(OAuthError::invalid_grant("the refresh token is not valid").into()),
-    };
-    let session_lives = family.offline_access || session_lives(state, &family).await?;
-    let now = state.clock.now_naive();
-    let granted = state
-        .db
-        .run(move |conn| {
-            crate::db::transaction(conn, |conn| {
-                rotate(conn, &hash, family, session_lives, now, &meta)
+    let client_id = client.client_id.as_str().to_string();
+    let sessions_in_db = state.session_store.in_database();
+    let policy = state.session_policy;
+    let now = state.clock.now();
+    let step = {
+        let (hash, meta) = (hash.clone(), meta.clone());
+        state
+            .db
+            .run(move |conn| {
+                crate::db::transaction(conn, |conn| {
+                    let Some(family) = family_of(conn, &hash, &client_id)? else {
+                        return Ok::<_, ServiceError>(Step::Done(Err(not_valid())));
+                    };
+                    let lives = if family.offline_access {
+                        true
+                    } else if sessions_in_db {
+                        let state = live_state_by_sid_on(conn, &family.user_id, &family.sid, now)
+                            .map_err(ServiceError::Internal)?;
+                        lives(&policy, &family.user_id, state.as_ref(), now)
+                    } else {
+                        return Ok(Step::AskSessionStore(family));
+                    };
+                    Ok(Step::Done(rotate(
+                        conn,
+                        &hash,
+                        family,
+                        lives,
+                        now.naive_utc(),
+                        &meta,
+                    )?))
+                })
             })
-        })
-        .await??;
+            .await?
+    };
+    let granted = match step {
+        Step::Done(granted) => granted?,
+        Step::AskSessionStore(family) => {
+            let lives = session_lives(state, &family).await?;
+            state
+                .db
+                .run(move |conn| {
+                    crate::db::transaction(conn, |conn| {
+                        // Read again: a refresh or revocation since the first read wins.
+                        let family = OidcRefreshFamily::find(conn, &family.id)?.unwrap_or(family);
+                        rotate(conn, &hash, family, lives, now.naive_utc(), &meta)
+                    })
+                })
+                .await??
+        }
+    };
     respond(state, granted).await
+}
+
+/// Where the grant stands after its first read.
+enum Step {
+    Done(Result<Granted, OAuthError>),
+    /// The family's broker session lives in Redis: ask it, then rotate.
+    AskSessionStore(OidcRefreshFamily),
+}
+
+fn not_valid() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token is not valid")
+}
+
+/// The family of refresh token `hash`, if there is one and it belongs to `client_id`.
+fn family_of(
+    conn: &mut DbConnection,
+    hash: &str,
+    client_id: &str,
+) -> Result<Option<OidcRefreshFamily>, ServiceError> {
+    let Some(row) = OidcRefreshToken::find(conn, hash)? else {
+        return Ok(None);
+    };
+    Ok(OidcRefreshFamily::find(conn, &row.family_id)?.filter(|f| f.client_id == client_id))
 }
 
 /// Whether the broker session of a family without `offline_access` is live (not logged out,
@@ -81,12 +135,24 @@ pub(crate) async fn broker_session_lives(
         .live_state_by_sid(user_id, sid)
         .await
         .map_err(ServiceError::Internal)?;
-    Ok(stored
-        .as_ref()
+    Ok(lives(
+        &state.session_policy,
+        user_id,
+        stored.as_ref(),
+        state.clock.now(),
+    ))
+}
+
+/// Whether a stored session state is a sign-in of `user_id` within `policy` at `now`.
+fn lives(
+    policy: &SessionPolicy,
+    user_id: &str,
+    stored: Option<&HashMap<String, String>>,
+    now: DateTime<Utc>,
+) -> bool {
+    stored
         .and_then(session::signed_in_of)
-        .is_some_and(|s| {
-            s.user_id.as_str() == user_id && state.session_policy.is_live(&s, state.clock.now())
-        }))
+        .is_some_and(|s| s.user_id.as_str() == user_id && policy.is_live(&s, now))
 }
 
 /// Spends the token and issues the next one, or refuses (revoking the family where the spec
@@ -99,8 +165,6 @@ fn rotate(
     now: NaiveDateTime,
     meta: &RequestMeta,
 ) -> Result<Result<Granted, OAuthError>, ServiceError> {
-    // Read again inside the transaction: a concurrent refresh or revocation wins.
-    let family = OidcRefreshFamily::find(conn, &family.id)?.unwrap_or(family);
     if family.revoked_at.is_some() {
         return Ok(Err(OAuthError::invalid_grant(
             "the refresh token was revoked",

@@ -41,13 +41,17 @@ pub async fn userinfo(
             if Membership::find(conn, &user.id, &account_id)?.is_none() {
                 return Ok(None);
             }
-            // An IdP vouched for the email at an SSO sign-in (SPEC §4/§5).
-            let email_verified = IdentityLink::exists_for_user(conn, &user.id)?;
+            // An invitation confirmed the email, or an IdP vouched for it at an SSO sign-in
+            // (SPEC §4/§5).
+            let email_verified =
+                user.email_verified_at.is_some() || IdentityLink::exists_for_user(conn, &user.id)?;
             Ok(Some(UserFacts {
                 user_id: user.id,
                 username: user.username,
                 email: user.email,
                 email_verified,
+                given_name: user.given_name,
+                family_name: user.family_name,
             }))
         })
         .await?;

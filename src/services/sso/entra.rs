@@ -12,7 +12,7 @@ use crate::domain::{AfterSignIn, Email, IdpKind};
 use crate::services::sign_in::attempt::{Attempt, Method};
 use crate::services::sign_in::failure::SignInFailure;
 use crate::services::sso::flow::{self, FlowBinding, FlowKind, SsoRedirect, TakenFlow};
-use crate::services::sso::identity::{resolve_user, VerifiedIdentity};
+use crate::services::sso::identity::{idp_name, resolve_user, VerifiedIdentity};
 use crate::services::sso::outcome::{Callback, CallbackOutcome, SsoSignIn};
 use crate::services::support::audit::RequestMeta;
 use crate::services::ServiceError;
@@ -226,6 +226,8 @@ async fn verified_sign_in(
         connection_id: connection.id,
         connection_account_id: connection.account_id,
         mfa: token.mfa_evidence(context.is_some()),
+        given_name: idp_name(token.claims["given_name"].as_str()),
+        family_name: idp_name(token.claims["family_name"].as_str()),
         amr: token.amr,
         not_after: None,
     };

@@ -40,6 +40,24 @@ pub struct VerifiedIdentity {
     pub mfa: MfaEvidence,
     /// The IdP's end of the session (SAML `SessionNotOnOrAfter`).
     pub not_after: Option<DateTime<Utc>>,
+    /// The names the IdP sent, if any (kept for SPEC §7.3 `profile`).
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+}
+
+/// The longest name kept from an IdP, in characters.
+const NAME_CHARS: usize = 100;
+
+/// A name as an IdP sent it, fit to keep: trimmed, without control characters, at most
+/// `NAME_CHARS` characters; nothing for a missing or empty one.
+pub fn idp_name(raw: Option<&str>) -> Option<String> {
+    let name: String = raw?
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(NAME_CHARS)
+        .collect();
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 impl VerifiedIdentity {
@@ -88,14 +106,40 @@ pub async fn resolve_user(
             crate::db::transaction(conn, |conn| {
                 let policy = admitting_policy(conn, &acct, &id)?;
                 let tenant_domains = tenant_domains(conn, &id)?;
-                match IdentityLink::find(conn, &id.issuer, &id.subject)? {
-                    Some(link) => user_by_link(conn, &id, &link, &tenant_domains, now),
-                    None => link_by_email(conn, &policy, &acct, &id, &tenant_domains, &meta, now),
-                }
+                let user = match IdentityLink::find(conn, &id.issuer, &id.subject)? {
+                    Some(link) => user_by_link(conn, &id, &link, &tenant_domains, now)?,
+                    None => link_by_email(conn, &policy, &acct, &id, &tenant_domains, &meta, now)?,
+                };
+                keep_names(conn, user, &id, now)
             })
         })
         .await?;
     admit_member(state, &user, account_id, now).await?;
+    Ok(user)
+}
+
+/// The user with the names the IdP sent at this sign-in, stored when they changed (an IdP that
+/// sends none leaves what is kept).
+fn keep_names(
+    conn: &mut DbConnection,
+    mut user: User,
+    id: &VerifiedIdentity,
+    now: NaiveDateTime,
+) -> Result<User, ServiceError> {
+    if id.given_name.is_none() && id.family_name.is_none() {
+        return Ok(user);
+    }
+    if (&user.given_name, &user.family_name) != (&id.given_name, &id.family_name) {
+        User::set_names(
+            conn,
+            &user.id,
+            id.given_name.as_deref(),
+            id.family_name.as_deref(),
+            now,
+        )?;
+        user.given_name = id.given_name.clone();
+        user.family_name = id.family_name.clone();
+    }
     Ok(user)
 }
 

@@ -78,6 +78,9 @@ pub fn provision(
         must_change_password: false,
         created_at: now,
         updated_at: now,
+        given_name: None,
+        family_name: None,
+        email_verified_at: None,
     };
     user.insert(conn)?;
     let mut accounts = policy.jit.account_ids.clone();

@@ -20,7 +20,7 @@ use crate::services::connections::saml::SamlConnection;
 use crate::services::sign_in::attempt::{Attempt, Method};
 use crate::services::sign_in::failure::SignInFailure;
 use crate::services::sso::flow::{self, FlowBinding, FlowKind, SsoRedirect};
-use crate::services::sso::identity::{resolve_user, VerifiedIdentity};
+use crate::services::sso::identity::{idp_name, resolve_user, VerifiedIdentity};
 use crate::services::sso::outcome::SsoSignIn;
 use crate::services::support::audit::RequestMeta;
 use crate::services::ServiceError;
@@ -277,6 +277,8 @@ impl Acs<'_> {
             amr: verified.amr.clone(),
             mfa: verified.mfa_evidence(),
             not_after: verified.session_not_on_or_after,
+            given_name: idp_name(verified.given_name.as_deref()),
+            family_name: idp_name(verified.surname.as_deref()),
         };
         // The account the browser asked for (an IdP-initiated response signs into the
         // connection's).
