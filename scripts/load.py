@@ -55,7 +55,7 @@ from loadbench import op_tokens
 from loadbench.storm import storm
 from loadbench.http_load import Jar, build_request, cycle, load, once_each, per_connection, request
 from loadbench.references import argon2_reference, rs256_reference, saml_reference
-from loadbench.sign_in import collect_saml_flow, csrf_of, password_login
+from loadbench.sign_in import collect_entra_flow, collect_saml_flow, csrf_of, password_login
 
 
 def fmt_rate(x: float) -> str:
@@ -75,6 +75,8 @@ def main() -> int:
                     help="SAML responses collected before the ACS row (it stops when they run out)")
     ap.add_argument("--codes", type=int, default=1500,
                     help="authorization codes collected before the code-exchange row")
+    ap.add_argument("--entra-flows", type=int, default=1500,
+                    help="Entra sign-in flows collected before the callback row")
     ap.add_argument("--storm", type=int, default=1000,
                     help="clients arriving at once for the sign-in storm, half password logins and "
                     "half SAML ACS posts, each retrying after a 503 (0 skips it)")
@@ -82,11 +84,15 @@ def main() -> int:
     ap.add_argument("--reference-seconds", type=float, default=2.0,
                     help="CPU seconds spent on each in-process reference")
     ap.add_argument("--rows", default="all",
-                    help="comma-separated row groups to run: me, validate, login, acs, op, peer "
+                    help="comma-separated row groups to run: me, validate, login, acs, entra, op, peer "
                     "(the oidc-provider refresh figure); /healthz always runs (default all)")
     ap.add_argument("--perf-dir", help="record each row with `perf record -g` into this directory "
                     "(perf report -i DIR/ROW.data); the sampling costs the broker a little CPU")
     args = ap.parse_args()
+    groups = {"me", "validate", "login", "acs", "entra", "op", "peer"}
+    wanted = groups if args.rows == "all" else set(args.rows.split(","))
+    if wanted - groups:
+        ap.error(f"unknown rows: {', '.join(sorted(wanted - groups))}")
 
     for path, how in ((args.binary, "cargo build --release --bin sso-broker"),
                       (args.argon2_bound, "make bench-load builds it")):
@@ -125,6 +131,13 @@ def main() -> int:
                                   json.dumps({"tenant_id": TENANT}), auth)
         if status != 201:
             raise RuntimeError(f"approving the tenant: {status} {body[:300]!r}")
+        # ... and SSO on for entra-demo, with JIT (the tenant's verified domain is load.example).
+        status, _, body = request(port, "PUT", "/api/v1/accounts/entra-demo/sso", json.dumps({
+            "enabled": True, "enforced": False, "allow_admin_password_login": True,
+            "require_idp_mfa": False,
+            "jit": {"enabled": True, "default_role": "user", "accounts": []}}), auth)
+        if status != 200:
+            raise RuntimeError(f"turning SSO on for entra-demo: {status} {body[:300]!r}")
         # SAML: import the development IdP's metadata into okta-demo.
         _, _, metadata = request(saml_port, "GET", "/saml/metadata")
         status, _, body = request(port, "POST", "/api/v1/accounts/okta-demo/connections",
@@ -160,6 +173,20 @@ def main() -> int:
         print(f"  {len(flows)} in {time.perf_counter() - collect_start:.1f} s", file=sys.stderr)
         if len(flows) < args.saml_responses:
             notes.append(f"only {len(flows)} SAML responses collected in 60 s")
+        # Entra: flows for the callback row, over as many returning users as connections (their
+        # first sign-in, which creates them by JIT, happens here).
+        entra_flows = []
+        if "entra" in wanted:
+            print(f"collecting {args.entra_flows} Entra sign-in flows …", file=sys.stderr)
+            emails = [f"user{i}@load.example" for i in range(args.connections)]
+            for i, email in enumerate(emails):
+                f = collect_entra_flow(port, idp, sso_jar, sso_csrf, email, i)
+                status, headers, body = request(port, "GET", f.callback_path, None, {"Cookie": f.cookies})
+                if status != 303:
+                    raise RuntimeError(f"Entra callback: {status} {headers.get('location')!r} {body[:300]!r}")
+            entra_flows = [collect_entra_flow(port, idp, sso_jar, sso_csrf, emails[i % len(emails)],
+                                              i % len(emails))
+                           for i in range(args.entra_flows)]
         # The storm: its own users (the per-user throttle counts attempts in flight) and its own
         # SAML flows (each response is accepted once).
         storm_users = [f"storm-user-{i}" for i in range(args.storm // 2)]
@@ -197,6 +224,7 @@ def main() -> int:
             urllib.parse.urlencode({"csrf_token": login_csrf, "username": username,
                                     "password": DEMO_PASSWORD}).encode())
             for i, username in enumerate(login_users)]
+        callbacks = [build_request("GET", f.callback_path, {"Cookie": f.cookies}) for f in entra_flows]
         acs = []
         for f in flows:
             form = {"SAMLResponse": f.saml_response}
@@ -206,8 +234,6 @@ def main() -> int:
                 "Cookie": f.cookies, "Content-Type": "application/x-www-form-urlencoded"},
                 urllib.parse.urlencode(form).encode()))
 
-        groups = {"me", "validate", "login", "acs", "op", "peer"}
-        wanted = groups if args.rows == "all" else set(args.rows.split(","))
 
         def row(name, nxt, expect, connections=args.connections, on_response=None, group=None,
                 target=None):
@@ -254,11 +280,22 @@ def main() -> int:
             notes.append(f"python3-saml refused the responses: {saml_error}")
             ref_saml = float("nan")
         r_acs = row("saml acs", once_each(acs), {303}, group="acs")
+        r_entra = row("entra callback", once_each(callbacks), {303}, group="entra")
         ref_sign = op_tokens.rs256_sign_reference(ref_secs)
         exchanges = [op_tokens.exchange_request(*op_client, c) for c in op_codes]
-        r_code = row("op code exchange", once_each(exchanges), {200})
+        r_code = row("op code exchange", once_each(exchanges), {200}, group="op")
         rotation = op_tokens.Rotation(*op_client, op_families)
-        r_refresh = row("op refresh", rotation.next_request, {200}, on_response=rotation.on_response)
+        r_refresh = row("op refresh", rotation.next_request, {200}, on_response=rotation.on_response,
+                        group="op")
+        r_peer = None
+        if "peer" in wanted:
+            peer = op_tokens.OidcProviderPeer(free_port(), args.connections)
+            try:
+                time.sleep(1.0)
+                r_peer = row("oidc-provider refresh", peer.rotation.next_request, {200},
+                             on_response=peer.rotation.on_response, target=(peer.port, peer.pid))
+            finally:
+                peer.stop()
         notes.append(f"RS256 signing {ref_sign:,.0f}/CPU-s in this run; a grant signs twice, so "
                      f"the token endpoint's bound is {ref_sign / 2:,.0f} grants/CPU-s")
         after = memory_kib(broker.pid)
@@ -293,6 +330,7 @@ def main() -> int:
             (f"POST /login, {2 * (os.cpu_count() or 1)} connections", r_login_few, ref_argon2,
              "Argon2id verify"),
             ("POST SAML ACS (2 signatures)", r_acs, ref_saml, "python3-saml"),
+            ("GET Entra callback (code, 1 verify)", r_entra, ref_rs256, "RS256 verify"),
             ("POST /oauth2/token, code", r_code, ref_sign / 2, "RS256 sign ÷ 2"),
             ("POST /oauth2/token, refresh", r_refresh, ref_sign / 2, "RS256 sign ÷ 2"),
             ("POST /oauth2/token, refresh", r_refresh,

@@ -26,7 +26,7 @@ use crate::metrics::Metrics;
 use crate::routes;
 use crate::services::account::profile::Profile;
 use crate::services::admin::api_tokens::KnownToken;
-use crate::services::connections::entra_tenants::{TenantApprovals, ValidatedToken};
+use crate::services::connections::entra_tenants::{TenantApprovals, Validated};
 use crate::services::provider::backchannel::{self, BackchannelWorker};
 use crate::services::provider::signing_keys::{self, SigningKeyCache};
 use crate::services::support::mail::Mailer;
@@ -58,6 +58,9 @@ pub struct AppState {
     pub caches: Arc<Caches>,
 }
 
+/// Threads each HTTP worker may start for blocking work (`Db::run`, XML signature checks).
+const BLOCKING_THREADS_PER_WORKER: usize = 16;
+
 /// What hot paths keep in memory (`crate::cache`), all dropped through one invalidator.
 pub struct Caches {
     pub invalidator: Arc<Invalidator>,
@@ -69,7 +72,7 @@ pub struct Caches {
     pub tenant_approvals: Arc<Cached<TenantApprovals>>,
     /// Tokens `/api/v1/entra/validate` accepted, by token hash and account asked for, with
     /// their expiry (unix seconds).
-    pub validated_tokens: Arc<Cached<Arc<(ValidatedToken, i64)>>>,
+    pub validated_tokens: Arc<Cached<(Arc<Validated>, i64)>>,
     /// Relying parties' registrations by `client_id` (the token, revocation and
     /// introspection endpoints authenticate one per request).
     pub oidc_clients: Arc<Cached<Arc<OidcClient>>>,
@@ -370,6 +373,9 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .configure(routes::configure)
             .default_service(web::to(routes::errors::not_found))
     })
+    // Blocking work is database units (a pool of at most 10 connections) and signature checks:
+    // more threads than that only wait, each holding its stack and allocator heap.
+    .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
     .listen(listener)?
     .run();
     Ok(server)

@@ -1,6 +1,7 @@
 """An Entra-shaped IdP on loopback with its own RSA key: discovery, JWKS, client credentials and
-Graph /v1.0/organization (enough for the broker's consent proof and key fetch), and real RS256 ID
-tokens minted for the broker's app. Only the setup and the first key fetch reach it."""
+Graph /v1.0/organization (enough for the broker's consent proof and key fetch), real RS256 ID
+tokens minted for the broker's app, and the code exchange of sign-ins whose flows were collected
+beforehand (each code answers with the ID token minted for its flow's nonce)."""
 
 import base64
 import http.server
@@ -42,6 +43,8 @@ class EntraIdp:
             "kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID,
             "n": b64url_uint(numbers.n), "e": b64url_uint(numbers.e),
         }
+        # Authorization codes of collected sign-in flows → their ID tokens (single use).
+        self.codes: dict[str, str] = {}
         idp = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -86,6 +89,13 @@ class EntraIdp:
                     return self.answer(404, {"error": "not_found"})
                 if form.get("client_secret", [""])[0] != idp.secret:
                     return self.answer(401, {"error": "invalid_client"})
+                if form.get("grant_type", [""])[0] == "authorization_code":
+                    # A sign-in's code: the ID token minted for it when the flow was collected.
+                    id_token = idp.codes.pop(form.get("code", [""])[0], None)
+                    if id_token is None:
+                        return self.answer(400, {"error": "invalid_grant"})
+                    return self.answer(200, {"token_type": "Bearer", "expires_in": 3600,
+                                             "access_token": "opaque", "id_token": id_token})
                 now = int(time.time())
                 claims = {
                     "iss": f"{idp.authority}/{TENANT}/v2.0", "aud": "https://graph.microsoft.com",
@@ -128,3 +138,15 @@ def mint_id_tokens(args: tuple[bytes, str, int, int]) -> list[str]:
             "uti": secrets.token_urlsafe(16),
         }))
     return out
+
+
+def sign_in_id_token(idp: EntraIdp, email: str, nonce: str, i: int) -> str:
+    """The ID token of sign-in `i` of `email` answering a flow's `nonce`."""
+    now = int(time.time())
+    oid = str(uuid.UUID(int=10**9 + i))
+    return sign_token(idp.pem, {
+        "iss": f"{idp.authority}/{TENANT}/v2.0", "aud": CLIENT_ID, "tid": TENANT,
+        "oid": oid, "sub": f"sub-{oid}", "ver": "2.0", "iat": now, "nbf": now,
+        "exp": now + 3600, "nonce": nonce, "name": email, "email": email,
+        "preferred_username": email, "xms_edov": True, "uti": secrets.token_urlsafe(16),
+    })

@@ -1,12 +1,14 @@
 """Sign-ins done from outside for the setup: a password session, and SP-initiated SAML flows
 through the demo's development IdP, collected before the ACS row (each ACS post needs its own
-flow cookie and InResponseTo, and the replay store refuses a response twice)."""
+flow cookie and InResponseTo, and the replay store refuses a response twice), and Entra sign-ins
+through the load IdP, collected before the callback row the same way."""
 
 from __future__ import annotations
 
 import base64
 import html
 import re
+import secrets
 import urllib.parse
 from dataclasses import dataclass
 
@@ -62,3 +64,28 @@ def collect_saml_flow(port: int, saml_port: int, csrf_jar: Jar, csrf: str) -> Sa
     return SamlFlow(jar.header(), saml_response,
                     html.unescape(relay.group(1).decode()) if relay else None,
                     in_response_to.group(1).decode() if in_response_to else None)
+
+
+@dataclass
+class EntraFlow:
+    """A started Entra sign-in: its flow cookie and the callback that finishes it."""
+    cookies: str
+    callback_path: str
+
+
+def collect_entra_flow(port: int, idp, csrf_jar: Jar, csrf: str, email: str, i: int) -> EntraFlow:
+    """Starts "Log in with SSO" for `email` in entra-demo, and has the load IdP answer it: the
+    callback carries a code the IdP redeems for an ID token with the flow's nonce."""
+    from .entra_idp import sign_in_id_token
+
+    jar = Jar(csrf_jar)
+    status, headers, body = request(port, "POST", "/login/sso", {
+        "csrf_token": csrf, "account": "entra-demo", "email": email}, jar=jar)
+    location = headers.get("location", "")
+    if status != 303 or "/oauth2/v2.0/authorize" not in location:
+        raise RuntimeError(f"POST /login/sso: status {status}, location {location!r}: {body[:300]!r}")
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+    code = secrets.token_urlsafe(24)
+    idp.codes[code] = sign_in_id_token(idp, email, query["nonce"], i)
+    callback = urllib.parse.urlencode({"code": code, "state": query["state"]})
+    return EntraFlow(jar.header(), f"/sso/oidc/callback?{callback}")

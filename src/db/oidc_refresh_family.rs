@@ -166,4 +166,32 @@ impl OidcRefreshFamily {
             .distinct()
             .load(conn)?)
     }
+
+    /// `(user_id, sid)` of every session whose live families all outlive it (`offline_access`)
+    /// and hold tokens of a client with a back-channel logout URI that was not yet told the
+    /// session ended.
+    pub fn unannounced_offline_sessions(
+        conn: &mut DbConnection,
+        now: NaiveDateTime,
+    ) -> Result<Vec<(String, String)>, DbError> {
+        use super::schema::{oidc_backchannel_logouts as told, oidc_clients};
+        use diesel::dsl::{exists, not};
+        let families = oidc_refresh_families::table;
+        Ok(families
+            .inner_join(
+                oidc_clients::table.on(oidc_clients::id.eq(oidc_refresh_families::client_id)),
+            )
+            .filter(oidc_refresh_families::offline_access.eq(true))
+            .filter(oidc_refresh_families::revoked_at.is_null())
+            .filter(oidc_refresh_families::expires_at.gt(now))
+            .filter(oidc_clients::backchannel_logout_uri.is_not_null())
+            .filter(not(exists(
+                told::table
+                    .filter(told::client_id.eq(oidc_refresh_families::client_id))
+                    .filter(told::sid.eq(oidc_refresh_families::sid)),
+            )))
+            .select((oidc_refresh_families::user_id, oidc_refresh_families::sid))
+            .distinct()
+            .load(conn)?)
+    }
 }

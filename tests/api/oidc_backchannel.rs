@@ -282,6 +282,35 @@ async fn an_expired_session_is_noticed_by_the_purge_job_and_delivered() {
 }
 
 #[tokio::test]
+async fn an_expired_session_with_only_offline_tokens_is_announced_once_and_the_tokens_live_on() {
+    let app = spawn_app().await;
+    app.with_user().await;
+    let receiver = spawn_receiver(0).await;
+    let client = register_for_logout(&app, Some(&receiver.url)).await;
+    let tokens = tokens_for(&app, &client, "openid offline_access").await;
+    let end_expired =
+        || sso_broker::services::provider::backchannel::end_expired_sessions(&app.state);
+    assert_eq!(
+        end_expired().await.unwrap(),
+        0,
+        "a live session is left alone"
+    );
+    app.clock.advance(chrono::Duration::minutes(31));
+    assert_eq!(end_expired().await.unwrap(), 1);
+    let requests = receiver.wait_for(1).await;
+    let (claims, _) = verify(&app, &logout_token_of(&requests[0]), &client.id).await;
+    assert_eq!(
+        claims["sid"],
+        id_claims(&app, &tokens, &client.id).await["sid"]
+    );
+    // Told once: the next runs find nothing new.
+    assert_eq!(end_expired().await.unwrap(), 0);
+    // The offline family outlives the session.
+    let res = refresh(&app, &client, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
 async fn disabling_the_user_delivers_a_logout_token() {
     let app = spawn_app().await;
     app.with_user().await;

@@ -1,8 +1,7 @@
 //! `GET|POST /oauth2/userinfo` (SPEC §7.2, §7.3): the claims of a live access token's scopes,
 //! the token from the header or the form body, RFC 6750 challenges for everything else.
 
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sso_broker::sso::saml::claims as saml_claims;
 
 use crate::helpers::{

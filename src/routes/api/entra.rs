@@ -94,6 +94,8 @@ pub async fn validate(
     body: web::Json<ValidateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    let answer = entra_tenants::validate_api_token(&state, body.token, body.account).await?;
     Ok(HttpResponse::Ok()
-        .json(entra_tenants::validate_api_token(&state, body.token, body.account).await?))
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(answer.body.clone()))
 }

@@ -106,6 +106,15 @@ pub struct ValidatedToken {
     pub claims: Value,
 }
 
+/// A token `/validate` accepted, with its answer serialised once: a token presented again is
+/// answered with the same bytes while it is cached.
+#[derive(Debug)]
+pub struct Validated {
+    pub token: ValidatedToken,
+    /// `token` as JSON.
+    pub body: String,
+}
+
 pub fn runtime(state: &AppState) -> Result<Arc<EntraRuntime>, ServiceError> {
     state.entra.clone().ok_or_else(|| ServiceError::Conflict {
         code: "entra_not_configured",
@@ -439,7 +448,7 @@ pub async fn validate_api_token(
     state: &AppState,
     token: String,
     account: Option<String>,
-) -> Result<ValidatedToken, ServiceError> {
+) -> Result<Arc<Validated>, ServiceError> {
     let rt = runtime(state)?;
     let invalid =
         |e: SsoError| ServiceError::InvalidToken(format!("The token is not valid ({e})."));
@@ -451,8 +460,8 @@ pub async fn validate_api_token(
         sha256_hex(&token),
         account.as_deref().unwrap_or_default()
     );
-    if let Some(hit) = validated.get(&key).filter(|hit| now.timestamp() < hit.1) {
-        return Ok(hit.0.clone());
+    if let Some((answer, _)) = validated.get(&key).filter(|hit| now.timestamp() < hit.1) {
+        return Ok(answer);
     }
     let ticket = validated.ticket();
     let tenant = peek_tenant(&token).map_err(invalid)?;
@@ -495,8 +504,13 @@ pub async fn validate_api_token(
         email: verified.email,
         claims: verified.claims,
     };
+    let body = serde_json::to_string(&answer).map_err(|e| ServiceError::Internal(e.into()))?;
+    let answer = Arc::new(Validated {
+        token: answer,
+        body,
+    });
     if let Some(expires_at) = expires_at {
-        validated.insert(ticket, key, Arc::new((answer.clone(), expires_at)));
+        validated.insert(ticket, key, (answer.clone(), expires_at));
     }
     Ok(answer)
 }

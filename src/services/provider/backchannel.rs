@@ -132,12 +132,21 @@ pub async fn user_sessions_ended(
     Ok(queued)
 }
 
-/// The purge job's part: every session with live tokens lacking `offline_access` whose broker
-/// session is gone (expired, or ended where no trigger above saw it) is ended here.
+/// The purge job's part: every session with live tokens whose broker session is gone
+/// (expired, or ended where no trigger above saw it) is ended here — those lacking
+/// `offline_access` lose their tokens, and clients holding only offline tokens of the session
+/// are told once all the same (their sign-in ended; their tokens live on).
 pub async fn end_expired_sessions(state: &AppState) -> Result<usize, ServiceError> {
+    let now = state.clock.now_naive();
     let sessions = state
         .db
-        .run(|conn| Ok::<_, ServiceError>(OidcRefreshFamily::live_online_sessions(conn)?))
+        .run(move |conn| {
+            let mut sessions = OidcRefreshFamily::live_online_sessions(conn)?;
+            sessions.extend(OidcRefreshFamily::unannounced_offline_sessions(conn, now)?);
+            sessions.sort();
+            sessions.dedup();
+            Ok::<_, ServiceError>(sessions)
+        })
         .await?;
     let mut queued = 0;
     for (user_id, sid) in sessions {

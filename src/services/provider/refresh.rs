@@ -58,22 +58,16 @@ pub async fn refresh(
                             .map_err(ServiceError::Internal)?;
                         lives(&policy, &family.user_id, state.as_ref(), now)
                     } else {
-                        return Ok(Step::AskSessionStore(family));
+                        return Ok(Step::AskSessionStore(Box::new(family)));
                     };
-                    Ok(Step::Done(rotate(
-                        conn,
-                        &hash,
-                        family,
-                        lives,
-                        now.naive_utc(),
-                        &meta,
-                    )?))
+                    let rotated = rotate(conn, &hash, family, lives, now.naive_utc(), &meta)?;
+                    Ok(Step::Done(rotated.map(Box::new)))
                 })
             })
             .await?
     };
     let granted = match step {
-        Step::Done(granted) => granted?,
+        Step::Done(granted) => *granted?,
         Step::AskSessionStore(family) => {
             let lives = session_lives(state, &family).await?;
             state
@@ -81,7 +75,7 @@ pub async fn refresh(
                 .run(move |conn| {
                     crate::db::transaction(conn, |conn| {
                         // Read again: a refresh or revocation since the first read wins.
-                        let family = OidcRefreshFamily::find(conn, &family.id)?.unwrap_or(family);
+                        let family = OidcRefreshFamily::find(conn, &family.id)?.unwrap_or(*family);
                         rotate(conn, &hash, family, lives, now.naive_utc(), &meta)
                     })
                 })
@@ -93,9 +87,9 @@ pub async fn refresh(
 
 /// Where the grant stands after its first read.
 enum Step {
-    Done(Result<Granted, OAuthError>),
+    Done(Result<Box<Granted>, OAuthError>),
     /// The family's broker session lives in Redis: ask it, then rotate.
-    AskSessionStore(OidcRefreshFamily),
+    AskSessionStore(Box<OidcRefreshFamily>),
 }
 
 fn not_valid() -> OAuthError {
