@@ -131,7 +131,12 @@ def main() -> int:
                                   json.dumps({"tenant_id": TENANT}), auth)
         if status != 201:
             raise RuntimeError(f"approving the tenant: {status} {body[:300]!r}")
-        # ... and SSO on for entra-demo, with JIT (the tenant's verified domain is load.example).
+        # ... its Entra connection, and SSO on with JIT (the tenant's verified domain is
+        # load.example).
+        status, _, body = request(port, "POST", "/api/v1/accounts/entra-demo/connections",
+                                  json.dumps({"kind": "entra"}), auth)
+        if status != 201:
+            raise RuntimeError(f"connecting entra-demo to Entra: {status} {body[:300]!r}")
         status, _, body = request(port, "PUT", "/api/v1/accounts/entra-demo/sso", json.dumps({
             "enabled": True, "enforced": False, "allow_admin_password_login": True,
             "require_idp_mfa": False,
@@ -183,7 +188,9 @@ def main() -> int:
                 f = collect_entra_flow(port, idp, sso_jar, sso_csrf, email, i)
                 status, headers, body = request(port, "GET", f.callback_path, None, {"Cookie": f.cookies})
                 if status != 303:
-                    raise RuntimeError(f"Entra callback: {status} {headers.get('location')!r} {body[:300]!r}")
+                    alert = re.search(rb'role="alert">([^<]*)<', body)
+                    raise RuntimeError(f"Entra callback for {email}: {status} "
+                                       f"{alert.group(1) if alert else body[:300]!r}")
             entra_flows = [collect_entra_flow(port, idp, sso_jar, sso_csrf, emails[i % len(emails)],
                                               i % len(emails))
                            for i in range(args.entra_flows)]
@@ -373,6 +380,11 @@ def main() -> int:
         for note in notes:
             print(f"note: {note}")
         return 0
+    except Exception:
+        if broker:
+            tail = open(broker.log, errors="replace").read().splitlines()[-15:]
+            print("the broker's last log lines:\n  " + "\n  ".join(tail), file=sys.stderr)
+        raise
     finally:
         if broker:
             broker.stop()

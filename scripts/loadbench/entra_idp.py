@@ -87,7 +87,12 @@ class EntraIdp:
                 form = urllib.parse.parse_qs(self.rfile.read(length).decode())
                 if not self.path.endswith("/oauth2/v2.0/token"):
                     return self.answer(404, {"error": "not_found"})
-                if form.get("client_secret", [""])[0] != idp.secret:
+                secret = form.get("client_secret", [""])[0]
+                basic = self.headers.get("Authorization", "")
+                if basic.startswith("Basic "):
+                    pair = base64.b64decode(basic[len("Basic "):]).decode()
+                    secret = urllib.parse.unquote_plus(pair.split(":", 1)[-1])
+                if secret != idp.secret:
                     return self.answer(401, {"error": "invalid_client"})
                 if form.get("grant_type", [""])[0] == "authorization_code":
                     # A sign-in's code: the ID token minted for it when the flow was collected.

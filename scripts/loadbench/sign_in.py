@@ -83,7 +83,9 @@ def collect_entra_flow(port: int, idp, csrf_jar: Jar, csrf: str, email: str, i: 
         "csrf_token": csrf, "account": "entra-demo", "email": email}, jar=jar)
     location = headers.get("location", "")
     if status != 303 or "/oauth2/v2.0/authorize" not in location:
-        raise RuntimeError(f"POST /login/sso: status {status}, location {location!r}: {body[:300]!r}")
+        alert = re.search(rb'role="alert">([^<]*)<', body)
+        raise RuntimeError(f"POST /login/sso for {email}: status {status}, location {location!r}: "
+                           f"{alert.group(1) if alert else body[:300]!r}")
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
     code = secrets.token_urlsafe(24)
     idp.codes[code] = sign_in_id_token(idp, email, query["nonce"], i)
