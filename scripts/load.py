@@ -77,6 +77,9 @@ def main() -> int:
                     help="authorization codes collected before the code-exchange row")
     ap.add_argument("--entra-flows", type=int, default=1500,
                     help="Entra sign-in flows collected before the callback row")
+    ap.add_argument("--sessions", type=int, default=10000,
+                    help="live sessions made after the rows (Entra sign-ins of the 64 users), each "
+                    "then read once through /api/v1/me, before the broker's RSS is taken (0 skips)")
     ap.add_argument("--storm", type=int, default=1000,
                     help="clients arriving at once for the sign-in storm, half password logins and "
                     "half SAML ACS posts, each retrying after a 503 (0 skips it)")
@@ -328,6 +331,21 @@ def main() -> int:
             random.shuffle(requests)
             r_storm = storm(port, broker.pid, requests)
 
+        r_live, live_mem, live = None, None, 0
+        if args.sessions and "entra" in wanted:
+            print(f"  {args.sessions} live sessions …", file=sys.stderr)
+            session_cookies = []
+            for i in range(args.sessions):
+                f = collect_entra_flow(port, idp, sso_jar, sso_csrf, emails[i % len(emails)],
+                                       i % len(emails))
+                status, _, _ = request(port, "GET", f.callback_path, None, jar=f.jar)
+                if status == 303:
+                    session_cookies.append(f.jar.header())
+            live = len(session_cookies)
+            reads = [build_request("GET", "/api/v1/me", {"Cookie": c}) for c in session_cookies]
+            r_live = row("me over the live sessions", once_each(reads), {200})
+            live_mem = memory_kib(broker.pid)
+
         rows = [
             ("GET /healthz", r_health, r_health.per_cpu_second(), "itself"),
             ("GET /api/v1/me (session)", r_me, r_health.per_cpu_second(), "/healthz"),
@@ -338,6 +356,7 @@ def main() -> int:
              "Argon2id verify"),
             ("POST SAML ACS (2 signatures)", r_acs, ref_saml, "python3-saml"),
             ("GET Entra callback (code, 1 verify)", r_entra, ref_rs256, "RS256 verify"),
+            (f"GET /api/v1/me, {live} sessions once", r_live, r_health.per_cpu_second(), "/healthz"),
             ("POST /oauth2/token, code", r_code, ref_sign / 2, "RS256 sign ÷ 2"),
             ("POST /oauth2/token, refresh", r_refresh, ref_sign / 2, "RS256 sign ÷ 2"),
             ("POST /oauth2/token, refresh", r_refresh,
@@ -367,6 +386,10 @@ def main() -> int:
               f"{idle['VmRSS'] / 1024:.1f} MiB after setup (users, SAML flows), "
               f"after the rounds {after['VmRSS'] / 1024:.1f} MiB ({settled['VmRSS'] / 1024:.1f} MiB 2 s later), "
               f"peak (VmHWM) {after['VmHWM'] / 1024:.1f} MiB")
+        if live_mem:
+            print(f"live sessions: {live} made by Entra sign-ins after the rows, each read once through "
+                  f"/api/v1/me: broker RSS {live_mem['VmRSS'] / 1024:.1f} MiB, peak (VmHWM) "
+                  f"{live_mem['VmHWM'] / 1024:.1f} MiB")
         if r_storm:
             errors = r_storm.clients - r_storm.succeeded
             other = ", ".join(f"{n} × {s}" for s, n in sorted(r_storm.statuses.items(), key=str)

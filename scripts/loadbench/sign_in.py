@@ -71,6 +71,7 @@ class EntraFlow:
     """A started Entra sign-in: its flow cookie and the callback that finishes it."""
     cookies: str
     callback_path: str
+    jar: Jar
 
 
 def collect_entra_flow(port: int, idp, csrf_jar: Jar, csrf: str, email: str, i: int) -> EntraFlow:
@@ -90,4 +91,4 @@ def collect_entra_flow(port: int, idp, csrf_jar: Jar, csrf: str, email: str, i: 
     code = secrets.token_urlsafe(24)
     idp.codes[code] = sign_in_id_token(idp, email, query["nonce"], i)
     callback = urllib.parse.urlencode({"code": code, "state": query["state"]})
-    return EntraFlow(jar.header(), f"/sso/oidc/callback?{callback}")
+    return EntraFlow(jar.header(), f"/sso/oidc/callback?{callback}", jar)
