@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics))
+        .service(api_scope())
         .route(
             oidc_paths::DISCOVERY,
             web::get().to(oidc::discovery::openid_configuration),
@@ -200,98 +201,102 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/account/security/password",
             web::post().to(pages::security::change_password),
-        )
-        .service(
-            web::scope("/api/v1")
-                .route("/me", web::get().to(api::me::show))
-                .route("/accounts", web::post().to(api::accounts::create_account))
-                .route(
-                    "/accounts/{name}",
-                    web::get().to(api::accounts::get_account),
-                )
-                .route(
-                    "/accounts/{name}",
-                    web::patch().to(api::accounts::update_account),
-                )
-                .route(
-                    "/accounts/{name}/users",
-                    web::post().to(api::accounts::create_user),
-                )
-                .route("/accounts/{name}/users", web::get().to(api::users::list))
-                .route(
-                    "/accounts/{name}/users/{username}",
-                    web::patch().to(api::users::update),
-                )
-                .route(
-                    "/accounts/{name}/users/{username}",
-                    web::delete().to(api::users::remove),
-                )
-                .route(
-                    "/accounts/{name}/members",
-                    web::post().to(api::users::add_member),
-                )
-                .route(
-                    "/accounts/{name}/users/{username}/sessions",
-                    web::delete().to(api::users::revoke_sessions),
-                )
-                .route(
-                    "/accounts/{name}/domains",
-                    web::post().to(api::domains::add),
-                )
-                .route(
-                    "/accounts/{name}/domains",
-                    web::get().to(api::domains::list),
-                )
-                .route(
-                    "/accounts/{name}/domains/{domain}/verify",
-                    web::post().to(api::domains::verify),
-                )
-                .route(
-                    "/accounts/{name}/sso",
-                    web::put().to(api::accounts::put_sso),
-                )
-                .route(
-                    "/accounts/{name}/sso",
-                    web::get().to(api::accounts::get_sso),
-                )
-                .route(
-                    "/accounts/{name}/audit",
-                    web::get().to(api::accounts::audit),
-                )
-                .route(
-                    "/accounts/{name}/connections",
-                    web::post().to(api::entra::create_connection),
-                )
-                .route(
-                    "/accounts/{name}/entra/tenants",
-                    web::post().to(api::entra::approve_tenant),
-                )
-                .route(
-                    "/accounts/{name}/entra/tenants",
-                    web::get().to(api::entra::list_tenants),
-                )
-                .route(
-                    "/accounts/{name}/entra/tenants/{tenant_id}/check",
-                    web::post().to(api::entra::check_tenant),
-                )
-                .route("/entra/validate", web::post().to(api::entra::validate))
-                .route("/oidc/clients", web::post().to(api::oidc_clients::create))
-                .route("/oidc/clients", web::get().to(api::oidc_clients::list))
-                .route(
-                    "/oidc/clients/{client_id}",
-                    web::get().to(api::oidc_clients::get),
-                )
-                .route(
-                    "/oidc/clients/{client_id}",
-                    web::put().to(api::oidc_clients::update),
-                )
-                .route(
-                    "/oidc/clients/{client_id}",
-                    web::delete().to(api::oidc_clients::delete),
-                )
-                .route(
-                    "/oidc/clients/{client_id}/secret",
-                    web::post().to(api::oidc_clients::rotate_secret),
-                ),
         );
+}
+
+/// The operator and portal API (SPEC §6). Registered right after the operations endpoints:
+/// actix tries resources in order, and the busiest calls (`/me`, `/entra/validate`) should not
+/// first be compared with every page's pattern.
+fn api_scope() -> actix_web::Scope {
+    web::scope("/api/v1")
+        .route("/me", web::get().to(api::me::show))
+        .route("/entra/validate", web::post().to(api::entra::validate))
+        .route("/accounts", web::post().to(api::accounts::create_account))
+        .route(
+            "/accounts/{name}",
+            web::get().to(api::accounts::get_account),
+        )
+        .route(
+            "/accounts/{name}",
+            web::patch().to(api::accounts::update_account),
+        )
+        .route(
+            "/accounts/{name}/users",
+            web::post().to(api::accounts::create_user),
+        )
+        .route("/accounts/{name}/users", web::get().to(api::users::list))
+        .route(
+            "/accounts/{name}/users/{username}",
+            web::patch().to(api::users::update),
+        )
+        .route(
+            "/accounts/{name}/users/{username}",
+            web::delete().to(api::users::remove),
+        )
+        .route(
+            "/accounts/{name}/members",
+            web::post().to(api::users::add_member),
+        )
+        .route(
+            "/accounts/{name}/users/{username}/sessions",
+            web::delete().to(api::users::revoke_sessions),
+        )
+        .route(
+            "/accounts/{name}/domains",
+            web::post().to(api::domains::add),
+        )
+        .route(
+            "/accounts/{name}/domains",
+            web::get().to(api::domains::list),
+        )
+        .route(
+            "/accounts/{name}/domains/{domain}/verify",
+            web::post().to(api::domains::verify),
+        )
+        .route(
+            "/accounts/{name}/sso",
+            web::put().to(api::accounts::put_sso),
+        )
+        .route(
+            "/accounts/{name}/sso",
+            web::get().to(api::accounts::get_sso),
+        )
+        .route(
+            "/accounts/{name}/audit",
+            web::get().to(api::accounts::audit),
+        )
+        .route(
+            "/accounts/{name}/connections",
+            web::post().to(api::entra::create_connection),
+        )
+        .route(
+            "/accounts/{name}/entra/tenants",
+            web::post().to(api::entra::approve_tenant),
+        )
+        .route(
+            "/accounts/{name}/entra/tenants",
+            web::get().to(api::entra::list_tenants),
+        )
+        .route(
+            "/accounts/{name}/entra/tenants/{tenant_id}/check",
+            web::post().to(api::entra::check_tenant),
+        )
+        .route("/oidc/clients", web::post().to(api::oidc_clients::create))
+        .route("/oidc/clients", web::get().to(api::oidc_clients::list))
+        .route(
+            "/oidc/clients/{client_id}",
+            web::get().to(api::oidc_clients::get),
+        )
+        .route(
+            "/oidc/clients/{client_id}",
+            web::put().to(api::oidc_clients::update),
+        )
+        .route(
+            "/oidc/clients/{client_id}",
+            web::delete().to(api::oidc_clients::delete),
+        )
+        .route(
+            "/oidc/clients/{client_id}/secret",
+            web::post().to(api::oidc_clients::rotate_secret),
+        )
 }
