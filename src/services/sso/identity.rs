@@ -110,11 +110,11 @@ pub async fn resolve_user(
                     Some(link) => user_by_link(conn, &id, &link, &tenant_domains, now)?,
                     None => link_by_email(conn, &policy, &acct, &id, &tenant_domains, &meta, now)?,
                 };
-                keep_names(conn, user, &id, now)
+                let user = keep_names(conn, user, &id, now)?;
+                admit_member(conn, user, &acct, now)
             })
         })
         .await?;
-    admit_member(state, &user, account_id, now).await?;
     Ok(user)
 }
 
@@ -268,36 +268,21 @@ fn link_by_email(
 
 /// The user must be an active (or invited) member of the account signed into. The first SSO
 /// sign-in of an invited user accepts the invitation, and spends its link (SPEC §3.8).
-async fn admit_member(
-    state: &AppState,
-    user: &User,
+fn admit_member(
+    conn: &mut DbConnection,
+    mut user: User,
     account_id: &str,
     now: NaiveDateTime,
-) -> Result<(), ServiceError> {
-    let (uid, acct) = (user.id.clone(), account_id.to_string());
-    let member = state
-        .db
-        .run(move |conn| Membership::find(conn, &uid, &acct))
-        .await?
-        .is_some();
+) -> Result<User, ServiceError> {
+    let member = Membership::find(conn, &user.id, account_id)?.is_some();
     let status = UserStatus::from_stored(&user.status);
     if !member || status == UserStatus::Disabled {
         return Err(SignInFailure::UserNotAllowed.into());
     }
     if status == UserStatus::Invited {
-        let uid = user.id.clone();
-        state
-            .db
-            .run(move |conn| {
-                crate::db::transaction(conn, |conn| {
-                    User::set_status(conn, &uid, UserStatus::Active.as_str(), now)?;
-                    crate::services::admin::invitations::spend_invitations_for_user(
-                        conn, &uid, now,
-                    )?;
-                    Ok::<_, ServiceError>(())
-                })
-            })
-            .await?;
+        User::set_status(conn, &user.id, UserStatus::Active.as_str(), now)?;
+        crate::services::admin::invitations::spend_invitations_for_user(conn, &user.id, now)?;
+        user.status = UserStatus::Active.as_str().to_string();
     }
-    Ok(())
+    Ok(user)
 }
