@@ -91,6 +91,9 @@ def main() -> int:
                     "(the oidc-provider refresh figure); /healthz always runs (default all)")
     ap.add_argument("--perf-dir", help="record each row with `perf record -g` into this directory "
                     "(perf report -i DIR/ROW.data); the sampling costs the broker a little CPU")
+    ap.add_argument("--perf-dwarf", action="store_true",
+                    help="with --perf-dir: unwind with DWARF (exact callers in a release build "
+                    "without frame pointers; larger files)")
     args = ap.parse_args()
     groups = {"me", "validate", "login", "acs", "entra", "op", "peer"}
     wanted = groups if args.rows == "all" else set(args.rows.split(","))
@@ -255,7 +258,8 @@ def main() -> int:
             if args.perf_dir:
                 os.makedirs(args.perf_dir, exist_ok=True)
                 out = os.path.join(args.perf_dir, re.sub(r"[^a-z0-9]+", "-", name) + ".data")
-                perf = subprocess.Popen(["perf", "record", "-q", "-F", "499", "-g", "-p",
+                graph = ["--call-graph", "dwarf,16384"] if args.perf_dwarf else ["-g"]
+                perf = subprocess.Popen(["perf", "record", "-q", "-F", "499", *graph, "-p",
                                          str(target_pid), "-o", out], stderr=subprocess.DEVNULL)
                 time.sleep(0.5)
             try:

@@ -26,7 +26,7 @@ use crate::metrics::Metrics;
 use crate::routes;
 use crate::services::account::profile::Profile;
 use crate::services::admin::api_tokens::KnownToken;
-use crate::services::connections::entra_tenants::{TenantApprovals, Validated};
+use crate::services::connections::entra_tenants::{EntraSignInTrust, TenantApprovals};
 use crate::services::provider::backchannel::{self, BackchannelWorker};
 use crate::services::provider::signing_keys::{self, SigningKeyCache};
 use crate::services::support::mail::Mailer;
@@ -61,6 +61,12 @@ pub struct AppState {
 /// Threads each HTTP worker may start for blocking work (`Db::run`, XML signature checks).
 const BLOCKING_THREADS_PER_WORKER: usize = 16;
 
+/// Bytes of `/validate` answers kept (about 5,000 tokens of Entra's usual size).
+const VALIDATED_TOKEN_BYTES: u64 = 8 << 20;
+
+/// What a cache entry costs besides its key and value bytes (moka's node, the `Arc`s).
+const ENTRY_OVERHEAD: usize = 160;
+
 /// What hot paths keep in memory (`crate::cache`), all dropped through one invalidator.
 pub struct Caches {
     pub invalidator: Arc<Invalidator>,
@@ -70,12 +76,16 @@ pub struct Caches {
     pub api_tokens: Arc<Cached<Arc<KnownToken>>>,
     /// Accounts that approved an Entra tenant, by tenant id: `(account name, domains)`.
     pub tenant_approvals: Arc<Cached<TenantApprovals>>,
-    /// Tokens `/api/v1/entra/validate` accepted, by token hash and account asked for, with
-    /// their expiry (unix seconds).
-    pub validated_tokens: Arc<Cached<(Arc<Validated>, i64)>>,
+    /// Answers of `/api/v1/entra/validate` (the JSON body), by token hash and account asked
+    /// for, with the token's expiry (unix seconds). Bounded by bytes: a token's claims are the
+    /// tenant's to size.
+    pub validated_tokens: Arc<Cached<(bytes::Bytes, i64)>>,
     /// Relying parties' registrations by `client_id` (the token, revocation and
     /// introspection endpoints authenticate one per request).
     pub oidc_clients: Arc<Cached<Arc<OidcClient>>>,
+    /// What an Entra sign-in checks of the account SSO goes through, by `account id|tenant id`:
+    /// the tenant's approval (its verified domains) and the account's Entra connection.
+    pub entra_sign_in_trust: Arc<Cached<Arc<EntraSignInTrust>>>,
 }
 
 impl Caches {
@@ -94,6 +104,10 @@ impl Caches {
                 self.validated_tokens.lookups(),
             ),
             of(self.oidc_clients.name(), self.oidc_clients.lookups()),
+            of(
+                self.entra_sign_in_trust.name(),
+                self.entra_sign_in_trust.lookups(),
+            ),
         ]
     }
 
@@ -117,8 +131,18 @@ impl Caches {
             profiles: cache("profiles", Topics::DIRECTORY, 20_000, &health),
             api_tokens: cache("api_tokens", Topics::API_TOKENS, 1_000, &health),
             tenant_approvals: cache("tenant_approvals", Topics::DIRECTORY, 10_000, &health),
-            validated_tokens: cache("validated_tokens", Topics::DIRECTORY, 10_000, &health),
+            validated_tokens: Arc::new(Cached::weighed(
+                "validated_tokens",
+                Topics::DIRECTORY,
+                VALIDATED_TOKEN_BYTES,
+                TTL_FLOOR,
+                health.clone(),
+                |key, (body, _)| {
+                    u32::try_from(key.len() + body.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+                },
+            )),
             oidc_clients: cache("oidc_clients", Topics::OIDC_CLIENTS, 1_000, &health),
+            entra_sign_in_trust: cache("entra_sign_in_trust", Topics::DIRECTORY, 10_000, &health),
             invalidator,
         };
         this.invalidator.register(this.profiles.clone());
@@ -126,6 +150,7 @@ impl Caches {
         this.invalidator.register(this.tenant_approvals.clone());
         this.invalidator.register(this.validated_tokens.clone());
         this.invalidator.register(this.oidc_clients.clone());
+        this.invalidator.register(this.entra_sign_in_trust.clone());
         this
     }
 }

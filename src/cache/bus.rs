@@ -2,7 +2,7 @@
 //! host), an append-only file beside the database that every process on the host checks before
 //! each cache read. Both follow the database, which the CLI shares with the servers.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
@@ -88,6 +88,9 @@ impl PgWatch {
 #[derive(Debug)]
 struct FileWatch {
     path: PathBuf,
+    /// The file, open for reading: `fstat` on it is what every cache read costs when nothing
+    /// changed (no path lookup). Opened again when the file was deleted.
+    watched: RwLock<std::fs::File>,
     /// How much of the file this process has applied.
     seen: AtomicU64,
     reading: Mutex<()>,
@@ -124,19 +127,28 @@ impl Health {
         self.up.load(Ordering::Acquire)
     }
 
+    /// Whether the channel was up at the last look, without looking again: enough to keep a
+    /// value, since every read applies what arrived before it serves one (and the channel
+    /// coming back drops everything).
+    pub fn was_up(&self) -> bool {
+        self.up.load(Ordering::Acquire)
+    }
+
     pub fn set(&self, up: bool) {
         self.up.store(up, Ordering::Release);
     }
 }
 
 impl FileWatch {
-    /// Applies the lines appended since the last look (one `stat` when there are none).
+    /// Applies the lines appended since the last look (one `fstat` when there are none).
     fn catch_up(&self) -> std::io::Result<()> {
-        let len = match std::fs::metadata(&self.path) {
-            Ok(meta) => meta.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(e),
-        };
+        use std::os::unix::fs::{FileExt, MetadataExt};
+        let meta = read_lock(&self.watched).metadata()?;
+        if meta.nlink() == 0 {
+            // Deleted (by hand): follow the path to the file processes open from now on.
+            return self.reopen();
+        }
+        let len = meta.len();
         if len == self.seen.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -151,10 +163,9 @@ impl FileWatch {
             self.seen.store(0, Ordering::Release);
             return Ok(());
         }
-        let mut file = std::fs::File::open(&self.path)?;
-        file.seek(SeekFrom::Start(seen))?;
-        let mut text = String::new();
-        file.take(len - seen).read_to_string(&mut text)?;
+        let mut bytes = vec![0; usize::try_from(len - seen).unwrap_or(0)];
+        read_lock(&self.watched).read_exact_at(&mut bytes, seen)?;
+        let text = String::from_utf8_lossy(&bytes);
         // Only whole lines: a line being written is read next time.
         let complete = text.rfind('\n').map_or(0, |i| i + 1);
         for line in text[..complete].lines() {
@@ -163,6 +174,32 @@ impl FileWatch {
         self.seen.store(seen + complete as u64, Ordering::Release);
         Ok(())
     }
+
+    /// The file was deleted: open (or create) the one at the path, and drop every cached value,
+    /// since what was published meanwhile cannot be known.
+    fn reopen(&self) -> std::io::Result<()> {
+        let _one_reader = self.reading.lock().unwrap_or_else(|p| p.into_inner());
+        let mut watched = self.watched.write().unwrap_or_else(|p| p.into_inner());
+        *watched = open_event_file(&self.path)?;
+        if let Some(invalidator) = self.invalidator.get().and_then(Weak::upgrade) {
+            invalidator.apply(&Message::Changed(Topics::ALL));
+        }
+        self.seen.store(0, Ordering::Release);
+        Ok(())
+    }
+}
+
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The event file at `path`, created when missing, for appending and reading.
+fn open_event_file(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(path)
 }
 
 enum Channel {
@@ -182,16 +219,14 @@ impl Invalidator {
     /// The file channel at `path` (created when missing): for SQLite, where every process
     /// using the database runs on this host.
     pub fn file(path: &Path) -> std::io::Result<Arc<Self>> {
-        let appender = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        let appender = open_event_file(path)?;
         let seen = appender.metadata()?.len();
         let health = Health {
             up: AtomicBool::new(true),
             postgres: None,
             file: Some(FileWatch {
                 path: path.to_path_buf(),
+                watched: RwLock::new(appender.try_clone()?),
                 seen: AtomicU64::new(seen),
                 reading: Mutex::new(()),
                 invalidator: OnceLock::new(),

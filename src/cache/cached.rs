@@ -41,13 +41,42 @@ where
         ttl: Duration,
         health: Arc<Health>,
     ) -> Self {
+        let inner = moka::sync::Cache::builder()
+            .max_capacity(capacity)
+            .time_to_live(ttl)
+            .build();
+        Self::with(name, topics, inner, health)
+    }
+
+    /// A cache bounded by the bytes its entries weigh (`weigh`: an entry's key and value, in
+    /// bytes) rather than by their number: for values whose size the caller does not choose.
+    pub fn weighed(
+        name: &'static str,
+        topics: Topics,
+        max_bytes: u64,
+        ttl: Duration,
+        health: Arc<Health>,
+        weigh: fn(&String, &V) -> u32,
+    ) -> Self {
+        let inner = moka::sync::Cache::builder()
+            .max_capacity(max_bytes)
+            .initial_capacity(4096)
+            .weigher(weigh)
+            .time_to_live(ttl)
+            .build();
+        Self::with(name, topics, inner, health)
+    }
+
+    fn with(
+        name: &'static str,
+        topics: Topics,
+        inner: moka::sync::Cache<String, V>,
+        health: Arc<Health>,
+    ) -> Self {
         Self {
             name,
             topics,
-            inner: moka::sync::Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
+            inner,
             generation: AtomicU64::new(0),
             health,
             hits: AtomicU64::new(0),
@@ -93,7 +122,7 @@ where
 
     /// Keeps `value` unless something was invalidated since `ticket` or the channel is down.
     pub fn insert(&self, ticket: Ticket, key: String, value: V) {
-        if !self.health.is_up() || self.generation.load(Ordering::Acquire) != ticket.0 {
+        if !self.health.was_up() || self.generation.load(Ordering::Acquire) != ticket.0 {
             return;
         }
         self.inner.insert(key.clone(), value);

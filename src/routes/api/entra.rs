@@ -97,5 +97,5 @@ pub async fn validate(
     let answer = entra_tenants::validate_api_token(&state, body.token, body.account).await?;
     Ok(HttpResponse::Ok()
         .content_type(actix_web::http::header::ContentType::json())
-        .body(answer.body.clone()))
+        .body(answer))
 }

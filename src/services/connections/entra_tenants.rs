@@ -9,15 +9,15 @@ use crate::config::Settings;
 use crate::crypto::tokens::sha256_hex;
 use crate::db::account::Account;
 use crate::db::approved_tenant::{ApprovedTenant, STATUS_APPROVED, STATUS_REVOKED};
+use crate::db::connection::{IdpConnection, KIND_ENTRA};
 use crate::domain::messages;
 use crate::services::admin::accounts::{find_account, require_sso_available};
 use crate::services::support::audit::{self, Audit, Outcome, RequestMeta};
 use crate::services::ServiceError;
-use crate::sso::entra::id_token::peek_tenant;
+use crate::sso::entra::id_token::{validate_parsed, UnverifiedToken};
 use crate::sso::entra::oidc_client::OidcClients;
 use crate::sso::entra::{
-    validate_token, ConsentProof, EntraApp, HttpJwksSource, KeyCache, TenantId, TenantProfile,
-    TokenRules,
+    ConsentProof, EntraApp, HttpJwksSource, KeyCache, TenantId, TenantProfile, TokenRules,
 };
 use crate::sso::SsoError;
 use crate::AppState;
@@ -104,15 +104,6 @@ pub struct ValidatedToken {
     /// `null` when SPEC §4 does not trust the token's email.
     pub email: Option<String>,
     pub claims: Value,
-}
-
-/// A token `/validate` accepted, with its answer serialised once: a token presented again is
-/// answered with the same bytes while it is cached.
-#[derive(Debug)]
-pub struct Validated {
-    pub token: ValidatedToken,
-    /// `token` as JSON.
-    pub body: String,
 }
 
 pub fn runtime(state: &AppState) -> Result<Arc<EntraRuntime>, ServiceError> {
@@ -448,7 +439,7 @@ pub async fn validate_api_token(
     state: &AppState,
     token: String,
     account: Option<String>,
-) -> Result<Arc<Validated>, ServiceError> {
+) -> Result<bytes::Bytes, ServiceError> {
     let rt = runtime(state)?;
     let invalid =
         |e: SsoError| ServiceError::InvalidToken(format!("The token is not valid ({e})."));
@@ -464,7 +455,8 @@ pub async fn validate_api_token(
         return Ok(answer);
     }
     let ticket = validated.ticket();
-    let tenant = peek_tenant(&token).map_err(invalid)?;
+    let parsed = UnverifiedToken::parse(&token).map_err(invalid)?;
+    let tenant = parsed.tenant().map_err(invalid)?;
     let approvals = tenant_approvals(state, &tenant).await?;
     let approvals: Vec<_> = match account.as_deref().map(|a| a.trim().to_ascii_lowercase()) {
         Some(wanted) => approvals
@@ -487,7 +479,7 @@ pub async fn validate_api_token(
         nonce: None,
         now,
     };
-    let verified = validate_token(&token, &rules, &rt.keys, &lookup)
+    let verified = validate_parsed(parsed, &rules, &rt.keys, &lookup)
         .await
         .map_err(|e| match e {
             SsoError::IdpUnreachable(_) => unreachable_error(),
@@ -504,15 +496,55 @@ pub async fn validate_api_token(
         email: verified.email,
         claims: verified.claims,
     };
-    let body = serde_json::to_string(&answer).map_err(|e| ServiceError::Internal(e.into()))?;
-    let answer = Arc::new(Validated {
-        token: answer,
-        body,
-    });
+    // Serialised once: a token presented again is answered with the same bytes.
+    let body = bytes::Bytes::from(
+        serde_json::to_vec(&answer).map_err(|e| ServiceError::Internal(e.into()))?,
+    );
     if let Some(expires_at) = expires_at {
-        validated.insert(ticket, key, (answer.clone(), expires_at));
+        validated.insert(ticket, key, (body.clone(), expires_at));
     }
-    Ok(answer)
+    Ok(body)
+}
+
+/// What an Entra sign-in through `owner`'s connection checks before it trusts a token.
+#[derive(Debug)]
+pub struct EntraSignInTrust {
+    /// The tenant's verified domains while `owner` approves it; `None`: not approved (or
+    /// revoked).
+    pub approved_domains: Option<Vec<String>>,
+    /// `owner`'s Entra connection; `None`: removed.
+    pub connection: Option<IdpConnection>,
+}
+
+/// The approval of `tenant` by `owner` and `owner`'s Entra connection, through the cache
+/// (dropped on every instance the moment either changes).
+pub async fn sign_in_trust(
+    state: &AppState,
+    owner: &str,
+    tenant: &TenantId,
+) -> Result<Arc<EntraSignInTrust>, ServiceError> {
+    let cache = &state.caches.entra_sign_in_trust;
+    let key = format!("{owner}|{tenant}");
+    if let Some(hit) = cache.get(&key) {
+        return Ok(hit);
+    }
+    let ticket = cache.ticket();
+    let (owner, tid) = (owner.to_string(), tenant.to_string());
+    let trust = state
+        .db
+        .run(move |conn| {
+            let approved_domains = ApprovedTenant::find(conn, &owner, &tid)?
+                .filter(ApprovedTenant::is_approved)
+                .map(|t| t.domains());
+            let connection = IdpConnection::find_kind(conn, &owner, KIND_ENTRA)?;
+            Ok::<_, ServiceError>(Arc::new(EntraSignInTrust {
+                approved_domains,
+                connection,
+            }))
+        })
+        .await?;
+    cache.insert(ticket, key, trust.clone());
+    Ok(trust)
 }
 
 /// The accounts that approved a tenant: (account name, the tenant's verified domains).

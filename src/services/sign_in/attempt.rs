@@ -155,21 +155,4 @@ impl Attempt {
         self.method.count(state, &refused);
         Ok(())
     }
-
-    /// Records a completed SSO sign-in from async code: the audit event and the metric.
-    pub async fn record_sso_success(
-        &self,
-        state: &AppState,
-        meta: &RequestMeta,
-        reason: String,
-    ) -> Result<(), ServiceError> {
-        let now = state.clock.now_naive();
-        let (this, meta) = (self.clone(), meta.clone());
-        state
-            .db
-            .run(move |conn| this.audit_success(conn, &meta, now, Some(&reason)))
-            .await?;
-        self.method.count(state, &Ok::<_, ServiceError>(()));
-        Ok(())
-    }
 }

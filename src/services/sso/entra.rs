@@ -6,9 +6,9 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-use crate::db::approved_tenant::ApprovedTenant;
-use crate::db::connection::{IdpConnection, KIND_ENTRA};
+use crate::db::connection::IdpConnection;
 use crate::domain::{AfterSignIn, Email, IdpKind};
+use crate::services::connections::entra_tenants::sign_in_trust;
 use crate::services::sign_in::attempt::{Attempt, Method};
 use crate::services::sign_in::failure::SignInFailure;
 use crate::services::sso::flow::{self, FlowBinding, FlowKind, SsoRedirect, TakenFlow};
@@ -165,13 +165,6 @@ async fn sign_in(
         Err(e) => Err(e),
         Ok((identity, user)) => {
             let signed_in = identity.session(&user.id, &flow.account_id, state.clock.now());
-            let reason = json!({ "tenant": identity.tenant_id, "mfa": signed_in.mfa }).to_string();
-            let done = Attempt::new(
-                Method::Sso,
-                format!("user:{}", user.username),
-                Some(&flow.account_id),
-            );
-            done.record_sso_success(state, &meta, reason).await?;
             let portal = state.settings.portal_url.as_ref();
             Ok(SsoSignIn {
                 signed_in,
@@ -232,7 +225,8 @@ async fn verified_sign_in(
         not_after: None,
     };
     let now = state.clock.now_naive();
-    let user = resolve_user(state, account_id, &identity, meta, now).await?;
+    let reason = json!({ "tenant": identity.tenant_id, "mfa": identity.mfa }).to_string();
+    let user = resolve_user(state, account_id, &identity, reason, meta, now).await?;
     Ok((identity, user))
 }
 
@@ -265,19 +259,12 @@ async fn redeem_and_validate(
         .connection_account_id
         .clone()
         .unwrap_or_else(|| account_id.to_string());
-    let tid = tenant.to_string();
-    let (approval, connection) = state
-        .db
-        .run(move |conn| {
-            let approval = ApprovedTenant::find(conn, &owner, &tid)?
-                .filter(ApprovedTenant::is_approved)
-                .map(|t| t.domains());
-            let connection = IdpConnection::find_kind(conn, &owner, KIND_ENTRA)?;
-            Ok::<_, ServiceError>((approval, connection))
-        })
-        .await?;
+    let trust = sign_in_trust(state, &owner, &tenant).await?;
     // The account's Entra connection was removed since the flow began.
-    let connection = connection.ok_or(SignInFailure::NoUsableConnection)?;
+    let connection = trust
+        .connection
+        .clone()
+        .ok_or(SignInFailure::NoUsableConnection)?;
     let audiences = vec![rt.app.client_id.clone()];
     let rules = TokenRules {
         authority: rt.app.authority(),
@@ -285,7 +272,13 @@ async fn redeem_and_validate(
         nonce: Some(&payload.nonce),
         now,
     };
-    let lookup = move |t: &TenantId| if *t == tenant { approval.clone() } else { None };
+    let lookup = |t: &TenantId| {
+        if *t == tenant {
+            trust.approved_domains.clone()
+        } else {
+            None
+        }
+    };
     let token = validate_token(&id_token, &rules, &rt.keys, &lookup)
         .await
         .map_err(SignInFailure::from)?;

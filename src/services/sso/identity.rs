@@ -12,6 +12,7 @@ use crate::db::user::User;
 use crate::db::DbConnection;
 use crate::domain::{AccountId, AuthMethod, IdpKind, MfaEvidence, SsoPolicy, UserId, UserStatus};
 use crate::services::admin::sso_settings::load_policy;
+use crate::services::sign_in::attempt::{Attempt, Method};
 use crate::services::sign_in::failure::SignInFailure;
 use crate::services::sso::jit;
 use crate::services::support::audit::RequestMeta;
@@ -92,10 +93,15 @@ pub(crate) fn account_users_with_email(
 /// not disabled, not linked to another identity of this kind, and one the connection's account
 /// may claim (SPEC §3.8): then the link is made). The user must be a member of the account and
 /// not disabled; an invited user becomes active. A refusal is `ServiceError::SignIn`.
+///
+/// The sign-in's success (`login.sso` by `user:<username>`, with `reason`: the IdP and the MFA
+/// evidence) is recorded in the same transaction: the event and the user's new state commit
+/// together, in one round trip to the database.
 pub async fn resolve_user(
     state: &AppState,
     account_id: &str,
     identity: &VerifiedIdentity,
+    reason: String,
     meta: &RequestMeta,
     now: NaiveDateTime,
 ) -> Result<User, ServiceError> {
@@ -111,10 +117,19 @@ pub async fn resolve_user(
                     None => link_by_email(conn, &policy, &acct, &id, &tenant_domains, &meta, now)?,
                 };
                 let user = keep_names(conn, user, &id, now)?;
-                admit_member(conn, user, &acct, now)
+                let user = admit_member(conn, user, &acct, now)?;
+                let actor = format!("user:{}", user.username);
+                Attempt::new(Method::Sso, actor, Some(&acct)).audit_success(
+                    conn,
+                    &meta,
+                    now,
+                    Some(&reason),
+                )?;
+                Ok::<_, ServiceError>(user)
             })
         })
         .await?;
+    Method::Sso.count(state, &Ok::<_, ServiceError>(()));
     Ok(user)
 }
 

@@ -203,16 +203,6 @@ pub async fn complete(
             let signed_in =
                 done.identity
                     .session(&done.user.id, &done.account_id, state.clock.now());
-            let reason = json!({
-                "idp": done.idp_entity_id,
-                "mfa": signed_in.mfa,
-                "idp_initiated": done.idp_initiated,
-            })
-            .to_string();
-            let actor = format!("user:{}", done.user.username);
-            Attempt::new(Method::Sso, actor, Some(&done.account_id))
-                .record_sso_success(state, &meta, reason)
-                .await?;
             Ok(SsoSignIn {
                 signed_in,
                 after: done.after,
@@ -235,8 +225,6 @@ struct AcsSignIn {
     user: User,
     account_id: String,
     after: AfterSignIn,
-    idp_entity_id: String,
-    idp_initiated: bool,
 }
 
 impl Acs<'_> {
@@ -286,8 +274,14 @@ impl Acs<'_> {
             .as_ref()
             .and_then(|f| f.account_id.clone())
             .unwrap_or_else(|| owner.clone());
-        let user =
-            resolve_user(state, &account_id, &identity, meta, state.clock.now_naive()).await?;
+        let reason = json!({
+            "idp": verified.issuer,
+            "mfa": identity.mfa,
+            "idp_initiated": !verified.solicited,
+        })
+        .to_string();
+        let now = state.clock.now_naive();
+        let user = resolve_user(state, &account_id, &identity, reason, meta, now).await?;
         let portal = state.settings.portal_url.as_ref();
         let return_to = flow.and_then(|f| f.return_to);
         Ok(AcsSignIn {
@@ -295,8 +289,6 @@ impl Acs<'_> {
             user,
             account_id,
             after: AfterSignIn::from_return_to(return_to.as_deref(), portal),
-            idp_entity_id: verified.issuer,
-            idp_initiated: !verified.solicited,
         })
     }
 

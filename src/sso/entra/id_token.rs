@@ -5,11 +5,9 @@
 //! only after that tenant is known to be approved; every claim is read again from the verified
 //! token.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Duration, Utc};
 use data_encoding::BASE64URL_NOPAD;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 use url::Url;
@@ -74,66 +72,102 @@ impl VerifiedToken {
 /// approved (or revoked) for the account in question.
 pub type ApprovedTenantLookup<'a> = &'a (dyn Fn(&TenantId) -> Option<Vec<String>> + Sync);
 
-fn decode_segment(segment: &str) -> Result<Value, SsoError> {
+/// A token split into its parts, its header checked and its claims read, before the signature
+/// is: the claims serve only to choose the tenant until `verify` has checked the signature
+/// over exactly the bytes they were read from. Each part is decoded and parsed once.
+pub struct UnverifiedToken<'t> {
+    /// `base64(header) "." base64(claims)`: the signed bytes.
+    message: &'t str,
+    signature: &'t str,
+    kid: String,
+    claims: Value,
+}
+
+/// The JOSE header fields this module reads.
+#[derive(serde::Deserialize)]
+struct JoseHeader {
+    alg: Option<String>,
+    kid: Option<String>,
+}
+
+fn decode_segment<T: serde::de::DeserializeOwned>(segment: &str) -> Result<T, SsoError> {
     let bytes = BASE64URL_NOPAD
         .decode(segment.as_bytes())
         .map_err(|_| SsoError::MalformedToken)?;
     serde_json::from_slice(&bytes).map_err(|_| SsoError::MalformedToken)
 }
 
-/// The header's `kid`, after checking the algorithm is RS256 (refusing `none`, HS256 and every
-/// other: the algorithm-confusion attacks, CVE-2015-9235 and kin).
-fn check_header(token: &str) -> Result<String, SsoError> {
-    let header = decode_segment(token.split('.').next().unwrap_or_default())?;
-    match header.get("alg").and_then(Value::as_str) {
-        Some("RS256") => {}
-        other => {
-            return Err(SsoError::AlgorithmNotAllowed(
-                other.unwrap_or("").to_string(),
-            ))
+impl<'t> UnverifiedToken<'t> {
+    /// Splits and decodes `token`, checking the header: the algorithm must be RS256 (refusing
+    /// `none`, HS256 and every other: the algorithm-confusion attacks, CVE-2015-9235 and kin)
+    /// and a `kid` must name the key.
+    pub fn parse(token: &'t str) -> Result<Self, SsoError> {
+        if token.len() > 16 * 1024 {
+            return Err(SsoError::MalformedToken);
         }
+        let (message, signature) = token.rsplit_once('.').ok_or(SsoError::MalformedToken)?;
+        let (header, payload) = message.split_once('.').ok_or(SsoError::MalformedToken)?;
+        if payload.contains('.') {
+            return Err(SsoError::MalformedToken);
+        }
+        let header: JoseHeader = decode_segment(header)?;
+        match header.alg.as_deref() {
+            Some("RS256") => {}
+            other => {
+                return Err(SsoError::AlgorithmNotAllowed(
+                    other.unwrap_or("").to_string(),
+                ))
+            }
+        }
+        let kid = header
+            .kid
+            .filter(|kid| !kid.is_empty())
+            .ok_or(SsoError::MissingKeyId)?;
+        Ok(Self {
+            message,
+            signature,
+            kid,
+            claims: decode_segment(payload)?,
+        })
     }
-    header
-        .get("kid")
-        .and_then(Value::as_str)
-        .filter(|kid| !kid.is_empty())
-        .map(str::to_string)
-        .ok_or(SsoError::MissingKeyId)
-}
 
-/// The `tid` of an unverified token: only to choose whose keys (and which approvals) apply.
-pub fn peek_tenant(token: &str) -> Result<TenantId, SsoError> {
-    let mut parts = token.split('.');
-    let (Some(_), Some(payload), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(SsoError::MalformedToken);
-    };
-    let claims = decode_segment(payload)?;
-    let tid = claims
-        .get("tid")
-        .and_then(Value::as_str)
-        .ok_or(SsoError::MissingClaim("tid"))?;
-    TenantId::parse(tid)
-}
+    /// The `tid` of the unverified claims: only to choose whose keys (and which approvals)
+    /// apply.
+    pub fn tenant(&self) -> Result<TenantId, SsoError> {
+        let tid = self
+            .claims
+            .get("tid")
+            .and_then(Value::as_str)
+            .ok_or(SsoError::MissingClaim("tid"))?;
+        TenantId::parse(tid)
+    }
 
-/// Verifies the RS256 signature and returns the claims. Times and audience are checked by
-/// `check_claims` against an explicit `now`, not by the library's wall clock.
-fn verify_signature(token: &str, key: &DecodingKey) -> Result<Value, SsoError> {
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims = HashSet::new();
-    jsonwebtoken::decode::<Value>(token, key, &validation)
-        .map(|data| data.claims)
+    /// The claims, once the RS256 signature over the signed bytes checks with `key` (through
+    /// jsonwebtoken's provider). Times and audience are for `check_claims`, against an
+    /// explicit `now`.
+    fn verify(self, key: &DecodingKey) -> Result<Value, SsoError> {
+        let verified = jsonwebtoken::crypto::verify(
+            self.signature,
+            self.message.as_bytes(),
+            key,
+            Algorithm::RS256,
+        )
         .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => SsoError::BadSignature,
             jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => {
                 SsoError::AlgorithmNotAllowed("mismatch".into())
             }
             _ => SsoError::MalformedToken,
-        })
+        })?;
+        if !verified {
+            return Err(SsoError::BadSignature);
+        }
+        Ok(self.claims)
+    }
+}
+
+/// The `tid` of an unverified token: only to choose whose keys (and which approvals) apply.
+pub fn peek_tenant(token: &str) -> Result<TenantId, SsoError> {
+    UnverifiedToken::parse(token)?.tenant()
 }
 
 fn string_claim<'a>(claims: &'a Value, name: &'static str) -> Result<&'a str, SsoError> {
@@ -171,11 +205,12 @@ fn string_list(claims: &Value, name: &str) -> Vec<String> {
 
 /// Every claim rule of SPEC §4, on claims whose signature verified.
 pub fn check_claims(
-    claims: &Value,
+    verified: Value,
     tenant: &TenantId,
     verified_domains: &[String],
     rules: &TokenRules<'_>,
 ) -> Result<VerifiedToken, SsoError> {
+    let claims = &verified;
     if string_claim(claims, "tid")? != tenant.as_str() {
         return Err(SsoError::WrongIssuer);
     }
@@ -221,18 +256,22 @@ pub fn check_claims(
     }
     let oid = string_claim(claims, "oid")?.to_string();
     let sub = string_claim(claims, "sub")?.to_string();
+    let email = trusted_email(claims, verified_domains);
+    let name = claims
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let amr = string_list(claims, "amr");
+    let acrs = string_list(claims, "acrs");
     Ok(VerifiedToken {
         tenant_id: tenant.clone(),
-        email: trusted_email(claims, verified_domains),
-        name: claims
-            .get("name")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        amr: string_list(claims, "amr"),
-        acrs: string_list(claims, "acrs"),
+        email,
+        name,
+        amr,
+        acrs,
         oid,
         sub,
-        claims: claims.clone(),
+        claims: verified,
     })
 }
 
@@ -267,13 +306,20 @@ pub async fn validate_token(
     keys: &KeyCache,
     approved: ApprovedTenantLookup<'_>,
 ) -> Result<VerifiedToken, SsoError> {
-    if token.len() > 16 * 1024 {
-        return Err(SsoError::MalformedToken);
-    }
-    let kid = check_header(token)?;
-    let tenant = peek_tenant(token)?;
+    validate_parsed(UnverifiedToken::parse(token)?, rules, keys, approved).await
+}
+
+/// `validate_token` for a token already split and decoded (whose caller needed its tenant
+/// first).
+pub async fn validate_parsed(
+    token: UnverifiedToken<'_>,
+    rules: &TokenRules<'_>,
+    keys: &KeyCache,
+    approved: ApprovedTenantLookup<'_>,
+) -> Result<VerifiedToken, SsoError> {
+    let tenant = token.tenant()?;
     let verified_domains = approved(&tenant).ok_or(SsoError::TenantNotApproved)?;
-    let key = keys.key(&tenant, &kid, rules.now).await?;
-    let claims = verify_signature(token, &key)?;
-    check_claims(&claims, &tenant, &verified_domains, rules)
+    let key = keys.key(&tenant, &token.kid, rules.now).await?;
+    let claims = token.verify(&key)?;
+    check_claims(claims, &tenant, &verified_domains, rules)
 }
