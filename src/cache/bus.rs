@@ -204,7 +204,10 @@ fn open_event_file(path: &Path) -> std::io::Result<std::fs::File> {
 
 enum Channel {
     /// SQLite: lines appended to a file beside the database.
-    File(Mutex<std::fs::File>),
+    File {
+        path: PathBuf,
+        appender: Mutex<std::fs::File>,
+    },
     Postgres(Db),
 }
 
@@ -232,7 +235,11 @@ impl Invalidator {
                 invalidator: OnceLock::new(),
             }),
         };
-        let this = Arc::new(Self::with(Channel::File(Mutex::new(appender)), health));
+        let channel = Channel::File {
+            path: path.to_path_buf(),
+            appender: Mutex::new(appender),
+        };
+        let this = Arc::new(Self::with(channel, health));
         if let Some(watch) = &this.health.file {
             let _ = watch.invalidator.set(Arc::downgrade(&this));
         }
@@ -277,7 +284,7 @@ impl Invalidator {
 
     pub fn channel_name(&self) -> &'static str {
         match self.channel {
-            Channel::File(_) => "file",
+            Channel::File { .. } => "file",
             Channel::Postgres(_) => "postgres",
         }
     }
@@ -302,7 +309,9 @@ impl Invalidator {
         self.apply(&message);
         let payload = message.encode();
         let sent: Result<(), String> = match &self.channel {
-            Channel::File(file) => append(file, &payload).map_err(|e| e.to_string()),
+            Channel::File { path, appender } => {
+                append(path, appender, &payload).map_err(|e| e.to_string())
+            }
             Channel::Postgres(db) => db
                 .run(move |conn| notify(conn, &payload))
                 .await
@@ -340,8 +349,13 @@ impl ChangeListener for Invalidator {
     }
 }
 
-fn append(file: &Mutex<std::fs::File>, payload: &str) -> std::io::Result<()> {
+fn append(path: &Path, file: &Mutex<std::fs::File>, payload: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
     let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+    if file.metadata()?.nlink() == 0 {
+        // Deleted (by hand): write where the processes started from now on read.
+        *file = open_event_file(path)?;
+    }
     if file.metadata()?.len() > FILE_LIMIT {
         file.set_len(0)?;
     }
@@ -406,5 +420,74 @@ fn poll_postgres(invalidator: &Weak<Invalidator>) -> bool {
             this.disconnected();
             return false;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::{Cached, TTL_FLOOR};
+
+    fn event_file(name: &str) -> PathBuf {
+        let unique = crate::crypto::tokens::random_token(12);
+        std::env::temp_dir().join(format!("sso-broker-{name}-{unique}"))
+    }
+
+    fn cache_on(invalidator: &Arc<Invalidator>) -> Arc<Cached<u32>> {
+        let cache = Arc::new(Cached::new(
+            "test",
+            Topics::DIRECTORY,
+            100,
+            TTL_FLOOR,
+            invalidator.health(),
+        ));
+        invalidator.register(cache.clone());
+        cache
+    }
+
+    #[tokio::test]
+    async fn a_change_published_by_one_process_is_applied_by_the_other_at_its_next_read() {
+        let path = event_file("events");
+        let (one, two) = (
+            Invalidator::file(&path).unwrap(),
+            Invalidator::file(&path).unwrap(),
+        );
+        let cache = cache_on(&two);
+        cache.insert(cache.ticket(), "a".into(), 1);
+        assert_eq!(cache.get("a"), Some(1));
+        one.publish(Message::Changed(Topics::API_TOKENS)).await;
+        assert_eq!(cache.get("a"), Some(1), "another topic");
+        one.publish(Message::Changed(Topics::DIRECTORY)).await;
+        assert_eq!(cache.get("a"), None);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[tokio::test]
+    async fn a_deleted_event_file_drops_everything_and_the_new_file_is_followed() {
+        let path = event_file("deleted");
+        let (one, two) = (
+            Invalidator::file(&path).unwrap(),
+            Invalidator::file(&path).unwrap(),
+        );
+        let cache = cache_on(&two);
+        cache.insert(cache.ticket(), "a".into(), 1);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            cache.get("a"),
+            None,
+            "what was published meanwhile cannot be known"
+        );
+        assert!(path.exists(), "the reader made the file again");
+
+        cache.insert(cache.ticket(), "b".into(), 2);
+        assert_eq!(cache.get("b"), Some(2));
+        // A process started after the deletion, and one started before it, both reach it.
+        let three = Invalidator::file(&path).unwrap();
+        three.publish(Message::Changed(Topics::DIRECTORY)).await;
+        assert_eq!(cache.get("b"), None);
+        cache.insert(cache.ticket(), "c".into(), 3);
+        one.publish(Message::Changed(Topics::DIRECTORY)).await;
+        assert_eq!(cache.get("c"), None);
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -120,6 +120,23 @@ mod tests {
     }
 
     #[test]
+    fn a_cache_bounded_by_bytes_keeps_no_more_than_its_budget() {
+        let c: Cached<Vec<u8>> = Cached::weighed(
+            "test",
+            Topics::DIRECTORY,
+            10_000,
+            TTL_FLOOR,
+            Arc::new(Health::up()),
+            |_, value| u32::try_from(value.len()).unwrap_or(u32::MAX),
+        );
+        for i in 0..100 {
+            c.insert(c.ticket(), format!("k{i}"), vec![0; 1_000]);
+        }
+        let kept = c.entry_count();
+        assert!((1..=10).contains(&kept), "{kept} entries of 1,000 bytes");
+    }
+
+    #[test]
     fn while_the_channel_is_down_nothing_is_served_or_kept() {
         let health = Arc::new(Health::up());
         let c = cache(health.clone());

@@ -257,3 +257,76 @@ async fn a_client_secret_rotated_or_a_client_deleted_on_one_instance_is_refused_
     )
     .await;
 }
+
+/// The Entra callback reads the tenant's approval and the account's connection through a cache.
+/// A tenant removed on one instance while a user is at the IdP refuses that user's callback on
+/// the other, although the other had the approval in memory from an earlier sign-in.
+#[tokio::test]
+async fn a_tenant_removed_on_one_instance_refuses_the_entra_callback_on_the_other() {
+    use crate::helpers::{
+        broker_path, contoso_account, flow_to_callback, location, oid_of, spawn_entra_app, CONTOSO,
+    };
+    use sso_broker::db::account::Account;
+    use sso_broker::services::connections::entra_tenants;
+    use sso_broker::sso::entra::TenantId;
+
+    let (app, idp) = spawn_entra_app().await;
+    contoso_account(&app).await;
+    let other = other_instance(&app).await;
+    let oid = oid_of(&idp, CONTOSO, "ada@contoso.example");
+    let callback_on_other = |url: String| {
+        let url = format!("{}{}", other.address, broker_path(&url));
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap() }
+    };
+
+    // The first sign-in links the identity (a directory change, which drops the directory
+    // caches); the second finds the link and leaves the approval in memory.
+    for _ in 0..2 {
+        let callback = flow_to_callback(&app, "ada@contoso.example", &oid).await;
+        let res = callback_on_other(callback).await;
+        assert_eq!(res.status(), 303, "signed in through the other instance");
+        assert_eq!(location(&res), "/");
+    }
+    assert!(
+        other.state.caches.entra_sign_in_trust.entry_count() > 0,
+        "the other instance keeps the approval in memory"
+    );
+
+    let second = flow_to_callback(&app, "ada@contoso.example", &oid).await;
+    entra_tenants::remove_tenant(
+        &app.state,
+        "acme".into(),
+        CONTOSO,
+        "operator".into(),
+        RequestMeta::cli(),
+    )
+    .await
+    .unwrap();
+    let account_id = other
+        .state
+        .db
+        .run(|conn| Account::find_by_name(conn, "acme"))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let tenant = TenantId::parse(CONTOSO).unwrap();
+    within_a_second("the other instance drops the approval", || async {
+        entra_tenants::sign_in_trust(&other.state, &account_id, &tenant)
+            .await
+            .unwrap()
+            .approved_domains
+            .is_none()
+    })
+    .await;
+    let res = callback_on_other(second).await;
+    assert_eq!(res.status(), 401, "the removed tenant's token is refused");
+    let audit = app.audit("acme").await;
+    assert!(
+        audit.iter().any(|e| e["action"] == "login.sso"
+            && e["outcome"] == "failure"
+            && e["reason"] == "SS0008"),
+        "the refusal is audited with the tenant's code: {audit:?}"
+    );
+}
