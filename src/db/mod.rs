@@ -319,6 +319,7 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
 #[cfg(test)]
 mod tests {
     use diesel::connection::SimpleConnection;
+    use diesel::RunQueryDsl;
 
     use super::*;
 
@@ -348,6 +349,29 @@ mod tests {
             .join()
             .unwrap()
             .expect("the other writer waited and then wrote");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `.cargo/config.toml` builds the bundled SQLite with `SQLITE_ENABLE_QPSG`: without it, a
+    /// cached statement with `LIMIT ?` (every `.first()`) is compiled again at every use.
+    #[test]
+    fn sqlite_keeps_query_plans_when_a_limit_is_bound() {
+        use diesel::sql_types::Integer;
+        #[derive(diesel::QueryableByName)]
+        struct Used {
+            #[diesel(sql_type = Integer)]
+            used: i32,
+        }
+        let dir = std::env::temp_dir().join(format!("ssob-qpsg-{}", uuid::Uuid::new_v4().simple()));
+        let factory = ConnectionFactory::new(DatabaseUrl::Sqlite(dir.join("t.db")));
+        let DbConnection::Sqlite(mut conn) = factory.connect().unwrap() else {
+            unreachable!("a SQLite URL")
+        };
+        let option: Used =
+            diesel::sql_query("SELECT sqlite_compileoption_used('ENABLE_QPSG') AS used")
+                .get_result(&mut conn)
+                .unwrap();
+        assert_eq!(option.used, 1, "SQLite built without SQLITE_ENABLE_QPSG");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
