@@ -51,6 +51,9 @@ class EntraIdp:
             # Keep-alive, as Microsoft's endpoints: the broker's HTTP client then reuses its
             # connections instead of paying a TCP connect per code redemption.
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in two writes: without TCP_NODELAY the body waits for the
+            # client's delayed ACK (40 ms a request on a kept-alive connection).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet
                 pass

@@ -137,10 +137,7 @@ pub async fn request_context(
         );
     }
     if let Some(metrics) = metrics {
-        metrics.incr(
-            "sso_broker_http_responses_total",
-            &format!("status=\"{}\"", res.status().as_u16()),
-        );
+        metrics.response(res.status().as_u16());
     }
     Ok(res)
 }
