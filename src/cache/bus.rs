@@ -29,6 +29,9 @@ const RECONNECT: Duration = Duration::from_secs(1);
 /// drop everything once).
 const FILE_LIMIT: u64 = 1 << 20;
 
+/// Every how many looks at the event file its path is compared with the open file.
+const PATH_CHECK: u64 = 32;
+
 /// Whether the channel is up: caches are used only then. Asking also applies what arrived
 /// since the last look: lines other processes appended to the event file, or notifications
 /// waiting on the PostgreSQL listener's socket. So a change committed before a request
@@ -93,6 +96,8 @@ struct FileWatch {
     watched: RwLock<std::fs::File>,
     /// How much of the file this process has applied.
     seen: AtomicU64,
+    /// Looks since the path was last compared with the open file.
+    looks: AtomicU64,
     reading: Mutex<()>,
     invalidator: OnceLock<Weak<Invalidator>>,
 }
@@ -144,8 +149,9 @@ impl FileWatch {
     fn catch_up(&self) -> std::io::Result<()> {
         use std::os::unix::fs::{FileExt, MetadataExt};
         let meta = read_lock(&self.watched).metadata()?;
-        if meta.nlink() == 0 {
-            // Deleted (by hand): follow the path to the file processes open from now on.
+        if meta.nlink() == 0 || self.path_moved(&meta) {
+            // Deleted or replaced (by hand): follow the path to the file processes open from
+            // now on.
             return self.reopen();
         }
         let len = meta.len();
@@ -173,6 +179,20 @@ impl FileWatch {
         }
         self.seen.store(seen + complete as u64, Ordering::Release);
         Ok(())
+    }
+
+    /// Every `PATH_CHECK`th look: whether the path now names another file than the open one
+    /// (renamed away, replaced). A deleted file is seen at once (`nlink`); this catches the
+    /// rest, and the TTL floor bounds what it misses meanwhile.
+    fn path_moved(&self, open: &std::fs::Metadata) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        if self.looks.fetch_add(1, Ordering::Relaxed) % PATH_CHECK != 0 {
+            return false;
+        }
+        match std::fs::metadata(&self.path) {
+            Ok(at_path) => (at_path.dev(), at_path.ino()) != (open.dev(), open.ino()),
+            Err(_) => true,
+        }
     }
 
     /// The file was deleted: open (or create) the one at the path, and drop every cached value,
@@ -231,6 +251,7 @@ impl Invalidator {
                 path: path.to_path_buf(),
                 watched: RwLock::new(appender.try_clone()?),
                 seen: AtomicU64::new(seen),
+                looks: AtomicU64::new(0),
                 reading: Mutex::new(()),
                 invalidator: OnceLock::new(),
             }),
@@ -489,5 +510,27 @@ mod tests {
         one.publish(Message::Changed(Topics::DIRECTORY)).await;
         assert_eq!(cache.get("c"), None);
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[tokio::test]
+    async fn an_event_file_renamed_away_is_followed_to_the_new_file_at_its_path() {
+        let (path, moved) = (event_file("renamed"), event_file("moved"));
+        let two = Invalidator::file(&path).unwrap();
+        let cache = cache_on(&two);
+        std::fs::rename(&path, &moved).unwrap();
+        let three = Invalidator::file(&path).unwrap();
+        for _ in 0..=PATH_CHECK {
+            let _ = cache.get("any");
+        }
+        cache.insert(cache.ticket(), "b".into(), 2);
+        assert_eq!(cache.get("b"), Some(2));
+        three.publish(Message::Changed(Topics::DIRECTORY)).await;
+        assert_eq!(
+            cache.get("b"),
+            None,
+            "the change in the new file reached the old reader"
+        );
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(&moved);
     }
 }

@@ -17,7 +17,7 @@ use aws_lc_rs::signature::{
 };
 use jsonwebtoken::crypto::{aws_lc, CryptoProvider, JwtSigner, JwtVerifier};
 use jsonwebtoken::errors::{Error, ErrorKind};
-use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, EncodingKey};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind, EncodingKey};
 use sha2::{Digest, Sha256};
 
 /// Parsed keys kept at most (signing keys of the OP and Microsoft's keys are a handful).
@@ -72,6 +72,10 @@ fn new_signer(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSig
 fn new_verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>, Error> {
     if *algorithm != Algorithm::RS256 {
         return (aws_lc::DEFAULT_PROVIDER.verifier_factory)(algorithm, key);
+    }
+    // As jsonwebtoken's own verifier: an HMAC secret or an EC key is never read as RSA.
+    if key.family() != AlgorithmFamily::Rsa {
+        return Err(ErrorKind::InvalidKeyFormat.into());
     }
     let parsed = match key.kind() {
         DecodingKeyKind::RsaModulusExponent { n, e } => {

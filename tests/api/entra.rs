@@ -200,6 +200,18 @@ async fn validate_accepts_a_token_of_an_approved_tenant_and_names_its_accounts()
     let res = validate(&app, json!({ "token": token, "account": "globex" })).await;
     assert_eq!(res.status(), 401);
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_token");
+    // Narrowed to an empty name (no account has it): refused too, although the answer for "no
+    // account" is in memory; narrowed to " ACME ", the account's answer.
+    for _ in 0..2 {
+        let res = validate(&app, json!({ "token": token, "account": "" })).await;
+        assert_eq!(res.status(), 401, "an empty account name approves nothing");
+    }
+    let res = validate(&app, json!({ "token": token, "account": " ACME " })).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["accounts"],
+        json!(["acme"])
+    );
 }
 
 #[tokio::test]

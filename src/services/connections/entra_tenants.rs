@@ -446,11 +446,13 @@ pub async fn validate_api_token(
     let now = state.clock.now();
     // A token presented again is answered from memory until it expires (or trust changes).
     let validated = &state.caches.validated_tokens;
-    let key = format!(
-        "{}|{}",
-        sha256_hex(&token),
-        account.as_deref().unwrap_or_default()
-    );
+    let wanted = account.as_deref().map(|a| a.trim().to_ascii_lowercase());
+    // `*`: every approving account; `=name`: that account only (an empty name approves
+    // nothing, and must not share the answer of "no account").
+    let key = match &wanted {
+        None => format!("{}|*", sha256_hex(&token)),
+        Some(name) => format!("{}|={name}", sha256_hex(&token)),
+    };
     if let Some((answer, _)) = validated.get(&key).filter(|hit| now.timestamp() < hit.1) {
         return Ok(answer);
     }
@@ -458,7 +460,7 @@ pub async fn validate_api_token(
     let parsed = UnverifiedToken::parse(&token).map_err(invalid)?;
     let tenant = parsed.tenant().map_err(invalid)?;
     let approvals = tenant_approvals(state, &tenant).await?;
-    let approvals: Vec<_> = match account.as_deref().map(|a| a.trim().to_ascii_lowercase()) {
+    let approvals: Vec<_> = match wanted {
         Some(wanted) => approvals
             .iter()
             .filter(|(name, _)| *name == wanted)

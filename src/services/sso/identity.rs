@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::auth::session::SignedIn;
 use crate::db::approved_tenant::ApprovedTenant;
+use crate::db::connection::IdpConnection;
 use crate::db::identity_link::IdentityLink;
 use crate::db::membership::Membership;
 use crate::db::user::User;
@@ -18,6 +19,7 @@ use crate::services::sso::jit;
 use crate::services::support::audit::RequestMeta;
 use crate::services::trust;
 use crate::services::ServiceError;
+use crate::sso::SsoError;
 use crate::AppState;
 
 /// An identity the IdP vouched for, and how (both adapters end in one of these).
@@ -181,18 +183,26 @@ fn admitting_policy(
     Ok(policy)
 }
 
-/// The verified domains of the approved Entra tenant the identity came through.
+/// The verified domains of the approved Entra tenant the identity came through (none for SAML).
+///
+/// # Security
+/// Checked again in the transaction that resolves the user: the connection must still exist
+/// and, for Entra, its account must still approve the tenant. The callback's earlier check may
+/// have been answered from a cache that another instance's revocation has not reached yet.
 fn tenant_domains(
     conn: &mut DbConnection,
     id: &VerifiedIdentity,
 ) -> Result<Vec<String>, ServiceError> {
-    Ok(match &id.tenant_id {
+    if IdpConnection::find(conn, &id.connection_id)?.is_none() {
+        return Err(SignInFailure::NoUsableConnection.into());
+    }
+    match &id.tenant_id {
         Some(tid) => ApprovedTenant::find(conn, &id.connection_account_id, tid)?
             .filter(ApprovedTenant::is_approved)
             .map(|t| t.domains())
-            .unwrap_or_default(),
-        None => Vec::new(),
-    })
+            .ok_or_else(|| SignInFailure::from(SsoError::TenantNotApproved).into()),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The user an existing identity link names. A link stands only while the connection's account
