@@ -20,8 +20,10 @@ pub struct IdentityLink {
 }
 
 impl IdentityLink {
+    /// Makes the link. It marks no cache topic: no cache holds identity links or anything read
+    /// from them (profiles, approvals, validated tokens, sign-in trust), and marking DIRECTORY
+    /// here dropped every directory cache on every instance at each first SSO sign-in.
     pub fn insert(&self, conn: &mut DbConnection) -> Result<(), DbError> {
-        super::changes::mark(super::changes::Topics::DIRECTORY);
         diesel::insert_into(identity_links::table)
             .values(self)
             .execute(conn)?;
