@@ -76,16 +76,23 @@ pub async fn request_context(
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
-    let existing = req
-        .cookie(csrf::COOKIE_NAME)
-        .map(|c| c.value().to_string())
-        .filter(|v| (16..=128).contains(&v.len()));
-    let (csrf_value, fresh) = match existing {
-        Some(v) => (v, false),
-        None => (random_token(24), true),
-    };
     req.extensions_mut().insert(RequestId(id.clone()));
-    req.extensions_mut().insert(CsrfCookie(csrf_value.clone()));
+    // The operator and portal API has no forms: its answers carry no CSRF cookie (one random
+    // token and a Set-Cookie fewer per call).
+    let fresh_csrf = if req.path().starts_with("/api/") {
+        None
+    } else {
+        let existing = req
+            .cookie(csrf::COOKIE_NAME)
+            .map(|c| c.value().to_string())
+            .filter(|v| (16..=128).contains(&v.len()));
+        let (csrf_value, fresh) = match existing {
+            Some(v) => (v, false),
+            None => (random_token(24), true),
+        };
+        req.extensions_mut().insert(CsrfCookie(csrf_value.clone()));
+        fresh.then_some(csrf_value)
+    };
 
     let api = req.path().starts_with("/api/") || req.path().starts_with("/oauth2/");
     let mut res = match request_id::scope(id.clone(), next.call(req)).await {
@@ -101,7 +108,7 @@ pub async fn request_context(
         Err(e) => return Err(e),
     };
 
-    if fresh {
+    if let Some(csrf_value) = fresh_csrf {
         let cookie = Cookie::build(csrf::COOKIE_NAME, csrf_value)
             .path("/")
             .http_only(true)

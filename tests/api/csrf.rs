@@ -75,3 +75,31 @@ async fn every_form_page_carries_a_csrf_token() {
         );
     }
 }
+
+/// The API has no forms: its answers set no CSRF cookie; the pages still do.
+#[tokio::test]
+async fn api_answers_set_no_csrf_cookie_and_pages_do() {
+    use sso_broker::auth::csrf::COOKIE_NAME;
+    let app = spawn_app().await;
+    let browser = app.new_browser();
+    let sets_csrf = |res: &reqwest::Response| {
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with(&format!("{COOKIE_NAME}=")))
+    };
+    let api = browser
+        .get(format!("{}/api/v1/me", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401);
+    assert!(!sets_csrf(&api), "an API answer sets no CSRF cookie");
+    let page = browser
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(sets_csrf(&page), "a page sets the CSRF cookie");
+}
