@@ -454,6 +454,24 @@ mod tests {
         std::env::temp_dir().join(format!("sso-broker-{name}-{unique}"))
     }
 
+    /// Two processes on one event file (the second must stay alive), and a cache of the second.
+    type TwoProcesses = (
+        PathBuf,
+        Arc<Invalidator>,
+        Arc<Invalidator>,
+        Arc<Cached<u32>>,
+    );
+
+    fn two_processes(name: &str) -> TwoProcesses {
+        let path = event_file(name);
+        let (one, two) = (
+            Invalidator::file(&path).unwrap(),
+            Invalidator::file(&path).unwrap(),
+        );
+        let cache = cache_on(&two);
+        (path, one, two, cache)
+    }
+
     fn cache_on(invalidator: &Arc<Invalidator>) -> Arc<Cached<u32>> {
         let cache = Arc::new(Cached::new(
             "test",
@@ -468,12 +486,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_change_published_by_one_process_is_applied_by_the_other_at_its_next_read() {
-        let path = event_file("events");
-        let (one, two) = (
-            Invalidator::file(&path).unwrap(),
-            Invalidator::file(&path).unwrap(),
-        );
-        let cache = cache_on(&two);
+        let (path, one, _two, cache) = two_processes("events");
         cache.insert(cache.ticket(), "a".into(), 1);
         assert_eq!(cache.get("a"), Some(1));
         one.publish(Message::Changed(Topics::API_TOKENS)).await;
@@ -485,12 +498,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_deleted_event_file_drops_everything_and_the_new_file_is_followed() {
-        let path = event_file("deleted");
-        let (one, two) = (
-            Invalidator::file(&path).unwrap(),
-            Invalidator::file(&path).unwrap(),
-        );
-        let cache = cache_on(&two);
+        let (path, one, _two, cache) = two_processes("deleted");
         cache.insert(cache.ticket(), "a".into(), 1);
         std::fs::remove_file(&path).unwrap();
         assert_eq!(

@@ -88,18 +88,11 @@ async fn api_answers_set_no_csrf_cookie_and_pages_do() {
             .iter()
             .any(|c| c.to_str().unwrap().starts_with(&format!("{COOKIE_NAME}=")))
     };
-    let api = browser
-        .get(format!("{}/api/v1/me", app.address))
-        .send()
-        .await
-        .unwrap();
+    let get = |path: &str| browser.get(format!("{}{path}", app.address)).send();
+    let api = get("/api/v1/me").await.unwrap();
     assert_eq!(api.status(), 401);
     assert!(!sets_csrf(&api), "an API answer sets no CSRF cookie");
-    let page = browser
-        .get(format!("{}/login", app.address))
-        .send()
-        .await
-        .unwrap();
+    let page = get("/login").await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(sets_csrf(&page), "a page sets the CSRF cookie");
 }
