@@ -26,6 +26,23 @@ impl Clock for SystemClock {
     }
 }
 
+/// How long something took, for logs and metrics only (a monotonic clock; no decision may
+/// depend on it: those take a `Clock`).
+#[derive(Debug, Clone, Copy)]
+pub struct Stopwatch(std::time::Instant);
+
+impl Stopwatch {
+    #[allow(clippy::disallowed_methods)]
+    pub fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    /// Milliseconds since `start`.
+    pub fn elapsed_ms(&self) -> f64 {
+        self.0.elapsed().as_secs_f64() * 1e3
+    }
+}
+
 /// A clock that only moves when told to (tests, benchmarks).
 #[derive(Debug, Clone)]
 pub struct ManualClock {

@@ -9,7 +9,7 @@ use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionP
 use actix_session::SessionMiddleware;
 use actix_web::cookie::SameSite;
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
 use crate::auth::password_pool::PasswordPool;
@@ -379,13 +379,6 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                         .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
                 )
                 .build();
-        // The request line is logged without its query (OIDC callbacks carry codes there) and
-        // with secret path segments replaced by their pattern (invitation tokens).
-        let logger = Logger::new("%{x-request-id}o %a \"%{method}xi %{path}xi\" %s %b %Dms")
-            .custom_request_replace("method", |req| req.method().to_string())
-            .custom_request_replace("path", |req| {
-                routes::middleware::loggable_path(req.path()).to_string()
-            });
         App::new()
             .app_data(data.clone())
             .app_data(routes::errors::form_config())
@@ -394,7 +387,6 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(routes::errors::path_config())
             .wrap(session)
             .wrap(from_fn(routes::middleware::request_context))
-            .wrap(logger)
             .configure(routes::configure)
             .default_service(web::to(routes::errors::not_found))
     })

@@ -12,6 +12,8 @@ pub enum DbError {
     Blocking,
     #[error("DB0005 cannot open the database")]
     Connect(#[source] diesel::ConnectionError),
+    #[error("DB0006 cannot start the database's background thread")]
+    Thread(#[source] std::io::Error),
 }
 
 impl From<diesel::result::Error> for DbError {

@@ -1,5 +1,5 @@
 //! Per-request plumbing: request id (header, log, task-local), the CSRF cookie, security
-//! headers and request counters; the path as the access log may show it.
+//! headers, request counters and the access log line (with the path as it may be shown).
 
 use actix_web::body::MessageBody;
 use actix_web::cookie::{Cookie, SameSite};
@@ -9,6 +9,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 
 use crate::auth::csrf;
+use crate::clock::Stopwatch;
 use crate::crypto::tokens::random_token;
 use crate::request_id;
 use crate::AppState;
@@ -68,6 +69,7 @@ pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Stopwatch::start();
     let id = request_id::generate();
     let secure = req
         .app_data::<web::Data<AppState>>()
@@ -99,6 +101,7 @@ pub async fn request_context(
         Ok(res) => res,
         Err(e) if session_store_failed(&e) => {
             log::error!("request_id={id} code=sessions_unavailable session store failed: {e:?}");
+            log::info!("{id} - \"- -\" 503 - {:.3}ms", started.elapsed_ms());
             return Err(SessionsUnavailable {
                 api,
                 request_id: id,
@@ -146,7 +149,39 @@ pub async fn request_context(
     if let Some(metrics) = metrics {
         metrics.response(res.status().as_u16());
     }
+    access_log(&id, &res, started);
     Ok(res)
+}
+
+/// One line per answered request: request id, peer, request line without its query (OIDC
+/// callbacks carry codes there) and with secret path segments replaced by their pattern,
+/// status, body bytes (`-` when streamed) and time to the answer's head.
+fn access_log<B: MessageBody>(id: &str, res: &ServiceResponse<B>, started: Stopwatch) {
+    if !log::log_enabled!(log::Level::Info) {
+        return;
+    }
+    let req = res.request();
+    let peer = req.peer_addr();
+    let peer: &dyn std::fmt::Display = match &peer {
+        Some(addr) => &addr.ip(),
+        None => &"-",
+    };
+    let size = match res.response().body().size() {
+        actix_web::body::BodySize::Sized(n) => Some(n),
+        actix_web::body::BodySize::None => Some(0),
+        actix_web::body::BodySize::Stream => None,
+    };
+    let bytes: &dyn std::fmt::Display = match &size {
+        Some(n) => n,
+        None => &"-",
+    };
+    log::info!(
+        "{id} {peer} \"{} {}\" {} {bytes} {:.3}ms",
+        req.method(),
+        loggable_path(req.path()),
+        res.status().as_u16(),
+        started.elapsed_ms()
+    );
 }
 
 /// The request path as the access log shows it: a path that carries a secret shows its route

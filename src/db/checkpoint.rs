@@ -1,0 +1,106 @@
+//! SQLite's write-ahead log is copied back into the database file by a background thread, off
+//! every request's path.
+//!
+//! Left to itself, SQLite checkpoints inside whichever commit takes the log past 1,000 pages:
+//! that request copies the pages and waits for `fsync`, and under sign-in load (a dozen pages
+//! per sign-in) it happened many times a second, each time copying again the same hot pages
+//! (the tail of the audit log, the flow and session indexes). Here a thread checkpoints a few
+//! times a second, so each hot page is copied once per round and no request waits for it; the
+//! connections' own automatic checkpoint stays as a backstop ([`BACKSTOP_PAGES`]) should the
+//! thread fall behind.
+
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+
+use super::{ConnectionFactory, DbConnection};
+
+/// How often the log is checkpointed.
+const EVERY: Duration = Duration::from_millis(250);
+
+/// The log size, in pages, at which a committing connection still checkpoints itself
+/// (`PRAGMA wal_autocheckpoint`; 4 KiB pages: 16 MiB).
+pub const BACKSTOP_PAGES: u32 = 4000;
+
+/// The background checkpoint of one SQLite database; it stops when this is dropped (with the
+/// last handle of the pool).
+#[derive(Debug)]
+pub struct Checkpointer {
+    _stop: Sender<()>,
+}
+
+impl Checkpointer {
+    /// Starts the thread. It opens its own connection (not one of the pool's) on its first
+    /// round, so nothing of it runs before the server listens.
+    pub fn start(factory: ConnectionFactory) -> std::io::Result<Self> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || run(&factory, &stopped))?;
+        Ok(Self { _stop: stop })
+    }
+}
+
+fn run(factory: &ConnectionFactory, stopped: &mpsc::Receiver<()>) {
+    let mut conn: Option<DbConnection> = None;
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
+        if conn.is_none() {
+            conn = factory
+                .connect()
+                .map_err(|e| log::warn!("checkpoint: cannot open the database: {e}"))
+                .ok();
+        }
+        let Some(DbConnection::Sqlite(c)) = conn.as_mut() else {
+            continue;
+        };
+        // PASSIVE: copies what no reader still needs, never waits for a lock and never makes a
+        // writer wait; what it cannot copy now is copied in a later round.
+        if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+            log::warn!("checkpoint failed: {e}");
+            conn = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+
+    use super::*;
+    use crate::config::DatabaseUrl;
+
+    fn wal_pages(path: &std::path::Path) -> u64 {
+        let wal = path.with_extension("db-wal");
+        std::fs::metadata(wal).map(|m| m.len() / 4096).unwrap_or(0)
+    }
+
+    #[test]
+    fn the_background_thread_copies_the_log_into_the_database_without_a_writer_doing_it() {
+        let dir = std::env::temp_dir().join(format!("ssob-ckpt-{}", uuid::Uuid::new_v4().simple()));
+        let path = dir.join("t.db");
+        let factory = ConnectionFactory::new(DatabaseUrl::Sqlite(path.clone()));
+        let mut writer = factory.connect().unwrap();
+        let DbConnection::Sqlite(w) = &mut writer else {
+            unreachable!("a SQLite URL opens SQLite")
+        };
+        w.batch_execute("CREATE TABLE t (v BLOB)").unwrap();
+        // Fewer pages than the backstop: no commit checkpoints on its own.
+        for _ in 0..200 {
+            w.batch_execute("INSERT INTO t VALUES (randomblob(3000))")
+                .unwrap();
+        }
+        let db_before = std::fs::metadata(&path).unwrap().len();
+        assert!(wal_pages(&path) >= 200, "the inserts are in the log");
+        let checkpointer = Checkpointer::start(factory.clone()).unwrap();
+        // Real time: the thread's rounds are real time. 200 looks of 50 ms: 10 s at most.
+        let copied = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            std::fs::metadata(&path).unwrap().len() >= db_before + 200 * 3000
+        });
+        assert!(copied, "the log was not checkpointed within 10 s");
+        drop(checkpointer);
+        drop(writer);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
