@@ -7,7 +7,7 @@
 //! (the tail of the audit log, the flow and session indexes). Here a thread checkpoints a few
 //! times a second, so each hot page is copied once per round and no request waits for it; the
 //! connections' own automatic checkpoint stays as a backstop ([`BACKSTOP_PAGES`]) should the
-//! thread fall behind.
+//! thread fall behind. The log is started over once it is long, so it stays short under load.
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::time::Duration;
@@ -17,11 +17,11 @@ use diesel::connection::SimpleConnection;
 use super::{ConnectionFactory, DbConnection};
 
 /// How often the log is checkpointed.
-const EVERY: Duration = Duration::from_millis(250);
+const EVERY: Duration = Duration::from_millis(100);
 
 /// The log size, in pages, at which a committing connection still checkpoints itself
-/// (`PRAGMA wal_autocheckpoint`; 4 KiB pages: 16 MiB).
-pub const BACKSTOP_PAGES: u32 = 4000;
+/// (`PRAGMA wal_autocheckpoint`; 4 KiB pages: 40 MiB).
+pub const BACKSTOP_PAGES: u32 = 10_000;
 
 /// The background checkpoint of one SQLite database; it stops when this is dropped (with the
 /// last handle of the pool).
@@ -48,19 +48,48 @@ fn run(factory: &ConnectionFactory, stopped: &mpsc::Receiver<()>) {
         if conn.is_none() {
             conn = factory
                 .connect()
+                .and_then(|mut c| {
+                    // RESTART waits this long at most for readers still in the log.
+                    c.batch_execute("PRAGMA busy_timeout = 50")
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                    Ok(c)
+                })
                 .map_err(|e| log::warn!("checkpoint: cannot open the database: {e}"))
                 .ok();
         }
         let Some(DbConnection::Sqlite(c)) = conn.as_mut() else {
             continue;
         };
-        // PASSIVE: copies what no reader still needs, never waits for a lock and never makes a
-        // writer wait; what it cannot copy now is copied in a later round.
-        if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+        if let Err(e) = round(c) {
             log::warn!("checkpoint failed: {e}");
             conn = None;
         }
     }
+}
+
+/// What `PRAGMA wal_checkpoint` answers.
+#[derive(diesel::QueryableByName)]
+struct Outcome {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    busy: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    log: i32,
+}
+
+/// The log's length, in pages, past which a round also starts it over.
+const RESTART_PAGES: i32 = 1000;
+
+/// One round: PASSIVE copies what no reader still needs, never waiting for a lock nor making a
+/// writer wait. The log itself only starts over once no reader is in it, which under steady
+/// load may never happen by chance: a long log is then checkpointed with RESTART, which holds
+/// new writers back (for at most the busy timeout) until the readers in the log are done.
+fn round(conn: &mut diesel::SqliteConnection) -> Result<(), diesel::result::Error> {
+    use diesel::RunQueryDsl;
+    let passive: Outcome = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(conn)?;
+    if passive.busy == 0 && passive.log >= RESTART_PAGES {
+        diesel::sql_query("PRAGMA wal_checkpoint(RESTART)").get_result::<Outcome>(conn)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -84,6 +113,15 @@ mod tests {
         let DbConnection::Sqlite(w) = &mut writer else {
             unreachable!("a SQLite URL opens SQLite")
         };
+        #[derive(diesel::QueryableByName)]
+        struct Pages {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            wal_autocheckpoint: i32,
+        }
+        let backstop: Pages =
+            diesel::RunQueryDsl::get_result(diesel::sql_query("PRAGMA wal_autocheckpoint"), w)
+                .unwrap();
+        assert_eq!(backstop.wal_autocheckpoint, BACKSTOP_PAGES as i32);
         w.batch_execute("CREATE TABLE t (v BLOB)").unwrap();
         // Fewer pages than the backstop: no commit checkpoints on its own.
         for _ in 0..200 {
