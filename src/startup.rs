@@ -58,8 +58,18 @@ pub struct AppState {
     pub caches: Arc<Caches>,
 }
 
-/// Threads each HTTP worker may start for blocking work (`Db::run`, XML signature checks).
-const BLOCKING_THREADS_PER_WORKER: usize = 16;
+/// Threads the server may start for blocking work (`Db::run`, XML signature checks, Argon2
+/// through its own bounded pool), shared among the HTTP workers: a few more than the database
+/// pool has connections. More only wait for a connection (or SQLite's write lock), and every
+/// wait and wake-up is CPU taken from the work (16 a worker on two workers cost the Entra
+/// callback a fifth of its throughput in `make bench-load`).
+const BLOCKING_THREADS: usize = 12;
+
+/// Each HTTP worker's share of [`BLOCKING_THREADS`] (actix starts one worker per core).
+fn blocking_threads_per_worker() -> usize {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    BLOCKING_THREADS.div_ceil(workers).max(2)
+}
 
 /// Bytes of `/validate` answers kept (about 5,000 tokens of Entra's usual size).
 const VALIDATED_TOKEN_BYTES: u64 = 8 << 20;
@@ -390,9 +400,8 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .configure(routes::configure)
             .default_service(web::to(routes::errors::not_found))
     })
-    // Blocking work is database units (a pool of at most 10 connections) and signature checks:
-    // more threads than that only wait, each holding its stack and allocator heap.
-    .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
+    // More blocking threads than that only wait, each holding its stack and allocator heap.
+    .worker_max_blocking_threads(blocking_threads_per_worker())
     .listen(listener)?
     .run();
     Ok(server)
