@@ -65,10 +65,12 @@ pub struct AppState {
 /// callback a fifth of its throughput in `make bench-load`).
 const BLOCKING_THREADS: usize = 12;
 
-/// Each HTTP worker's share of [`BLOCKING_THREADS`] (actix starts one worker per core).
+/// Each HTTP worker's share of [`BLOCKING_THREADS`] (actix starts one worker per core), and
+/// never fewer than 4: each worker has a pool of its own, and two password hashes landing on
+/// one worker must leave it threads for the database.
 fn blocking_threads_per_worker() -> usize {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    BLOCKING_THREADS.div_ceil(workers).max(2)
+    BLOCKING_THREADS.div_ceil(workers).max(4)
 }
 
 /// Bytes of `/validate` answers kept (about 5,000 tokens of Entra's usual size).

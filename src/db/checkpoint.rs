@@ -37,35 +37,29 @@ impl Checkpointer {
         let (stop, stopped) = mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || run(&factory, &stopped))?;
+            .spawn(move || {
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    Rounds::default().run(&factory, &stopped)
+                }));
+                if ran.is_err() {
+                    log::error!(
+                        "the SQLite checkpoint thread stopped: from now on a commit checkpoints \
+                         past {BACKSTOP_PAGES} pages"
+                    );
+                }
+            })?;
         Ok(Self { _stop: stop })
     }
 }
 
-fn run(factory: &ConnectionFactory, stopped: &mpsc::Receiver<()>) {
-    let mut conn: Option<DbConnection> = None;
-    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
-        if conn.is_none() {
-            conn = factory
-                .connect()
-                .and_then(|mut c| {
-                    // RESTART waits this long at most for readers still in the log.
-                    c.batch_execute("PRAGMA busy_timeout = 50")
-                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                    Ok(c)
-                })
-                .map_err(|e| log::warn!("checkpoint: cannot open the database: {e}"))
-                .ok();
-        }
-        let Some(DbConnection::Sqlite(c)) = conn.as_mut() else {
-            continue;
-        };
-        if let Err(e) = round(c) {
-            log::warn!("checkpoint failed: {e}");
-            conn = None;
-        }
-    }
-}
+/// The log's length, in pages, past which a round also starts it over.
+const RESTART_PAGES: i32 = 1000;
+
+/// Rounds to wait after a RESTART that readers kept from finishing (1 s).
+const RESTART_PAUSE: u32 = 10;
+
+/// A failure is logged once, then once every this many rounds (a minute) while it lasts.
+const WARN_EVERY: u32 = 600;
 
 /// What `PRAGMA wal_checkpoint` answers.
 #[derive(diesel::QueryableByName)]
@@ -76,20 +70,86 @@ struct Outcome {
     log: i32,
 }
 
-/// The log's length, in pages, past which a round also starts it over.
-const RESTART_PAGES: i32 = 1000;
+/// The checkpoint thread's state between rounds.
+#[derive(Default)]
+struct Rounds {
+    conn: Option<DbConnection>,
+    /// Consecutive failed rounds (opening or checkpointing); reopening backs off with them.
+    failures: u32,
+    /// Rounds to skip before the next RESTART.
+    restart_pause: u32,
+    /// The log's length after the last RESTART: unchanged, nothing was written since.
+    restarted_at: Option<i32>,
+}
 
-/// One round: PASSIVE copies what no reader still needs, never waiting for a lock nor making a
-/// writer wait. The log itself only starts over once no reader is in it, which under steady
-/// load may never happen by chance: a long log is then checkpointed with RESTART, which holds
-/// new writers back (for at most the busy timeout) until the readers in the log are done.
-fn round(conn: &mut diesel::SqliteConnection) -> Result<(), diesel::result::Error> {
-    use diesel::RunQueryDsl;
-    let passive: Outcome = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(conn)?;
-    if passive.busy == 0 && passive.log >= RESTART_PAGES {
-        diesel::sql_query("PRAGMA wal_checkpoint(RESTART)").get_result::<Outcome>(conn)?;
+impl Rounds {
+    fn run(&mut self, factory: &ConnectionFactory, stopped: &mpsc::Receiver<()>) {
+        let mut skip = 0u32;
+        while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            match self.round(factory) {
+                Ok(()) => self.failures = 0,
+                Err(e) => {
+                    if self.failures % WARN_EVERY == 0 {
+                        log::warn!("SQLite checkpoint failed: {e}");
+                    }
+                    self.failures = self.failures.saturating_add(1);
+                    self.conn = None;
+                    // 0.2 s, 0.4 s, … up to 5 s between attempts.
+                    skip = (1u32 << self.failures.min(6)).min(50);
+                }
+            }
+        }
     }
-    Ok(())
+
+    /// One round: PASSIVE copies what no reader still needs, never waiting for a lock nor
+    /// making a writer wait. The log itself only starts over once no reader is in it, which
+    /// under steady load may never happen by chance (and then PASSIVE never copies it whole
+    /// either): a long log is then checkpointed with RESTART, which holds new writers back
+    /// until the readers still in the log are done (the busy timeout bounds the wait for them).
+    /// A RESTART that readers kept from finishing pauses the next ones for a second.
+    fn round(&mut self, factory: &ConnectionFactory) -> anyhow::Result<()> {
+        use diesel::RunQueryDsl;
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => self.conn.insert(open(factory)?),
+        };
+        let DbConnection::Sqlite(conn) = conn else {
+            return Ok(());
+        };
+        let passive: Outcome =
+            diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(conn)?;
+        self.restart_pause = self.restart_pause.saturating_sub(1);
+        if passive.busy == 0
+            && passive.log >= RESTART_PAGES
+            && self.restart_pause == 0
+            && self.restarted_at != Some(passive.log)
+        {
+            let restart: Outcome =
+                diesel::sql_query("PRAGMA wal_checkpoint(RESTART)").get_result(conn)?;
+            if restart.busy == 0 {
+                self.restarted_at = Some(restart.log);
+            } else {
+                self.restart_pause = RESTART_PAUSE;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The checkpoint connection, on the database as it is: never one made anew (a removed
+/// database file or directory stays removed).
+fn open(factory: &ConnectionFactory) -> anyhow::Result<DbConnection> {
+    if let Some(path) = factory.sqlite_path() {
+        anyhow::ensure!(path.exists(), "{} is gone", path.display());
+    }
+    let mut conn = factory.connect()?;
+    // RESTART waits this long at most for readers still in the log.
+    conn.batch_execute("PRAGMA busy_timeout = 50")?;
+    Ok(conn)
 }
 
 #[cfg(test)]
@@ -140,5 +200,21 @@ mod tests {
         drop(checkpointer);
         drop(writer);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_removed_database_is_not_made_anew_by_the_thread() {
+        let dir = std::env::temp_dir().join(format!("ssob-ckpt-{}", uuid::Uuid::new_v4().simple()));
+        let factory = ConnectionFactory::new(DatabaseUrl::Sqlite(dir.join("t.db")));
+        drop(factory.connect().unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+        let checkpointer = Checkpointer::start(factory).unwrap();
+        // Real time: several of the thread's rounds (100 ms each) and its first retry.
+        std::thread::sleep(Duration::from_millis(700));
+        drop(checkpointer);
+        assert!(
+            !dir.exists(),
+            "the checkpoint thread made the database again"
+        );
     }
 }

@@ -101,7 +101,7 @@ pub async fn request_context(
         Ok(res) => res,
         Err(e) if session_store_failed(&e) => {
             log::error!("request_id={id} code=sessions_unavailable session store failed: {e:?}");
-            log::info!("{id} - \"- -\" 503 - {:.3}ms", started.elapsed_ms());
+            log::info!(target: "access", "{id} - \"- -\" 503 - {:.3}ms", started.elapsed_ms());
             return Err(SessionsUnavailable {
                 api,
                 request_id: id,
@@ -157,7 +157,7 @@ pub async fn request_context(
 /// callbacks carry codes there) and with secret path segments replaced by their pattern,
 /// status, body bytes (`-` when streamed) and time to the answer's head.
 fn access_log<B: MessageBody>(id: &str, res: &ServiceResponse<B>, started: Stopwatch) {
-    if !log::log_enabled!(log::Level::Info) {
+    if !log::log_enabled!(target: "access", log::Level::Info) {
         return;
     }
     let req = res.request();
@@ -176,6 +176,7 @@ fn access_log<B: MessageBody>(id: &str, res: &ServiceResponse<B>, started: Stopw
         None => &"-",
     };
     log::info!(
+        target: "access",
         "{id} {peer} \"{} {}\" {} {bytes} {:.3}ms",
         req.method(),
         loggable_path(req.path()),
