@@ -157,7 +157,7 @@ mod tests {
     use diesel::connection::SimpleConnection;
 
     use super::*;
-    use crate::config::DatabaseUrl;
+    use crate::db::scratch_sqlite;
 
     fn wal_pages(path: &std::path::Path) -> u64 {
         let wal = path.with_extension("db-wal");
@@ -166,9 +166,8 @@ mod tests {
 
     #[test]
     fn the_background_thread_copies_the_log_into_the_database_without_a_writer_doing_it() {
-        let dir = std::env::temp_dir().join(format!("ssob-ckpt-{}", uuid::Uuid::new_v4().simple()));
+        let (dir, factory) = scratch_sqlite("ckpt");
         let path = dir.join("t.db");
-        let factory = ConnectionFactory::new(DatabaseUrl::Sqlite(path.clone()));
         let mut writer = factory.connect().unwrap();
         let DbConnection::Sqlite(w) = &mut writer else {
             unreachable!("a SQLite URL opens SQLite")
@@ -204,8 +203,7 @@ mod tests {
 
     #[test]
     fn a_removed_database_is_not_made_anew_by_the_thread() {
-        let dir = std::env::temp_dir().join(format!("ssob-ckpt-{}", uuid::Uuid::new_v4().simple()));
-        let factory = ConnectionFactory::new(DatabaseUrl::Sqlite(dir.join("t.db")));
+        let (dir, factory) = scratch_sqlite("ckpt");
         drop(factory.connect().unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
         let checkpointer = Checkpointer::start(factory).unwrap();

@@ -338,6 +338,15 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
     Ok(())
 }
 
+/// A SQLite database of a test's own: a fresh temporary directory, and a factory opening `t.db`
+/// in it.
+#[cfg(test)]
+pub(crate) fn scratch_sqlite(name: &str) -> (std::path::PathBuf, ConnectionFactory) {
+    let dir = std::env::temp_dir().join(format!("ssob-{name}-{}", uuid::Uuid::new_v4().simple()));
+    let factory = ConnectionFactory::new(DatabaseUrl::Sqlite(dir.join("t.db")));
+    (dir, factory)
+}
+
 #[cfg(test)]
 mod tests {
     use diesel::connection::SimpleConnection;
@@ -347,8 +356,7 @@ mod tests {
 
     #[test]
     fn a_sqlite_transaction_that_reads_then_writes_is_not_refused_by_a_concurrent_writer() {
-        let dir = std::env::temp_dir().join(format!("ssob-tx-{}", uuid::Uuid::new_v4().simple()));
-        let factory = ConnectionFactory::new(DatabaseUrl::Sqlite(dir.join("t.db")));
+        let (dir, factory) = scratch_sqlite("tx");
         let mut a = factory.connect().unwrap();
         a.batch_execute("CREATE TABLE t (v INTEGER NOT NULL)")
             .unwrap();
@@ -384,8 +392,7 @@ mod tests {
             #[diesel(sql_type = Integer)]
             used: i32,
         }
-        let dir = std::env::temp_dir().join(format!("ssob-qpsg-{}", uuid::Uuid::new_v4().simple()));
-        let factory = ConnectionFactory::new(DatabaseUrl::Sqlite(dir.join("t.db")));
+        let (dir, factory) = scratch_sqlite("qpsg");
         let DbConnection::Sqlite(mut conn) = factory.connect().unwrap() else {
             unreachable!("a SQLite URL")
         };

@@ -79,9 +79,10 @@ pub async fn request_context(
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
     req.extensions_mut().insert(RequestId(id.clone()));
+    let operator_api = req.path().starts_with("/api/");
     // The operator and portal API has no forms: its answers carry no CSRF cookie (one random
     // token and a Set-Cookie fewer per call).
-    let fresh_csrf = if req.path().starts_with("/api/") {
+    let fresh_csrf = if operator_api {
         None
     } else {
         let existing = req
@@ -96,7 +97,7 @@ pub async fn request_context(
         fresh.then_some(csrf_value)
     };
 
-    let api = req.path().starts_with("/api/") || req.path().starts_with("/oauth2/");
+    let api = operator_api || req.path().starts_with("/oauth2/");
     let mut res = match request_id::scope(id.clone(), next.call(req)).await {
         Ok(res) => res,
         Err(e) if session_store_failed(&e) => {
