@@ -21,5 +21,6 @@ pub mod routes;
 pub mod services;
 pub mod sso;
 pub mod startup;
+pub mod work_pool;
 
 pub use startup::{AppState, Application};

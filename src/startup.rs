@@ -12,7 +12,6 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
-use crate::auth::password_pool::PasswordPool;
 use crate::auth::session::SessionPolicy;
 use crate::auth::session_store::BrokerSessionStore;
 use crate::cache::{Cached, Health, Invalidator, Topics, TTL_FLOOR};
@@ -30,6 +29,7 @@ use crate::services::connections::entra_tenants::{EntraSignInTrust, TenantApprov
 use crate::services::provider::backchannel::{self, BackchannelWorker};
 use crate::services::provider::signing_keys::{self, SigningKeyCache};
 use crate::services::support::mail::Mailer;
+use crate::work_pool::WorkPool;
 
 pub const SESSION_COOKIE: &str = "sso_broker_session";
 
@@ -50,8 +50,11 @@ pub struct AppState {
     pub dns: Arc<dyn TxtLookup>,
     /// The OpenID Provider's signing key, as this instance last read it (SPEC §7.4).
     pub oidc_signing_keys: Arc<SigningKeyCache>,
-    /// Argon2 runs here, one per core, with a short queue (`auth::password_pool`).
-    pub passwords: PasswordPool,
+    /// Argon2 runs here, one per core, with a short queue (`work_pool`).
+    pub passwords: WorkPool,
+    /// SAML signature checks run here, one per core, with a queue (`work_pool`): the ACS needs
+    /// no sign-in, and a flood of responses must not take the database's blocking threads.
+    pub saml_checks: WorkPool,
     /// Delivers Back-Channel Logout tokens (SPEC §7.2).
     pub backchannel: BackchannelWorker,
     /// What hot paths keep in memory, kept honest across instances.
@@ -226,7 +229,8 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             session_store,
             oidc_signing_keys: Arc::new(SigningKeyCache::default()),
-            passwords: PasswordPool::for_this_machine(),
+            passwords: WorkPool::for_passwords(),
+            saml_checks: WorkPool::for_saml_checks(),
             backchannel: BackchannelWorker::new()?,
             caches: Arc::new(Caches::new(invalidator)),
         })
@@ -272,7 +276,9 @@ impl Application {
         })?;
         let port = listener.local_addr()?.port();
         // The dummy hash (SPEC §3.1 timing) is made once the listener is up, not before.
-        state.passwords.warm_up();
+        state
+            .passwords
+            .spawn_if_free(crate::auth::password::warm_up);
         state
             .mailer
             .clone()

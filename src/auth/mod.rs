@@ -4,7 +4,6 @@
 pub mod csrf;
 pub mod device_cookie;
 pub mod password;
-pub mod password_pool;
 pub mod recovery;
 pub mod session;
 mod session_scripts;

@@ -6,7 +6,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpMessage};
+use actix_web::{web, Error, HttpMessage, HttpRequest};
 
 use crate::auth::csrf;
 use crate::clock::Stopwatch;
@@ -180,37 +180,62 @@ fn access_log<B: MessageBody>(id: &str, res: &ServiceResponse<B>, started: Stopw
         target: "access",
         "{id} {peer} \"{} {}\" {} {bytes} {:.3}ms",
         req.method(),
-        loggable_path(req.path()),
+        loggable_path(req),
         res.status().as_u16(),
         started.elapsed_ms()
     );
 }
 
 /// The request path as the access log shows it: a path that carries a secret shows its route
-/// pattern instead (`/invite/{token}`).
+/// pattern instead (`/invite/{token}`). The route's match decides, not the raw text, so a path
+/// that reaches the invitation page percent-encoded (`/%69nvite/…`) is masked too.
 ///
 /// # Security
 /// SPEC §3.8: invitation links are never logged in clear; whoever reads the logs could otherwise
 /// accept a pending invitation and choose the user's password.
-pub fn loggable_path(path: &str) -> &str {
-    if path.starts_with("/invite/") {
+pub fn loggable_path(req: &HttpRequest) -> &str {
+    let path = req.path();
+    if req.match_info().get(INVITATION_SEGMENT).is_some() || path.starts_with("/invite/") {
         "/invite/{token}"
     } else {
         path
     }
 }
 
+/// The path segment of `/invite/{token}`, the one route whose path holds a secret.
+const INVITATION_SEGMENT: &str = "token";
+
 #[cfg(test)]
 mod tests {
+    use actix_web::{test, web, App, HttpRequest, HttpResponse};
+
     use super::loggable_path;
 
-    #[test]
-    fn invitation_tokens_are_not_in_the_logged_path() {
-        assert_eq!(loggable_path("/invite/s3cr3t-token"), "/invite/{token}");
-        assert_eq!(loggable_path("/invite/"), "/invite/{token}");
-        assert_eq!(loggable_path("/login/sso"), "/login/sso");
+    /// What the access log would show for `uri` in an app with the invitation route.
+    async fn logged(uri: &str) -> String {
+        let app = test::init_service(
+            App::new()
+                .default_service(web::to(show))
+                .route("/invite/{token}", web::get().to(show)),
+        )
+        .await;
+        let res = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+        String::from_utf8(test::read_body(res).await.to_vec()).unwrap()
+    }
+
+    async fn show(req: HttpRequest) -> HttpResponse {
+        HttpResponse::Ok().body(loggable_path(&req).to_string())
+    }
+
+    #[actix_web::test]
+    async fn invitation_tokens_are_not_in_the_logged_path() {
+        assert_eq!(logged("/invite/s3cr3t-token").await, "/invite/{token}");
+        assert_eq!(logged("/invite/").await, "/invite/{token}");
+        // Percent-encoded, the path still reaches the invitation route: masked all the same.
+        assert_eq!(logged("/%69nvite/s3cr3t-token").await, "/invite/{token}");
+        assert_eq!(logged("/login/sso").await, "/login/sso");
         assert_eq!(
-            loggable_path("/api/v1/accounts/acme/users"),
+            logged("/api/v1/accounts/acme/users").await,
             "/api/v1/accounts/acme/users"
         );
     }

@@ -180,10 +180,10 @@ impl From<SignInFailure> for ServiceError {
     }
 }
 
-impl From<crate::auth::password_pool::PoolError> for ServiceError {
-    fn from(e: crate::auth::password_pool::PoolError) -> Self {
+impl From<crate::work_pool::PoolError> for ServiceError {
+    fn from(e: crate::work_pool::PoolError) -> Self {
         match e {
-            crate::auth::password_pool::PoolError::Busy => Self::Busy,
+            crate::work_pool::PoolError::Busy => Self::Busy,
             e => Self::Internal(e.into()),
         }
     }

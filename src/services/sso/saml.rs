@@ -25,6 +25,7 @@ use crate::services::sso::outcome::SsoSignIn;
 use crate::services::support::audit::RequestMeta;
 use crate::services::ServiceError;
 use crate::sso::saml::{authn_request_redirect, verify_acs_response, AcsRules, VerifiedAssertion};
+use crate::work_pool::Reservation;
 use crate::AppState;
 
 /// Longest accepted RelayState (SAML bindings §3.4.3: 80 bytes; ours are 43).
@@ -166,6 +167,9 @@ pub async fn complete(
     flow_cookie: Option<String>,
     meta: RequestMeta,
 ) -> Result<SsoSignIn, ServiceError> {
+    // A place for the signature check first: a busy broker refuses before it reads or spends
+    // anything, so the browser can post the same response again in a moment.
+    let place = state.saml_checks.reserve()?;
     let Some(connection) = find_connection(state, &connection_id).await? else {
         log::info!(
             "request_id={} ACS for an unknown connection",
@@ -192,6 +196,7 @@ pub async fn complete(
         connection: &connection,
         flow,
         relay_state: &relay_state,
+        place,
     };
     match acs.sign_in(state, form.saml_response, &meta).await {
         Err(ServiceError::SignIn(failure)) => {
@@ -217,6 +222,8 @@ struct Acs<'a> {
     /// The flow, and whether this browser started it.
     flow: Option<(SamlFlowPayload, bool)>,
     relay_state: &'a str,
+    /// The place in `AppState::saml_checks` the signature check runs in.
+    place: Reservation,
 }
 
 /// A response that signs someone in.
@@ -242,7 +249,7 @@ impl Acs<'_> {
             .ok_or(SignInFailure::NoSamlResponse)?;
         let flow = self.flow.map(|(f, _)| f);
         let request_id = flow.as_ref().map(|f| f.request_id.clone());
-        let verified = verify(state, self.connection, field, request_id, meta).await?;
+        let verified = verify(state, self.connection, self.place, field, request_id, meta).await?;
         check_replay(state, &verified).await?;
         let email = match (&flow, &verified.email) {
             (Some(f), Some(e)) if e.eq_ignore_ascii_case(&f.email) => f.email.clone(),
@@ -307,10 +314,12 @@ impl Acs<'_> {
     }
 }
 
-/// Verifies the response with xmlsec — CPU work on a parsed document, off the async workers.
+/// Verifies the response with xmlsec — CPU work on a parsed document, off the async workers,
+/// in the place the request holds in `AppState::saml_checks`.
 async fn verify(
     state: &AppState,
     connection: &SamlConnection,
+    place: Reservation,
     field: String,
     request_id: Option<String>,
     meta: &RequestMeta,
@@ -318,19 +327,19 @@ async fn verify(
     let sp = connection.sp(state.settings.public_url.as_str());
     let settings = connection.settings.clone();
     let now = state.clock.now();
-    let verified = tokio::task::spawn_blocking(move || {
-        let rules = AcsRules {
-            sp: &sp,
-            idp: &settings.idp,
-            request_id: request_id.as_deref(),
-            allow_idp_initiated: settings.allow_idp_initiated,
-            email_attribute: &settings.email_attribute,
-            now,
-        };
-        verify_acs_response(&field, &rules)
-    })
-    .await
-    .map_err(|e| ServiceError::Internal(e.into()))?;
+    let verified = place
+        .run(move || {
+            let rules = AcsRules {
+                sp: &sp,
+                idp: &settings.idp,
+                request_id: request_id.as_deref(),
+                allow_idp_initiated: settings.allow_idp_initiated,
+                email_attribute: &settings.email_attribute,
+                now,
+            };
+            verify_acs_response(&field, &rules)
+        })
+        .await?;
     verified.map_err(|e| {
         // The detail is for the operator; attacker-chosen text in it is escaped.
         log::info!(

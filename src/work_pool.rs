@@ -1,7 +1,10 @@
-//! Argon2id on a bounded pool: at most one hash per core at a time, and a short queue behind
-//! them. Each Argon2id run holds 19 MiB; unbounded on tokio's blocking pool (up to 512 threads)
-//! a login flood would hold gigabytes. A job that finds the queue full is refused at once
-//! (`PoolError::Busy`, a 503 with `Retry-After`) instead of piling up.
+//! Bounded pools for heavy CPU work that anyone can ask for: Argon2id (`AppState::passwords`)
+//! and SAML signature checks (`AppState::saml_checks`). At most one job per core runs at a
+//! time, with a short queue behind them. Unbounded on tokio's blocking pool, a login flood
+//! would hold gigabytes (each Argon2id run holds 19 MiB), and a flood of forged SAML responses
+//! at the ACS — an endpoint that needs no sign-in — would take every blocking thread from the
+//! database. A job that finds the queue full is refused at once (`PoolError::Busy`, a 503 with
+//! `Retry-After`) instead of piling up.
 
 use std::sync::Arc;
 
@@ -11,16 +14,16 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
     /// Every worker is busy and the queue is full.
-    #[error("the password pool is busy")]
+    #[error("the work pool is busy")]
     Busy,
     /// The job panicked or the pool is shutting down.
-    #[error("password job failed: {0}")]
+    #[error("pooled job failed: {0}")]
     Failed(String),
 }
 
-/// A bounded pool for CPU- and memory-heavy password work. Cheap to clone.
+/// A bounded pool for CPU- or memory-heavy work. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct PasswordPool {
+pub struct WorkPool {
     /// One permit per job allowed in the pool at all (running or waiting).
     admitted: Arc<Semaphore>,
     /// One permit per job allowed to run now.
@@ -34,7 +37,7 @@ pub struct Reservation {
     running: Arc<Semaphore>,
 }
 
-impl PasswordPool {
+impl WorkPool {
     /// `workers` jobs at a time, `queue` more waiting.
     pub fn new(workers: usize, queue: usize) -> Self {
         let workers = workers.max(1);
@@ -44,19 +47,26 @@ impl PasswordPool {
         }
     }
 
-    /// One worker per core, and a queue four times as long: at 19 MiB a hash, a 2-core machine
-    /// runs at most two hashes at once, and a queued login waits a few hundred milliseconds at
-    /// most.
-    pub fn for_this_machine() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    /// For Argon2id: one worker per core, and a queue four times as long. At 19 MiB a hash, a
+    /// 2-core machine runs at most two hashes at once, and a queued login waits a few hundred
+    /// milliseconds at most.
+    pub fn for_passwords() -> Self {
+        let cores = cores();
         Self::new(cores, 4 * cores)
     }
 
-    /// Makes the dummy hash of `auth::password` in the background (it costs one Argon2 run;
-    /// nothing waits for it).
-    pub fn warm_up(&self) {
+    /// For SAML signature checks: one worker per core, and a queue 32 times as long. A check
+    /// of an Okta-size response costs about 2 ms, so a queued one waits some 60 ms at most;
+    /// the queue holds at most its form bodies (256 KiB each).
+    pub fn for_saml_checks() -> Self {
+        let cores = cores();
+        Self::new(cores, 32 * cores)
+    }
+
+    /// Runs `job` in the background if the pool has room now (nothing waits for it).
+    pub fn spawn_if_free(&self, job: impl FnOnce() + Send + 'static) {
         if let Ok(place) = self.reserve() {
-            tokio::spawn(place.run(super::password::warm_up));
+            tokio::spawn(place.run(job));
         }
     }
 
@@ -81,6 +91,10 @@ impl PasswordPool {
     {
         self.reserve()?.run(job).await
     }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 impl Reservation {
@@ -111,7 +125,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_refuses_at_once_and_frees_up_after() {
-        let pool = PasswordPool::new(1, 1);
+        let pool = WorkPool::new(1, 1);
         let (release, wait) = std::sync::mpsc::channel::<()>();
         let (started_tx, started) = tokio::sync::oneshot::channel();
         let first = {
