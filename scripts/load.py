@@ -381,10 +381,11 @@ def main() -> int:
             print(f"| {name:36} | {fmt_rate(rate):>13} | {fmt_rate(ref) + ' ' + ref_name:>24} | "
                   f"{ratio:>6.2f} | {r.pct(50):>7.2f} | {r.pct(99):>7.2f} | {r.ok:>6} | "
                   f"{r.cpu:>12.2f} | {r.rss_mib:>13.0f} | {other or '—':<13} |")
-        med = statistics.median(cold)
         print()
-        print(f"cold start (serve, migrated SQLite, exec → first 200 /healthz): median {med * 1000:.0f} ms "
-              f"of {len(cold)} (min {min(cold) * 1000:.0f}, max {max(cold) * 1000:.0f})")
+        if cold:
+            med = statistics.median(cold)
+            print(f"cold start (serve, migrated SQLite, exec → first 200 /healthz): median {med * 1000:.0f} ms "
+                  f"of {len(cold)} (min {min(cold) * 1000:.0f}, max {max(cold) * 1000:.0f})")
         print(f"broker RSS: idle {serve_idle.get('VmRSS', 0) / 1024:.1f} MiB (serve, 1 s after start); "
               f"demo {started['VmRSS'] / 1024:.1f} MiB after start (it hashed its users' passwords), "
               f"{idle['VmRSS'] / 1024:.1f} MiB after setup (users, SAML flows), "

@@ -55,12 +55,15 @@ impl WorkPool {
         Self::new(cores, 4 * cores)
     }
 
-    /// For SAML signature checks: one worker per core, and a queue 32 times as long. A check
-    /// of an Okta-size response costs about 2 ms, so a queued one waits some 60 ms at most;
-    /// the queue holds at most its form bodies (256 KiB each).
+    /// For SAML signature checks: one worker per core, and a long queue (256 per core). A
+    /// check of an Okta-size response costs about 2 ms, so a queued one waits about half a
+    /// second at most. The queue is long because a refused response cannot simply be sent
+    /// again: the browser would have to post the IdP's form once more. What the bound is for
+    /// is the running checks: however many responses arrive, the database keeps its blocking
+    /// threads.
     pub fn for_saml_checks() -> Self {
         let cores = cores();
-        Self::new(cores, 32 * cores)
+        Self::new(cores, 256 * cores)
     }
 
     /// Runs `job` in the background if the pool has room now (nothing waits for it).
