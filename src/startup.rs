@@ -50,10 +50,11 @@ pub struct AppState {
     pub dns: Arc<dyn TxtLookup>,
     /// The OpenID Provider's signing key, as this instance last read it (SPEC §7.4).
     pub oidc_signing_keys: Arc<SigningKeyCache>,
-    /// Argon2 runs here, one per core, with a short queue (`work_pool`).
+    /// Argon2 runs here, on a thread per core, with a short queue (`work_pool`).
     pub passwords: WorkPool,
-    /// SAML signature checks run here, one per core, with a queue (`work_pool`): the ACS needs
-    /// no sign-in, and a flood of responses must not take the database's blocking threads.
+    /// SAML signature checks run here, on a thread per core, with a queue bounded in KiB
+    /// (`work_pool`): the ACS needs no sign-in, and a flood of responses must neither take the
+    /// database's blocking threads nor pile up in memory.
     pub saml_checks: WorkPool,
     /// Delivers Back-Channel Logout tokens (SPEC §7.2).
     pub backchannel: BackchannelWorker,
@@ -61,19 +62,18 @@ pub struct AppState {
     pub caches: Arc<Caches>,
 }
 
-/// Threads the server may start for blocking work (`Db::run`, XML signature checks, Argon2
-/// through its own bounded pool), shared among the HTTP workers: a few more than the database
-/// pool has connections. More only wait for a connection (or SQLite's write lock), and every
+/// Threads the server may start for blocking work (`Db::run`; Argon2 and XML signature checks
+/// run on threads of their own, `work_pool`), shared among the HTTP workers: a few more than
+/// the database pool has connections. More only wait for a connection (or SQLite's write lock), and every
 /// wait and wake-up is CPU taken from the work (16 a worker on two workers cost the Entra
 /// callback a fifth of its throughput in `make bench-load`).
 const BLOCKING_THREADS: usize = 12;
 
 /// Each HTTP worker's share of [`BLOCKING_THREADS`] (actix starts one worker per core), and
-/// never fewer than 4: each worker has a pool of its own, and two password hashes landing on
-/// one worker must leave it threads for the database.
+/// never fewer than 2 (each worker has a pool of its own).
 fn blocking_threads_per_worker() -> usize {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    BLOCKING_THREADS.div_ceil(workers).max(4)
+    BLOCKING_THREADS.div_ceil(workers).max(2)
 }
 
 /// Bytes of `/validate` answers kept (about 5,000 tokens of Entra's usual size).
@@ -229,8 +229,8 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             session_store,
             oidc_signing_keys: Arc::new(SigningKeyCache::default()),
-            passwords: WorkPool::for_passwords(),
-            saml_checks: WorkPool::for_saml_checks(),
+            passwords: WorkPool::for_passwords()?,
+            saml_checks: WorkPool::for_saml_checks()?,
             backchannel: BackchannelWorker::new()?,
             caches: Arc::new(Caches::new(invalidator)),
         })

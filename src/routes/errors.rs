@@ -182,11 +182,13 @@ impl ResponseError for BadRequest {
     }
 
     fn error_response(&self) -> HttpResponse {
+        // The message can quote what the client sent: escaped, it cannot forge log lines or
+        // send terminal escapes.
         log::info!(
             "request_id={} code={} {}",
             request_id::current(),
             self.code,
-            self.message
+            self.message.escape_debug()
         );
         if self.json {
             json_error(self.status, self.code, &self.message)

@@ -187,36 +187,49 @@ fn access_log<B: MessageBody>(id: &str, res: &ServiceResponse<B>, started: Stopw
 }
 
 /// The request path as the access log shows it: a path that carries a secret shows its route
-/// pattern instead (`/invite/{token}`). The route's match decides, not the raw text, so a path
-/// that reaches the invitation page percent-encoded (`/%69nvite/…`) is masked too.
+/// pattern instead (`/invite/{token}`). It is masked when the invitation route matched
+/// (whatever the spelling that reached it, such as `/%69nvite/…`) and whenever its first
+/// segment reads `invite` once percent-decoded, routed or not (`//invite/…`, `/invite%2F…`):
+/// a token from a mangled link is still a token.
 ///
 /// # Security
 /// SPEC §3.8: invitation links are never logged in clear; whoever reads the logs could otherwise
 /// accept a pending invitation and choose the user's password.
 pub fn loggable_path(req: &HttpRequest) -> &str {
     let path = req.path();
-    if req.match_info().get(INVITATION_SEGMENT).is_some() || path.starts_with("/invite/") {
+    if req.match_info().get(INVITATION_SEGMENT).is_some() || names_invitation(path) {
         "/invite/{token}"
     } else {
         path
     }
 }
 
-/// The path segment of `/invite/{token}`, the one route whose path holds a secret.
+/// Whether the first non-empty segment of `path`, percent-decoded, is `invite`.
+fn names_invitation(path: &str) -> bool {
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .split('/')
+        .find(|segment| !segment.is_empty())
+        .is_some_and(|segment| segment.eq_ignore_ascii_case("invite"))
+}
+
+/// The invitation route, the one route whose path holds a secret (`routes::configure`).
+pub const INVITATION_ROUTE: &str = "/invite/{token}";
+/// Its secret segment.
 const INVITATION_SEGMENT: &str = "token";
 
 #[cfg(test)]
 mod tests {
     use actix_web::{test, web, App, HttpRequest, HttpResponse};
 
-    use super::loggable_path;
+    use super::{loggable_path, INVITATION_ROUTE};
 
     /// What the access log would show for `uri` in an app with the invitation route.
     async fn logged(uri: &str) -> String {
         let app = test::init_service(
             App::new()
                 .default_service(web::to(show))
-                .route("/invite/{token}", web::get().to(show)),
+                .route(INVITATION_ROUTE, web::get().to(show)),
         )
         .await;
         let res = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
@@ -229,11 +242,22 @@ mod tests {
 
     #[actix_web::test]
     async fn invitation_tokens_are_not_in_the_logged_path() {
-        assert_eq!(logged("/invite/s3cr3t-token").await, "/invite/{token}");
-        assert_eq!(logged("/invite/").await, "/invite/{token}");
-        // Percent-encoded, the path still reaches the invitation route: masked all the same.
-        assert_eq!(logged("/%69nvite/s3cr3t-token").await, "/invite/{token}");
+        for uri in [
+            "/invite/s3cr3t-token",
+            "/invite/",
+            "/invite/s3cr3t-token/extra",
+            // Percent-encoded, the path still reaches the invitation route.
+            "/%69nvite/s3cr3t-token",
+            // Mangled links that reach no route still carry the token.
+            "//invite/s3cr3t-token",
+            "/%69nvite/s3cr3t-token/",
+            "/invite%2Fs3cr3t-token",
+            "/INVITE/s3cr3t-token",
+        ] {
+            assert_eq!(logged(uri).await, "/invite/{token}", "{uri}");
+        }
         assert_eq!(logged("/login/sso").await, "/login/sso");
+        assert_eq!(logged("/admin/users/invite").await, "/admin/users/invite");
         assert_eq!(
             logged("/api/v1/accounts/acme/users").await,
             "/api/v1/accounts/acme/users"

@@ -151,8 +151,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/users/{action}",
             web::post().to(pages::admin_users::apply),
         )
-        .route("/invite/{token}", web::get().to(pages::invite::show))
-        .route("/invite/{token}", web::post().to(pages::invite::accept))
+        .route(
+            middleware::INVITATION_ROUTE,
+            web::get().to(pages::invite::show),
+        )
+        .route(
+            middleware::INVITATION_ROUTE,
+            web::post().to(pages::invite::accept),
+        )
         .route("/account/switch", web::post().to(pages::home::switch))
         .route(
             "/admin/sso/enable",

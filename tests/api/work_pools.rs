@@ -9,16 +9,14 @@ use crate::helpers::{
     location, spawn_app, spawn_saml_app, sso_reasons, PASSWORD, SAML_ACCOUNT, SAML_EMAIL,
 };
 
-/// Every free place in `pool`, as taken by requests in flight (at most 10,000: the pool must
-/// be bounded far below that).
+/// Every free place in `pool`, as taken by requests in flight (the pool must be bounded far
+/// below a million places).
 fn take_free(pool: &WorkPool) -> Vec<Reservation> {
-    let places: Vec<_> = std::iter::from_fn(|| pool.reserve().ok())
-        .take(10_000)
-        .collect();
-    assert!(
-        !places.is_empty() && places.len() < 10_000,
-        "the pool is bounded"
-    );
+    let mut places = Vec::new();
+    while let Ok(place) = pool.reserve() {
+        places.push(place);
+        assert!(places.len() < 1_000_000, "the pool is bounded");
+    }
     places
 }
 
@@ -29,6 +27,11 @@ async fn a_full_password_pool_answers_503_with_retry_after_and_counts_nothing() 
     // Every place in the pool taken (as by logins in flight).
     let pool = &app.state.passwords;
     let mut places = take_free(pool);
+    assert!(
+        places.len() < 1_000,
+        "a short queue: {} places",
+        places.len()
+    );
     // The broker's own warm-up job (the dummy hash) may still hold a place: take it too once
     // it is done.
     for _ in 0..30 {
@@ -76,4 +79,23 @@ async fn a_full_saml_check_pool_answers_503_and_the_same_response_signs_in_after
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/");
     assert_eq!(saml.app.me().await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_throttled_address_is_refused_at_the_acs_without_taking_a_check_place() {
+    let saml = spawn_saml_app(true).await;
+    for _ in 0..30 {
+        let res = saml
+            .app
+            .post_form(&saml.acs_path(), &[("SAMLResponse", "bm90IFhNTA==")])
+            .await;
+        assert_eq!(res.status(), 401);
+    }
+    let places = take_free(&saml.app.state.saml_checks);
+    // The address is over its SSO budget: it is told so, not that the broker is busy, and its
+    // flood does not need a place in the pool to be refused.
+    let res = saml.post(&saml.response(None, SAML_EMAIL), None).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.text().await.unwrap().contains(messages::THROTTLED));
+    drop(places);
 }

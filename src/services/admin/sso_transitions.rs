@@ -202,29 +202,29 @@ pub(super) async fn temporary_passwords(
 ) -> Result<Vec<TemporaryPassword>, ServiceError> {
     let id = account_id.to_string();
     let users = rollback_candidates(state.db.run(move |conn| home_members(conn, &id)).await?);
-    // On the password pool, as every Argon2 run: one job for all of them, so the rollback
-    // holds one worker (and one hash's memory) however many users the account has.
-    state
-        .passwords
-        .run(move || {
-            users
-                .into_iter()
-                .map(|u| {
-                    let password = SecretString::from(random_token(12));
-                    let hash = password::hash_password(&password).map_err(|e| {
-                        ServiceError::Internal(anyhow::anyhow!("password hash failed: {e}"))
-                    })?;
-                    Ok(TemporaryPassword {
-                        user_id: u.id,
-                        username: u.username,
-                        email: u.email,
-                        password,
-                        hash,
-                    })
-                })
-                .collect::<Result<Vec<_>, ServiceError>>()
-        })
-        .await?
+    // On the password pool, as every Argon2 run, one hash at a time: the rollback holds one
+    // place at most, and stops at the next user if the admin's request goes away. Nothing is
+    // written until every hash is made.
+    let mut made = Vec::with_capacity(users.len());
+    for u in users {
+        let password = SecretString::from(random_token(12));
+        let hash = {
+            let password = password.clone();
+            state
+                .passwords
+                .run(move || password::hash_password(&password))
+                .await?
+                .map_err(|e| ServiceError::Internal(anyhow::anyhow!("password hash failed: {e}")))?
+        };
+        made.push(TemporaryPassword {
+            user_id: u.id,
+            username: u.username,
+            email: u.email,
+            password,
+            hash,
+        });
+    }
+    Ok(made)
 }
 
 pub(super) fn apply_rollback(

@@ -167,9 +167,6 @@ pub async fn complete(
     flow_cookie: Option<String>,
     meta: RequestMeta,
 ) -> Result<SsoSignIn, ServiceError> {
-    // A place for the signature check first: a busy broker refuses before it reads or spends
-    // anything, so the browser can post the same response again in a moment.
-    let place = state.saml_checks.reserve()?;
     let Some(connection) = find_connection(state, &connection_id).await? else {
         log::info!(
             "request_id={} ACS for an unknown connection",
@@ -185,6 +182,12 @@ pub async fn complete(
             .await?;
         return Err(SignInFailure::Throttled.into());
     }
+    // A place for the signature check, weighed by the response's size, before anything is
+    // spent: a busy broker refuses with the flow and the assertion unused, so the same
+    // response can be posted again in a moment. (The reads above spend nothing, and a
+    // throttled address is refused without taking a place.)
+    let size = form.saml_response.as_ref().map_or(0, String::len);
+    let place = state.saml_checks.reserve_units(kib(size))?;
     let relay_state = form.relay_state.clone().unwrap_or_default();
     let flow = take_flow(state, &connection_id, &relay_state, flow_cookie.as_deref()).await?;
     let actor = flow
@@ -214,6 +217,11 @@ pub async fn complete(
             })
         }
     }
+}
+
+/// Whole KiB, rounded up, that `bytes` weigh in the check pool.
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
 }
 
 /// One response at the ACS, with the flow its RelayState named (if any).
